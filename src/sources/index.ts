@@ -1,0 +1,20 @@
+import type { SettingDefinition } from '../config/settings';
+import type { SourceDefinition } from './source';
+
+/**
+ * Every source EdgeGuard has, in start order. Add a source here and it gets its
+ * `collectorEnabled<Name>` setting, a status entry in the twin, and start/stop/restart handling.
+ */
+export const ALL_SOURCES: readonly SourceDefinition[] = [];
+
+export function enabledSettingName(source: SourceDefinition): string {
+  return `collectorEnabled${source.name}`;
+}
+
+/** Settings declared by the sources plus each source's on/off switch. */
+export function sourceSettings(sources: readonly SourceDefinition[] = ALL_SOURCES): SettingDefinition[] {
+  return sources.flatMap((s) => [
+    { name: enabledSettingName(s), type: 'boolean' as const, default: true, description: `Run the ${s.name} source: ${s.description}` },
+    ...s.settings,
+  ]);
+}
