@@ -1,0 +1,56 @@
+import { analyseContainerInto, deploymentFromContainers, type InspectLike } from './container';
+import { analyseDeploymentInto } from './deployment';
+import { severityRank, type Finding } from './finding';
+import { applyOverrides, type RuleOverrides } from './overrides';
+import { Reporter } from './reporter';
+
+export type { Finding, Severity } from './finding';
+export { SEVERITIES, severityRank } from './finding';
+export { catalogue, ruleInfo, type RuleInfo } from './catalogue';
+export { deploymentFromContainers, specFromContainer, containerModuleName, type InspectLike } from './container';
+export { parseRuleOverrides, parseRuleOverridesText, applyOverrides, RuleConfigError, type RuleOverride, type RuleOverrides } from './overrides';
+export { parseJsonText, JsonSyntaxError, type ParsedJson, type TextPosition } from './json-text';
+export { formatPath, parsePath, type Segment } from './json-path';
+
+export interface AnalyseOptions {
+  /** Suppressions and re-gradings (see parseRuleOverrides). */
+  overrides?: RuleOverrides;
+}
+
+export interface DeploymentOptions extends AnalyseOptions {
+  /** The document was rebuilt from running containers (deploymentFromContainers): file-only rules are skipped. */
+  running?: boolean;
+}
+
+/** Most severe first, then by module, rule and path: stable output for people and diffs. */
+export function sortFindings(findings: Finding[]): Finding[] {
+  return findings.sort(
+    (a, b) => severityRank(a.severity) - severityRank(b.severity) || a.module.localeCompare(b.module) || a.ruleId.localeCompare(b.ruleId) || a.path.localeCompare(b.path),
+  );
+}
+
+function guarded(run: (r: Reporter) => void, options: AnalyseOptions): Finding[] {
+  const r = new Reporter();
+  run(r);
+  return sortFindings(applyOverrides(r.findings, options.overrides));
+}
+
+/**
+ * Every rule of the catalogue over a deployment: a full deployment (`modulesContent` or
+ * `content.modulesContent`), a template, a deployed manifest (chunked createOptions), a layered
+ * deployment, or the output of deploymentFromContainers (with `running: true`). Never throws on
+ * bad input: what is wrong becomes M-findings.
+ */
+export function analyseDeployment(doc: unknown, options: DeploymentOptions = {}): Finding[] {
+  return guarded((r) => analyseDeploymentInto(r, doc, { running: options.running }), options);
+}
+
+/** The container rules (C, R, N, I, S, H) over one `docker inspect`; paths like `$.HostConfig.Privileged`. */
+export function analyseContainer(inspect: InspectLike, options: AnalyseOptions = {}): Finding[] {
+  return guarded((r) => analyseContainerInto(r, inspect), options);
+}
+
+/** The running deployment: containers edgeAgent owns, rebuilt into a deployment and analysed. */
+export function analyseRunningDeployment(inspects: readonly InspectLike[], options: AnalyseOptions = {}): Finding[] {
+  return analyseDeployment(deploymentFromContainers(inspects), { ...options, running: true });
+}

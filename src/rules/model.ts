@@ -1,0 +1,150 @@
+import type { ModuleRole } from './catalogue';
+import type { Segment } from './json-path';
+
+export type Json = Record<string, unknown>;
+
+export function isObject(value: unknown): value is Json {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Docker (Go) and edgeAgent (.NET) read JSON keys case-insensitively; so do the rules. */
+export function getKey(obj: unknown, key: string): { key: string; value: unknown } | undefined {
+  if (!isObject(obj)) return undefined;
+  if (Object.prototype.hasOwnProperty.call(obj, key)) return { key, value: obj[key] };
+  const lower = key.toLowerCase();
+  for (const k of Object.keys(obj)) if (k.toLowerCase() === lower) return { key: k, value: obj[k] };
+  return undefined;
+}
+
+/** edgeAgent accepts string booleans. */
+export function isTrue(value: unknown): boolean {
+  return value === true || (typeof value === 'string' && value.trim().toLowerCase() === 'true');
+}
+
+export function isFalse(value: unknown): boolean {
+  return value === false || (typeof value === 'string' && value.trim().toLowerCase() === 'false');
+}
+
+/** A `${VAR}` template placeholder anywhere in the value: the value is unknown until deployment. */
+export function hasTemplatePlaceholder(value: unknown): boolean {
+  return typeof value === 'string' && value.includes('${');
+}
+
+export interface EnvVar {
+  readonly name: string;
+  /** Lower-cased, `__` read as `:` (how edgeAgent/edgeHub read their configuration). */
+  readonly key: string;
+  /** The literal value, or undefined when it is not a string. */
+  readonly value: string | undefined;
+  readonly path: Segment[];
+}
+
+export interface MountSpec {
+  /** Host path for a bind, volume name for a volume. */
+  readonly source: string;
+  readonly target: string;
+  readonly readOnly: boolean;
+  readonly propagation: string;
+  readonly kind: 'bind' | 'volume' | 'other';
+  readonly path: Segment[];
+}
+
+/**
+ * One module, whatever it was read from: a manifest module (createOptions) or a running container
+ * (docker inspect). Every per-module rule runs over this model only.
+ */
+export interface ModuleSpec {
+  readonly name: string;
+  readonly role: ModuleRole;
+  readonly origin: 'manifest' | 'container';
+  /** Docker "container create" shape: User, Env, Cmd, Entrypoint, ExposedPorts, HostConfig, NetworkingConfig. */
+  readonly create: Json;
+  /** Document path of a path inside `create`. */
+  at(...segments: Segment[]): Segment[];
+  /** Document path of the module's definition (manifest) or [] (container). */
+  readonly basePath: Segment[];
+  readonly image?: { value: string; path: Segment[] };
+  readonly env: EnvVar[];
+  readonly mounts: MountSpec[];
+}
+
+export function envKey(name: string): string {
+  return name.toLowerCase().replace(/__/g, ':');
+}
+
+export function findEnv(spec: ModuleSpec, key: string): EnvVar | undefined {
+  const wanted = key.toLowerCase();
+  // Module `env` entries override createOptions Env in edgeAgent; the last one listed wins here too.
+  let found: EnvVar | undefined;
+  for (const e of spec.env) if (e.key === wanted) found = e;
+  return found;
+}
+
+/** `NAME=value` entries of a Docker Env list. */
+export function envFromList(list: unknown, pathOf: (i: number) => Segment[]): EnvVar[] {
+  if (!Array.isArray(list)) return [];
+  const out: EnvVar[] = [];
+  list.forEach((entry, i) => {
+    if (typeof entry !== 'string') return;
+    const eq = entry.indexOf('=');
+    const name = eq < 0 ? entry : entry.slice(0, eq);
+    if (!name) return;
+    out.push({ name, key: envKey(name), value: eq < 0 ? undefined : entry.slice(eq + 1), path: pathOf(i) });
+  });
+  return out;
+}
+
+const PROPAGATIONS = new Set(['shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate']);
+
+/** HostConfig.Binds (`src:dst[:opts]`) and HostConfig.Mounts of create options. */
+export function mountsFromHostConfig(hostConfig: unknown, at: (...s: Segment[]) => Segment[]): MountSpec[] {
+  const out: MountSpec[] = [];
+  const binds = getKey(hostConfig, 'Binds');
+  if (binds && Array.isArray(binds.value)) {
+    binds.value.forEach((b, i) => {
+      if (typeof b !== 'string' || hasTemplatePlaceholder(b.split(':')[0])) return;
+      const parts = b.split(':');
+      const source = parts[0] ?? '';
+      const options = (parts[2] ?? '').split(',').map((o) => o.trim().toLowerCase());
+      out.push({
+        source,
+        target: parts[1] ?? '',
+        readOnly: options.includes('ro'),
+        propagation: options.find((o) => PROPAGATIONS.has(o)) ?? '',
+        kind: source.startsWith('/') ? 'bind' : 'volume',
+        path: at('HostConfig', binds.key, i),
+      });
+    });
+  }
+  const mounts = getKey(hostConfig, 'Mounts');
+  if (mounts && Array.isArray(mounts.value)) {
+    mounts.value.forEach((m, i) => {
+      if (!isObject(m)) return;
+      const type = String(getKey(m, 'Type')?.value ?? 'volume').toLowerCase();
+      const source = getKey(m, 'Source')?.value;
+      if (typeof source !== 'string' || hasTemplatePlaceholder(source)) return;
+      const propagation = getKey(getKey(m, 'BindOptions')?.value, 'Propagation')?.value;
+      out.push({
+        source,
+        target: String(getKey(m, 'Target')?.value ?? getKey(m, 'Destination')?.value ?? ''),
+        readOnly: isTrue(getKey(m, 'ReadOnly')?.value),
+        propagation: typeof propagation === 'string' ? propagation.toLowerCase() : '',
+        kind: type === 'bind' ? 'bind' : type === 'volume' ? 'volume' : 'other',
+        path: at('HostConfig', mounts.key, i, getKey(m, 'Source')?.key ?? 'Source'),
+      });
+    });
+  }
+  return out;
+}
+
+/** Calls `visit` for every string in `value`, with its path. */
+export function walkStrings(value: unknown, path: Segment[], visit: (text: string, path: Segment[]) => void, skip?: (key: string, path: Segment[]) => boolean): void {
+  if (typeof value === 'string') visit(value, path);
+  else if (Array.isArray(value)) value.forEach((v, i) => walkStrings(v, [...path, i], visit, skip));
+  else if (isObject(value)) {
+    for (const [k, v] of Object.entries(value)) {
+      if (skip?.(k, path)) continue;
+      walkStrings(v, [...path, k], visit, skip);
+    }
+  }
+}
