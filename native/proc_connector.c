@@ -1,0 +1,694 @@
+/*
+ * EdgeGuard native addon: the Linux netlink process connector (CN_IDX_PROC) as an N-API module.
+ *
+ * A dedicated thread reads exec and exit events from the kernel. On each exec it reads
+ * /proc/<pid>/exe, cmdline and status AT ONCE, in that thread: that is what makes processes that
+ * live a millisecond capturable (the kernel event carries pids only). Records are handed to
+ * JavaScript in batches through one threadsafe function call per batch, so the JS event loop is
+ * never blocked and is not woken once per event.
+ *
+ * JS API:
+ *   open({procRoot, receiveBufferBytes, maxBatch, flushMs, maxQueuedBatches, realtime}, onBatch) -> handle
+ *     (throws an Error whose message names the failing step; code "EPERM" when not permitted)
+ *   stats(handle) -> {received, execs, exits, overruns, droppedEvents, exeUnreadable, threadCpuNs, priority}
+ *   close(handle)
+ * onBatch(records): records are {type:'exec', pid, ppid, uid, euid, comm, exe?, cmdline?, cmdlineTruncated}
+ * (cmdline raw, NUL-separated) and {type:'exit', pid, exitCode (wait status), comm}; -1 means unknown.
+ */
+#define _GNU_SOURCE
+#include <node_api.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
+#include <linux/filter.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CMDLINE_MAX 16384
+#define STATUS_MAX 4096
+#define RECV_BUF 8192
+#define ACK_TIMEOUT_MS 1000
+
+enum record_type { REC_EXEC = 1, REC_EXIT = 2 };
+enum priority_mode { PRIORITY_NORMAL = 0, PRIORITY_REALTIME = 1 };
+static const char *PRIORITY_NAMES[] = {"normal", "realtime"};
+
+typedef struct {
+  int type;
+  int pid, ppid;
+  long long uid, euid;
+  int exit_code;
+  char comm[20];
+  char *exe;       /* malloc'd, NULL when unreadable */
+  char *cmdline;   /* malloc'd raw argv (NUL-separated), NULL when unreadable */
+  size_t cmdline_len;
+  int cmdline_truncated;
+} pe_record;
+
+typedef struct {
+  pe_record *items;
+  size_t count, cap;
+} pe_batch;
+
+typedef struct {
+  int sock;
+  int stop_fd;
+  int proc_fd; /* directory fd of the proc root */
+  pid_t self_pid;
+  pthread_t thread;
+  int thread_started;
+  clockid_t thread_clock;
+  int closed;
+  /* Owners of this struct: the threadsafe function and the JS handle; freed when both are finalized. */
+  int refs;
+  napi_threadsafe_function tsfn;
+  size_t max_batch;
+  int flush_ms;
+  int max_queued_batches;
+  int priority_mode;
+  int priority_applied;
+  atomic_llong received, execs, exits, overruns, dropped_events, exe_unreadable, thread_cpu_ns_final;
+  atomic_int queued_batches;
+} pe_handle;
+
+/* ---------- helpers ---------- */
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static ssize_t read_at(int dir_fd, const char *rel, char *buf, size_t size) {
+  int fd = openat(dir_fd, rel, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t total = 0;
+  while (total < size) {
+    ssize_t n = read(fd, buf + total, size - total);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      close(fd);
+      return total > 0 ? (ssize_t)total : -1;
+    }
+    if (n == 0) break;
+    total += (size_t)n;
+  }
+  close(fd);
+  return (ssize_t)total;
+}
+
+static long long status_field(const char *status, const char *key, int column) {
+  const char *p = strstr(status, key);
+  if (!p) return -1;
+  p += strlen(key);
+  for (int i = 0; i <= column; i++) {
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p < '0' || *p > '9') return -1;
+    char *end;
+    long long v = strtoll(p, &end, 10);
+    if (i == column) return v;
+    p = end;
+  }
+  return -1;
+}
+
+static void read_comm(pe_handle *h, int pid, char *out, size_t size) {
+  char rel[32];
+  snprintf(rel, sizeof rel, "%d/comm", pid);
+  ssize_t n = read_at(h->proc_fd, rel, out, size - 1);
+  if (n < 0) n = 0;
+  out[n] = '\0';
+  char *nl = strchr(out, '\n');
+  if (nl) *nl = '\0';
+}
+
+/* Everything about a process that has just exec'd, read before it can exit and be reaped. */
+static void read_exec_details(pe_handle *h, pe_record *r) {
+  char rel[48];
+  char path[PATH_MAX];
+
+  snprintf(rel, sizeof rel, "%d/exe", r->pid);
+  ssize_t n = readlinkat(h->proc_fd, rel, path, sizeof path - 1);
+  if (n >= 0) {
+    path[n] = '\0';
+    r->exe = strdup(path);
+  } else {
+    atomic_fetch_add(&h->exe_unreadable, 1);
+  }
+
+  char *cmd = malloc(CMDLINE_MAX + 1);
+  if (cmd) {
+    snprintf(rel, sizeof rel, "%d/cmdline", r->pid);
+    n = read_at(h->proc_fd, rel, cmd, CMDLINE_MAX + 1);
+    if (n > 0) {
+      if (n > CMDLINE_MAX) {
+        n = CMDLINE_MAX;
+        r->cmdline_truncated = 1;
+      }
+      r->cmdline = cmd;
+      r->cmdline_len = (size_t)n;
+    } else {
+      free(cmd);
+    }
+  }
+
+  char status[STATUS_MAX + 1];
+  snprintf(rel, sizeof rel, "%d/status", r->pid);
+  n = read_at(h->proc_fd, rel, status, STATUS_MAX);
+  if (n > 0) {
+    status[n] = '\0';
+    r->ppid = (int)status_field(status, "\nPPid:", 0);
+    r->uid = status_field(status, "\nUid:", 0);
+    r->euid = status_field(status, "\nUid:", 1);
+    if (strncmp(status, "Name:", 5) == 0) {
+      const char *p = status + 5;
+      while (*p == ' ' || *p == '\t') p++;
+      size_t i = 0;
+      while (p[i] && p[i] != '\n' && i < sizeof r->comm - 1) {
+        r->comm[i] = p[i];
+        i++;
+      }
+      r->comm[i] = '\0';
+    }
+  }
+}
+
+static void free_batch(pe_batch *b) {
+  if (!b) return;
+  for (size_t i = 0; i < b->count; i++) {
+    free(b->items[i].exe);
+    free(b->items[i].cmdline);
+  }
+  free(b->items);
+  free(b);
+}
+
+static pe_batch *new_batch(size_t cap) {
+  pe_batch *b = calloc(1, sizeof *b);
+  if (!b) return NULL;
+  b->items = calloc(cap, sizeof *b->items);
+  if (!b->items) {
+    free(b);
+    return NULL;
+  }
+  b->cap = cap;
+  return b;
+}
+
+/* ---------- JS side of a batch ---------- */
+
+static void set_int(napi_env env, napi_value obj, const char *key, long long v) {
+  napi_value val;
+  napi_create_int64(env, v, &val);
+  napi_set_named_property(env, obj, key, val);
+}
+
+static void set_str(napi_env env, napi_value obj, const char *key, const char *s, size_t len) {
+  napi_value val;
+  napi_create_string_utf8(env, s, len, &val);
+  napi_set_named_property(env, obj, key, val);
+}
+
+static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
+  pe_handle *h = context;
+  pe_batch *b = data;
+  atomic_fetch_sub(&h->queued_batches, 1);
+  if (env == NULL || js_cb == NULL) {
+    free_batch(b);
+    return;
+  }
+  napi_value arr;
+  napi_create_array_with_length(env, b->count, &arr);
+  for (size_t i = 0; i < b->count; i++) {
+    pe_record *r = &b->items[i];
+    napi_value o;
+    napi_create_object(env, &o);
+    set_str(env, o, "type", r->type == REC_EXEC ? "exec" : "exit", NAPI_AUTO_LENGTH);
+    set_int(env, o, "pid", r->pid);
+    set_str(env, o, "comm", r->comm, NAPI_AUTO_LENGTH);
+    if (r->type == REC_EXEC) {
+      set_int(env, o, "ppid", r->ppid);
+      set_int(env, o, "uid", r->uid);
+      set_int(env, o, "euid", r->euid);
+      if (r->exe) set_str(env, o, "exe", r->exe, NAPI_AUTO_LENGTH);
+      if (r->cmdline) set_str(env, o, "cmdline", r->cmdline, r->cmdline_len);
+      napi_value t;
+      napi_get_boolean(env, r->cmdline_truncated != 0, &t);
+      napi_set_named_property(env, o, "cmdlineTruncated", t);
+    } else {
+      set_int(env, o, "exitCode", r->exit_code); /* a wait status: code << 8, or the killing signal */
+    }
+    napi_set_element(env, arr, (uint32_t)i, o);
+  }
+  free_batch(b);
+  napi_value undefined, result;
+  napi_get_undefined(env, &undefined);
+  /* An exception in the callback is left pending for Node to report; the reader keeps going. */
+  napi_call_function(env, undefined, js_cb, 1, &arr, &result);
+}
+
+/* ---------- reader thread ---------- */
+
+/*
+ * The reader races each new process to /proc: a /bin/true is gone within a millisecond of its exec.
+ * SCHED_FIFO priority 1 for this one thread (it sleeps in poll otherwise and does a few syscalls per
+ * event) lets it preempt the new process and win that race; measured here, capture of 2,000
+ * back-to-back /bin/true went from ~85% (normal, and worse with nice -10) to ~100%. Needs
+ * CAP_SYS_NICE (and RT runtime in the cgroup); when refused the thread stays at normal priority.
+ * The kernel's RT throttling still caps it below a full CPU under an exec storm.
+ */
+static void apply_priority(pe_handle *h) {
+  h->priority_applied = PRIORITY_NORMAL;
+  if (h->priority_mode == PRIORITY_REALTIME) {
+    struct sched_param sp = {.sched_priority = 1};
+    if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0) h->priority_applied = PRIORITY_REALTIME;
+  }
+}
+
+static void flush(pe_handle *h, pe_batch **batch) {
+  pe_batch *b = *batch;
+  if (!b || b->count == 0) return;
+  if (atomic_load(&h->queued_batches) >= h->max_queued_batches) {
+    /* JS is not keeping up: drop rather than grow without bound, and count what was lost. */
+    atomic_fetch_add(&h->dropped_events, (long long)b->count);
+    free_batch(b);
+  } else {
+    atomic_fetch_add(&h->queued_batches, 1);
+    if (napi_call_threadsafe_function(h->tsfn, b, napi_tsfn_nonblocking) != napi_ok) {
+      atomic_fetch_sub(&h->queued_batches, 1);
+      atomic_fetch_add(&h->dropped_events, (long long)b->count);
+      free_batch(b);
+    }
+  }
+  *batch = NULL;
+}
+
+static void handle_message(pe_handle *h, struct nlmsghdr *nlh, pe_batch **batch) {
+  if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof(struct proc_event))) return;
+  struct cn_msg *cn = NLMSG_DATA(nlh);
+  if (cn->id.idx != CN_IDX_PROC || cn->id.val != CN_VAL_PROC) return;
+  struct proc_event *ev = (struct proc_event *)cn->data;
+  if (ev->what != PROC_EVENT_EXEC && ev->what != PROC_EVENT_EXIT) return;
+  atomic_fetch_add(&h->received, 1);
+
+  if (!*batch) *batch = new_batch(h->max_batch);
+  pe_batch *b = *batch;
+  if (!b) {
+    atomic_fetch_add(&h->dropped_events, 1);
+    return;
+  }
+  pe_record *r = &b->items[b->count];
+  memset(r, 0, sizeof *r);
+  r->ppid = -1;
+  r->uid = -1;
+  r->euid = -1;
+  if (ev->what == PROC_EVENT_EXEC) {
+    r->type = REC_EXEC;
+    r->pid = ev->event_data.exec.process_tgid;
+    if (r->pid == h->self_pid) return;
+    read_exec_details(h, r);
+    atomic_fetch_add(&h->execs, 1);
+  } else {
+    if (ev->event_data.exit.process_pid != ev->event_data.exit.process_tgid) return; /* a thread, not a process */
+    r->type = REC_EXIT;
+    r->pid = ev->event_data.exit.process_tgid;
+    r->exit_code = (int)ev->event_data.exit.exit_code;
+    read_comm(h, r->pid, r->comm, sizeof r->comm);
+    atomic_fetch_add(&h->exits, 1);
+  }
+  b->count++;
+}
+
+static void *reader_main(void *arg) {
+  pe_handle *h = arg;
+  apply_priority(h);
+  char buf[RECV_BUF] __attribute__((aligned(NLMSG_ALIGNTO)));
+  pe_batch *batch = NULL;
+  int64_t flush_at = 0;
+  for (;;) {
+    int timeout = -1;
+    if (batch && batch->count > 0) {
+      int64_t left = flush_at - now_ms();
+      timeout = left < 0 ? 0 : (int)left;
+    }
+    struct pollfd fds[2] = {{.fd = h->sock, .events = POLLIN}, {.fd = h->stop_fd, .events = POLLIN}};
+    int rc = poll(fds, 2, timeout);
+    if (rc < 0 && errno != EINTR) break;
+    if (fds[1].revents) break;
+    if (rc > 0 && fds[0].revents) {
+      for (;;) {
+        ssize_t n = recv(h->sock, buf, sizeof buf, MSG_DONTWAIT);
+        if (n < 0) {
+          if (errno == ENOBUFS) {
+            /* The socket overran: the kernel dropped events we will never see. */
+            atomic_fetch_add(&h->overruns, 1);
+            continue;
+          }
+          break; /* EAGAIN or a real error: back to poll */
+        }
+        if (n == 0) break;
+        size_t had = batch ? batch->count : 0;
+        for (struct nlmsghdr *nlh = (struct nlmsghdr *)buf; NLMSG_OK(nlh, (size_t)n); nlh = NLMSG_NEXT(nlh, n)) {
+          if (nlh->nlmsg_type == NLMSG_NOOP || nlh->nlmsg_type == NLMSG_ERROR) continue;
+          handle_message(h, nlh, &batch);
+          if (batch && batch->count >= batch->cap) {
+            flush(h, &batch);
+            had = 0;
+          }
+        }
+        if (had == 0 && batch && batch->count > 0) flush_at = now_ms() + h->flush_ms;
+      }
+    }
+    if (batch && batch->count > 0 && now_ms() >= flush_at) flush(h, &batch);
+  }
+  flush(h, &batch);
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  atomic_store(&h->thread_cpu_ns_final, (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+  return NULL;
+}
+
+/* ---------- socket setup ---------- */
+
+static int attach_filter(int sock) {
+  const unsigned what = NLMSG_LENGTH(0) + offsetof(struct cn_msg, data) + offsetof(struct proc_event, what);
+  const unsigned exit_pid = NLMSG_LENGTH(0) + offsetof(struct cn_msg, data) + offsetof(struct proc_event, event_data.exit.process_pid);
+  const unsigned exit_tgid = NLMSG_LENGTH(0) + offsetof(struct cn_msg, data) + offsetof(struct proc_event, event_data.exit.process_tgid);
+  /* BPF loads are big-endian, so constants are compared in network order; pid==tgid compares alike. */
+  struct sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, what),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl(PROC_EVENT_EXEC), 7, 0),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl(PROC_EVENT_NONE), 6, 0),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl(PROC_EVENT_EXIT), 0, 4),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, exit_pid),
+      BPF_STMT(BPF_MISC | BPF_TAX, 0),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, exit_tgid),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_X, 0, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, 0),
+      BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+  };
+  struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+  return setsockopt(sock, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+}
+
+/* The kernel answers a listen request with an ack whose `ack` field is ours plus one (its seq is its own). */
+static int send_listen(int sock, uint32_t nonce, enum proc_cn_mcast_op op) {
+  char buf[NLMSG_SPACE(sizeof(struct cn_msg) + sizeof(enum proc_cn_mcast_op))] __attribute__((aligned(NLMSG_ALIGNTO)));
+  memset(buf, 0, sizeof buf);
+  struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
+  nlh->nlmsg_len = NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof op);
+  nlh->nlmsg_type = NLMSG_DONE;
+  nlh->nlmsg_pid = 0;
+  struct cn_msg *cn = NLMSG_DATA(nlh);
+  cn->id.idx = CN_IDX_PROC;
+  cn->id.val = CN_VAL_PROC;
+  cn->seq = 0;
+  cn->ack = nonce;
+  cn->len = sizeof op;
+  memcpy(cn->data, &op, sizeof op);
+  struct sockaddr_nl to = {.nl_family = AF_NETLINK};
+  return sendto(sock, buf, nlh->nlmsg_len, 0, (struct sockaddr *)&to, sizeof to) < 0 ? -1 : 0;
+}
+
+/* Waits for the kernel's acknowledgement of our listen request (other listeners' acks are multicast too); returns its error code, or -ETIMEDOUT. */
+static int wait_ack(int sock, uint32_t nonce) {
+  char buf[RECV_BUF] __attribute__((aligned(NLMSG_ALIGNTO)));
+  int64_t deadline = now_ms() + ACK_TIMEOUT_MS;
+  for (;;) {
+    int64_t left = deadline - now_ms();
+    if (left <= 0) return -ETIMEDOUT;
+    struct pollfd p = {.fd = sock, .events = POLLIN};
+    int rc = poll(&p, 1, (int)left);
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc <= 0) return rc == 0 ? -ETIMEDOUT : -errno;
+    ssize_t n = recv(sock, buf, sizeof buf, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR) continue;
+      return -errno;
+    }
+    for (struct nlmsghdr *nlh = (struct nlmsghdr *)buf; NLMSG_OK(nlh, (size_t)n); nlh = NLMSG_NEXT(nlh, n)) {
+      if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof(struct proc_event))) continue;
+      struct cn_msg *cn = NLMSG_DATA(nlh);
+      struct proc_event *ev = (struct proc_event *)cn->data;
+      if (cn->id.idx == CN_IDX_PROC && ev->what == PROC_EVENT_NONE && cn->ack == nonce + 1) return (int)ev->event_data.ack.err;
+    }
+  }
+}
+
+/* ---------- N-API entry points ---------- */
+
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  char code[32];
+  snprintf(code, sizeof code, "E%d", err);
+  napi_throw_error(env, err == EPERM || err == EACCES ? "EPERM" : code, msg);
+  return NULL;
+}
+
+static int get_int_prop(napi_env env, napi_value obj, const char *key, int fallback) {
+  bool has = false;
+  if (napi_has_named_property(env, obj, key, &has) != napi_ok || !has) return fallback;
+  napi_value v;
+  int32_t out;
+  napi_get_named_property(env, obj, key, &v);
+  if (napi_get_value_int32(env, v, &out) != napi_ok) return fallback;
+  return out;
+}
+
+static void stop_handle(pe_handle *h) {
+  if (h->closed) return;
+  h->closed = 1;
+  if (h->thread_started) {
+    uint64_t one = 1;
+    ssize_t ignored = write(h->stop_fd, &one, sizeof one);
+    (void)ignored;
+    pthread_join(h->thread, NULL);
+  }
+  if (h->sock >= 0) {
+    send_listen(h->sock, 0, PROC_CN_MCAST_IGNORE);
+    close(h->sock);
+  }
+  if (h->stop_fd >= 0) close(h->stop_fd);
+  if (h->proc_fd >= 0) close(h->proc_fd);
+  if (h->tsfn) napi_release_threadsafe_function(h->tsfn, napi_tsfn_release);
+}
+
+/* Both finalizers run on the JS thread, so the count needs no atomics. */
+static void drop_ref(pe_handle *h) {
+  if (--h->refs == 0) free(h);
+}
+
+static void finalize_handle(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  pe_handle *h = data;
+  stop_handle(h);
+  drop_ref(h);
+}
+
+static void tsfn_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  drop_ref(data);
+}
+
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2) {
+    napi_throw_type_error(env, NULL, "open(options, onBatch) needs two arguments");
+    return NULL;
+  }
+  char proc_root[PATH_MAX] = "/proc";
+  napi_value v;
+  bool has = false;
+  if (napi_has_named_property(env, argv[0], "procRoot", &has) == napi_ok && has) {
+    napi_get_named_property(env, argv[0], "procRoot", &v);
+    size_t len;
+    if (napi_get_value_string_utf8(env, v, proc_root, sizeof proc_root, &len) != napi_ok) {
+      napi_throw_type_error(env, NULL, "procRoot must be a string");
+      return NULL;
+    }
+  }
+  int rcvbuf = get_int_prop(env, argv[0], "receiveBufferBytes", 8 * 1024 * 1024);
+  int max_batch = get_int_prop(env, argv[0], "maxBatch", 512);
+  int flush_ms = get_int_prop(env, argv[0], "flushMs", 20);
+  int max_queued = get_int_prop(env, argv[0], "maxQueuedBatches", 64);
+  int priority_mode = get_int_prop(env, argv[0], "realtime", 1) ? PRIORITY_REALTIME : PRIORITY_NORMAL;
+  if (max_batch < 1) max_batch = 1;
+  if (flush_ms < 0) flush_ms = 0;
+  if (max_queued < 1) max_queued = 1;
+
+  pe_handle *h = calloc(1, sizeof *h);
+  if (!h) return throw_errno(env, "out of memory", ENOMEM);
+  h->sock = h->stop_fd = h->proc_fd = -1;
+  h->refs = 1;
+  h->self_pid = getpid();
+  h->max_batch = (size_t)max_batch;
+  h->flush_ms = flush_ms;
+  h->max_queued_batches = max_queued;
+  h->priority_mode = priority_mode;
+
+  int err = 0;
+  const char *step = "";
+  h->proc_fd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (h->proc_fd < 0) {
+    err = errno;
+    step = "open proc root";
+    goto fail;
+  }
+  h->sock = socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR);
+  if (h->sock < 0) {
+    err = errno;
+    step = "netlink connector socket";
+    goto fail;
+  }
+  /* A large receive buffer rides out bursts; FORCE goes beyond rmem_max and needs CAP_NET_ADMIN. */
+  if (setsockopt(h->sock, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0) {
+    setsockopt(h->sock, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  }
+  struct sockaddr_nl addr = {.nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC, .nl_pid = 0};
+  if (bind(h->sock, (struct sockaddr *)&addr, sizeof addr) < 0) {
+    err = errno;
+    step = "bind to the proc connector group";
+    goto fail;
+  }
+  if (attach_filter(h->sock) < 0) {
+    err = errno;
+    step = "attach socket filter";
+    goto fail;
+  }
+  uint32_t nonce = ((uint32_t)now_ms() ^ ((uint32_t)getpid() << 12)) & 0x7fffffff;
+  if (send_listen(h->sock, nonce, PROC_CN_MCAST_LISTEN) < 0) {
+    err = errno;
+    step = "send listen request";
+    goto fail;
+  }
+  int ack = wait_ack(h->sock, nonce);
+  if (ack == -ETIMEDOUT) {
+    err = ETIMEDOUT;
+    step = "no answer from the proc connector (not in the initial network/PID namespace?)";
+    goto fail;
+  }
+  if (ack != 0) {
+    err = ack < 0 ? -ack : ack;
+    step = "proc connector refused listen";
+    goto fail;
+  }
+  h->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (h->stop_fd < 0) {
+    err = errno;
+    step = "eventfd";
+    goto fail;
+  }
+
+  napi_value name;
+  napi_create_string_utf8(env, "edgeguard-proc-connector", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, h, tsfn_finalize, h, call_js, &h->tsfn) != napi_ok) {
+    err = EINVAL;
+    step = "create threadsafe function (is onBatch a function?)";
+    goto fail;
+  }
+  /* The reader alone does not keep Node alive; the owning source decides the process lifetime. */
+  napi_unref_threadsafe_function(env, h->tsfn);
+
+  if (pthread_create(&h->thread, NULL, reader_main, h) != 0) {
+    err = errno ? errno : EAGAIN;
+    step = "start reader thread";
+    goto fail;
+  }
+  h->thread_started = 1;
+  pthread_getcpuclockid(h->thread, &h->thread_clock);
+
+  napi_value external;
+  h->refs++;
+  if (napi_create_external(env, h, finalize_handle, NULL, &external) != napi_ok) {
+    h->refs--;
+    stop_handle(h);
+    napi_throw_error(env, NULL, "could not create the handle object");
+    return NULL;
+  }
+  return external;
+
+fail:
+  if (h->sock >= 0) close(h->sock);
+  if (h->stop_fd >= 0) close(h->stop_fd);
+  if (h->proc_fd >= 0) close(h->proc_fd);
+  if (h->tsfn) {
+    h->closed = 1;
+    h->sock = h->stop_fd = h->proc_fd = -1;
+    napi_release_threadsafe_function(h->tsfn, napi_tsfn_abort); /* tsfn_finalize frees h */
+  } else {
+    free(h);
+  }
+  return throw_errno(env, step, err);
+}
+
+static pe_handle *get_handle(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *data = NULL;
+  if (argc < 1 || napi_get_value_external(env, argv[0], &data) != napi_ok || !data) {
+    napi_throw_type_error(env, NULL, "expected a handle from open()");
+    return NULL;
+  }
+  return data;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  pe_handle *h = get_handle(env, info);
+  if (h) stop_handle(h);
+  return NULL;
+}
+
+static napi_value js_stats(napi_env env, napi_callback_info info) {
+  pe_handle *h = get_handle(env, info);
+  if (!h) return NULL;
+  napi_value o;
+  napi_create_object(env, &o);
+  set_int(env, o, "received", atomic_load(&h->received));
+  set_int(env, o, "execs", atomic_load(&h->execs));
+  set_int(env, o, "exits", atomic_load(&h->exits));
+  set_int(env, o, "overruns", atomic_load(&h->overruns));
+  set_int(env, o, "droppedEvents", atomic_load(&h->dropped_events));
+  set_int(env, o, "exeUnreadable", atomic_load(&h->exe_unreadable));
+  long long cpu = atomic_load(&h->thread_cpu_ns_final);
+  if (!h->closed) {
+    struct timespec ts;
+    if (clock_gettime(h->thread_clock, &ts) == 0) cpu = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+  }
+  set_int(env, o, "threadCpuNs", cpu);
+  set_str(env, o, "priority", PRIORITY_NAMES[h->priority_applied], NAPI_AUTO_LENGTH);
+  return o;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+      {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
