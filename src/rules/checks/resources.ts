@@ -17,12 +17,12 @@ export function checkResources(r: Reporter, spec: ModuleSpec): void {
   };
 
   const memory = getKey(hc, 'Memory');
-  if (!set('Memory')) r.add('R01', spec.name, memory ? at(memory.key) : at(), 'No memory limit (HostConfig.Memory absent or 0).');
+  if (!set('Memory')) r.add('R01', spec.name, memory ? at(memory.key) : at(), 'HostConfig.Memory is not set (absent or 0).');
 
-  if (!set('NanoCpus') && !set('CpuQuota') && !set('CpuShares')) r.add('R02', spec.name, at(), 'No CPU limit (NanoCpus, CpuQuota and CpuShares all absent).');
+  if (!set('NanoCpus') && !set('CpuQuota') && !set('CpuShares')) r.add('R02', spec.name, at(), 'None of HostConfig.NanoCpus, CpuQuota or CpuShares is set.');
 
   const pids = getKey(hc, 'PidsLimit');
-  if (!set('PidsLimit')) r.add('R03', spec.name, pids ? at(pids.key) : at(), 'No PIDs limit (HostConfig.PidsLimit absent, 0 or -1).');
+  if (!set('PidsLimit')) r.add('R03', spec.name, pids ? at(pids.key) : at(), 'HostConfig.PidsLimit is absent, 0 or -1.');
 
   const oom = getKey(hc, 'OomKillDisable');
   if (oom && isTrue(oom.value)) r.add('R04', spec.name, at(oom.key), 'OomKillDisable is true: the kernel cannot kill the module when memory runs out.');

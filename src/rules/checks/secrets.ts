@@ -87,7 +87,7 @@ export function scanString(r: Reporter, ctx: StringContext, path: Segment[], mod
     pattern.lastIndex = 0;
     for (let m = pattern.exec(ctx.value); m; m = pattern.exec(ctx.value)) {
       if (literal(m[1])) {
-        reportSecret(r, 'S02', role, module, path, `${ctx.where} holds an Azure connection string with a ${kind} in clear.`);
+        reportSecret(r, 'S02', role, module, path, `${ctx.where} holds an Azure credential in clear (${kind}).`);
         hit = true;
         break;
       }

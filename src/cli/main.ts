@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+// Keep this entry light: `edgeguard scan` must print within a few hundred milliseconds, so the
+// agent (winston, Azure SDK, dockerode) is only loaded by `edgeguard run`.
+import { runScan, toolVersion, type CliIO } from './scan';
+
+const HELP = `Usage: edgeguard <command> [options]
+
+Commands:
+  scan <file|glob>...   Check IoT Edge deployment manifests for risky settings (for CI)
+  run                   Start the EdgeGuard security agent (as an IoT Edge module or standalone)
+
+Options:
+  -h, --help            Show this help; "edgeguard <command> --help" for a command's options
+  --version             Print the version
+
+Documentation: docs/manifest-analysis.md (scan), README.md (agent).
+`;
+
+function processIO(): CliIO {
+  return {
+    cwd: process.cwd(),
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    stdoutIsTTY: process.stdout.isTTY === true,
+    env: process.env,
+  };
+}
+
+interface AgentModule {
+  runAgent(): Promise<void>;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'scan':
+      return runScan(rest, processIO());
+    case 'run': {
+      if (rest.includes('--help') || rest.includes('-h')) {
+        process.stdout.write('Usage: edgeguard run\n\nStarts the agent. Configuration comes from the module twin (or, standalone, from defaults and EDGEGUARD_* variables).\n');
+        return 0;
+      }
+      // Loaded lazily: the agent's dependencies are heavy and `scan` must not pay for them.
+      const agent = require('../main') as AgentModule;
+      await agent.runAgent();
+      return 0;
+    }
+    case '--version':
+    case '-V':
+      process.stdout.write(`${toolVersion()}\n`);
+      return 0;
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(HELP);
+      return 0;
+    case undefined:
+      process.stderr.write(HELP);
+      return 2;
+    default:
+      process.stderr.write(`edgeguard: unknown command "${command}"\n\n${HELP}`);
+      return 2;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      // Last resort: one line, no stack, no input echoed.
+      process.stderr.write(`edgeguard: internal error: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 2;
+    },
+  );
+}

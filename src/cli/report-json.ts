@@ -1,0 +1,36 @@
+import { SEVERITIES, type Severity } from '../rules/finding';
+import type { ScannedFile } from './scan-files';
+
+/** Bump when a field changes meaning or disappears; adding fields does not bump it. */
+export const JSON_FORMAT_VERSION = 1;
+
+/** The `--format json` document (documented in docs/manifest-analysis.md). */
+export function formatJson(files: readonly ScannedFile[], toolVersion: string): string {
+  const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
+  let findings = 0;
+  for (const f of files) for (const x of f.findings) {
+    bySeverity[x.severity]++;
+    findings++;
+  }
+  const doc = {
+    formatVersion: JSON_FORMAT_VERSION,
+    tool: { name: 'edgeguard', version: toolVersion },
+    files: files.map((f) => ({
+      file: f.file,
+      error: f.error ? { message: f.error.message, line: f.error.line ?? null, column: f.error.column ?? null } : null,
+      findings: f.findings.map((x) => ({
+        ruleId: x.ruleId,
+        severity: x.severity,
+        title: x.title,
+        module: x.module,
+        path: x.path,
+        line: x.line ?? null,
+        column: x.column ?? null,
+        message: x.message,
+        remediation: x.remediation,
+      })),
+    })),
+    summary: { files: files.length, errors: files.filter((f) => f.error).length, findings, bySeverity },
+  };
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}

@@ -1,0 +1,49 @@
+import { SEVERITIES, type Severity } from '../rules/finding';
+import type { ScannedFile } from './scan-files';
+import { BOLD, DIM, RESET, SEVERITY_COLOUR } from './severity-style';
+
+export interface TextOptions {
+  colour: boolean;
+  verbose: boolean;
+}
+
+function countBySeverity(files: readonly ScannedFile[]): Record<Severity, number> {
+  const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
+  for (const f of files) for (const x of f.findings) counts[x.severity]++;
+  return counts;
+}
+
+function summary(counts: Record<Severity, number>): string {
+  const total = SEVERITIES.reduce((n, s) => n + counts[s], 0);
+  const parts = SEVERITIES.filter((s) => counts[s] > 0).map((s) => `${counts[s]} ${s.toLowerCase()}`);
+  return `${total} finding${total === 1 ? '' : 's'}${parts.length ? ` (${parts.join(', ')})` : ''}`;
+}
+
+/** Grouped by file, then module; one line per finding, its JSON path under it. */
+export function formatText(files: readonly ScannedFile[], options: TextOptions): string {
+  const c = (code: string, text: string) => (options.colour ? `${code}${text}${RESET}` : text);
+  const out: string[] = [];
+  for (const file of files) {
+    if (file.error) {
+      const where = file.error.line ? `:${file.error.line}:${file.error.column}` : '';
+      out.push(`${c(BOLD, `${file.file}${where}`)}  ${c(SEVERITY_COLOUR.Critical, 'error')} ${file.error.message}`, '');
+      continue;
+    }
+    out.push(`${c(BOLD, file.file)}  ${summary(countBySeverity([file]))}`);
+    const modules = [...new Set(file.findings.map((f) => f.module))].sort((a, b) => a.localeCompare(b));
+    for (const module of modules) {
+      out.push(`  ${c(BOLD, module)}`);
+      for (const f of file.findings.filter((x) => x.module === module)) {
+        const sev = c(SEVERITY_COLOUR[f.severity], f.severity.padEnd(8));
+        const where = f.line ? `${file.file}:${f.line}:${f.column}` : file.file;
+        out.push(`    ${sev} ${f.ruleId}  ${f.title}: ${f.message}`);
+        out.push(`    ${' '.repeat(8)} ${c(DIM, `${where}  ${f.path}`)}`);
+        if (options.verbose) out.push(`    ${' '.repeat(8)} ${c(DIM, `fix: ${f.remediation}`)}`);
+      }
+    }
+    out.push('');
+  }
+  const errors = files.filter((f) => f.error).length;
+  out.push(`${files.length} file${files.length === 1 ? '' : 's'} scanned, ${summary(countBySeverity(files))}${errors ? `, ${errors} could not be read` : ''}`);
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,66 @@
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { analyseDeployment, type Finding } from '../rules/index';
+import { parsePath } from '../rules/json-path';
+import { JsonSyntaxError, parseJsonText } from '../rules/json-text';
+import type { RuleOverrides } from '../rules/overrides';
+
+/** A finding with the place in the file it points at. */
+export interface LocatedFinding extends Finding {
+  readonly line?: number;
+  readonly column?: number;
+}
+
+export interface InputError {
+  readonly message: string;
+  readonly line?: number;
+  readonly column?: number;
+}
+
+export interface ScannedFile {
+  /** As shown to the user and written into reports: relative to the working directory when inside it. */
+  readonly file: string;
+  readonly error?: InputError;
+  readonly findings: LocatedFinding[];
+}
+
+/** Larger than any real deployment (IoT Hub caps a configuration at 512 KiB; 32 MiB leaves room for odd files). */
+const MAX_BYTES = 32 * 1024 * 1024;
+
+export function displayPath(file: string, cwd: string): string {
+  const rel = path.relative(cwd, path.resolve(cwd, file));
+  return (rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : path.resolve(cwd, file)).split(path.sep).join('/');
+}
+
+/** Parses and analyses one manifest text; never throws. */
+export function scanText(file: string, text: string, overrides?: RuleOverrides): ScannedFile {
+  let parsed;
+  try {
+    parsed = parseJsonText(text, { positions: true, comments: true });
+  } catch (error) {
+    if (error instanceof JsonSyntaxError) return { file, error: { message: `invalid JSON: ${error.reason}`, line: error.line, column: error.column }, findings: [] };
+    return { file, error: { message: `cannot parse: ${(error as Error).message}` }, findings: [] };
+  }
+  const findings = analyseDeployment(parsed.value, { overrides }).map((f): LocatedFinding => {
+    const segments = parsePath(f.path);
+    const pos = segments ? parsed.locate(segments) : undefined;
+    return pos ? { ...f, line: pos.line, column: pos.column } : f;
+  });
+  return { file, findings };
+}
+
+export function scanFile(file: string, cwd: string, overrides?: RuleOverrides): ScannedFile {
+  const shown = displayPath(file, cwd);
+  const absolute = path.resolve(cwd, file);
+  let text: string;
+  try {
+    const st = statSync(absolute);
+    if (st.isDirectory()) return { file: shown, error: { message: 'is a directory (give files or a glob such as dir/**/*.json)' }, findings: [] };
+    if (st.size > MAX_BYTES) return { file: shown, error: { message: `larger than ${MAX_BYTES} bytes` }, findings: [] };
+    text = readFileSync(absolute, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return { file: shown, error: { message: code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : `cannot read (${code ?? 'error'})` }, findings: [] };
+  }
+  return scanText(shown, text, overrides);
+}
