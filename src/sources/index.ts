@@ -1,11 +1,12 @@
 import type { SettingDefinition } from '../config/settings';
+import { DeploymentManifests } from './manifest/index';
 import type { SourceDefinition } from './source';
 
 /**
  * Every source EdgeGuard has, in start order. Add a source here and it gets its
  * `collectorEnabled<Name>` setting, a status entry in the twin, and start/stop/restart handling.
  */
-export const ALL_SOURCES: readonly SourceDefinition[] = [];
+export const ALL_SOURCES: readonly SourceDefinition[] = [DeploymentManifests];
 
 export function enabledSettingName(source: SourceDefinition): string {
   return `collectorEnabled${source.name}`;

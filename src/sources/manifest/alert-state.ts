@@ -1,0 +1,46 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** Stable identity of a finding across runs and restarts. */
+export function findingFingerprint(ruleId: string, module: string, jsonPath: string, source: string): string {
+  return createHash('sha256').update([ruleId, module, jsonPath, source].join('\u0000')).digest('hex').slice(0, 32);
+}
+
+/**
+ * Critical/High findings already sent at High priority, kept in the state directory so a restart
+ * does not re-alert everything. Holds hashes only.
+ */
+export class AlertState {
+  private alerted = new Set<string>();
+  private readonly file: string;
+
+  constructor(stateDir: string) {
+    this.file = path.join(stateDir, 'manifest-alerts.json');
+  }
+
+  load(): void {
+    try {
+      const parsed = JSON.parse(readFileSync(this.file, 'utf8')) as { version?: number; fingerprints?: unknown };
+      if (parsed.version === 1 && Array.isArray(parsed.fingerprints)) this.alerted = new Set(parsed.fingerprints.filter((f): f is string => typeof f === 'string'));
+    } catch {
+      this.alerted = new Set();
+    }
+  }
+
+  /** Which of `current` (Critical/High fingerprints) are new; the state becomes `current`. */
+  update(current: ReadonlySet<string>): string[] {
+    const fresh = [...current].filter((f) => !this.alerted.has(f));
+    const changed = fresh.length > 0 || [...this.alerted].some((f) => !current.has(f));
+    this.alerted = new Set(current);
+    if (changed) this.save();
+    return fresh;
+  }
+
+  private save(): void {
+    mkdirSync(path.dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ version: 1, fingerprints: [...this.alerted].sort() }));
+    renameSync(tmp, this.file);
+  }
+}

@@ -1,0 +1,218 @@
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { expandGlob, hasGlob } from '../../cli/glob';
+import { createEvent, type PayloadItem } from '../../core/event';
+import { analyseDeployment, analyseRunningDeployment, sortFindings, type Finding } from '../../rules/index';
+import { parsePath } from '../../rules/json-path';
+import { JsonSyntaxError, parseJsonText } from '../../rules/json-text';
+import { parseRuleOverridesText, RuleConfigError, type RuleOverrides } from '../../rules/overrides';
+import type { Source, SourceContext, SourceDefinition } from '../source';
+import { AlertState, findingFingerprint } from './alert-state';
+import { dockerEndpoint, inspectEdgeContainers } from './docker-access';
+
+export const EVENT_NAME = 'DeploymentManifestAnalysis';
+export const RUNNING_SOURCE = 'running';
+
+interface SourcedFinding extends Finding {
+  readonly source: string;
+  readonly line?: number;
+  readonly column?: number;
+}
+
+interface FileState {
+  signature: string;
+}
+
+export function payloadItem(f: SourcedFinding): PayloadItem {
+  const item: PayloadItem = {
+    RuleId: f.ruleId,
+    Severity: f.severity,
+    Title: f.title,
+    Module: f.module,
+    Path: f.path,
+    Message: f.message,
+    Remediation: f.remediation,
+    Source: f.source,
+  };
+  if (f.line !== undefined) item.ExtraDetails = { Line: String(f.line), Column: String(f.column ?? 1) };
+  return item;
+}
+
+function fileSignature(file: string): string | undefined {
+  try {
+    const st = statSync(file);
+    return `${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The configured manifest paths and globs, expanded now (files may appear later). */
+export function resolveManifestFiles(patterns: readonly string[], cwd = process.cwd()): string[] {
+  const out = new Set<string>();
+  for (const p of patterns) {
+    const trimmed = p.trim();
+    if (trimmed === '') continue;
+    if (hasGlob(trimmed)) for (const f of expandGlob(trimmed, cwd)) out.add(path.resolve(cwd, f));
+    else out.add(path.resolve(cwd, trimmed));
+  }
+  return [...out].sort();
+}
+
+/** Analyses one manifest file; a file that is missing or not JSON gives a problem, never an exception. */
+export function analyseManifestFile(file: string, overrides?: RuleOverrides): { findings: SourcedFinding[]; problem?: string } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    return { findings: [], problem: `${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})` };
+  }
+  let parsed;
+  try {
+    parsed = parseJsonText(text, { positions: true, comments: true });
+  } catch (error) {
+    const reason = error instanceof JsonSyntaxError ? `invalid JSON at line ${error.line}, column ${error.column}: ${error.reason}` : 'cannot parse';
+    return { findings: [], problem: `${file}: ${reason}` };
+  }
+  const findings = analyseDeployment(parsed.value, { overrides }).map((f): SourcedFinding => {
+    const segments = parsePath(f.path);
+    const pos = segments ? parsed.locate(segments) : undefined;
+    return { ...f, source: file, line: pos?.line, column: pos?.column };
+  });
+  return { findings };
+}
+
+class DeploymentManifestsSource implements Source {
+  private timer?: NodeJS.Timeout;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly files = new Map<string, FileState>();
+  private runningSignature?: string;
+  private lastFindingsKey?: string;
+  private stopped = false;
+  private readonly alerts: AlertState;
+  private readonly patterns: string[];
+  private readonly analyseRunning: boolean;
+  private readonly overrides?: RuleOverrides;
+  private readonly overridesProblem?: string;
+
+  constructor(private readonly ctx: SourceContext) {
+    this.patterns = ctx.config.stringList('manifestSources');
+    this.analyseRunning = ctx.config.boolean('manifestAnalyseRunningDeployment');
+    try {
+      this.overrides = parseRuleOverridesText(ctx.config.string('manifestRuleOverrides'));
+    } catch (error) {
+      this.overridesProblem = `manifestRuleOverrides ignored: ${error instanceof RuleConfigError ? error.message : 'cannot be read'}`;
+      ctx.log.warn(this.overridesProblem);
+    }
+    this.alerts = new AlertState(ctx.stateDir);
+    this.alerts.load();
+  }
+
+  start(): void {
+    const interval = this.ctx.config.durationMs('manifestPollInterval');
+    this.timer = setInterval(() => this.schedule('change'), interval);
+    this.timer.unref?.();
+  }
+
+  snapshot(): Promise<void> {
+    return this.schedule('snapshot');
+  }
+
+  /** Runs are serialised: a poll never overlaps a snapshot. */
+  private schedule(reason: 'snapshot' | 'change'): Promise<void> {
+    this.chain = this.chain.then(() => this.run(reason)).catch((error: unknown) => {
+      this.ctx.log.error('manifest analysis failed', { error: error instanceof Error ? error.message : String(error) });
+    });
+    return this.chain;
+  }
+
+  private async run(reason: 'snapshot' | 'change'): Promise<void> {
+    if (this.stopped) return;
+    const problems: string[] = this.overridesProblem ? [this.overridesProblem] : [];
+    const files = resolveManifestFiles(this.patterns);
+    let changed = reason === 'snapshot';
+
+    const seen = new Set<string>();
+    for (const file of files) {
+      seen.add(file);
+      const signature = fileSignature(file) ?? 'missing';
+      if (this.files.get(file)?.signature !== signature) changed = true;
+      this.files.set(file, { signature });
+    }
+    for (const file of [...this.files.keys()]) if (!seen.has(file)) {
+      this.files.delete(file);
+      changed = true;
+    }
+
+    let runningFindings: SourcedFinding[] = [];
+    let dockerProblem: string | undefined;
+    if (this.analyseRunning) {
+      try {
+        const inspects = await inspectEdgeContainers();
+        const signature = createHash('sha256').update(JSON.stringify(inspects.map((i) => [i.Id, i.Config?.Labels, i.HostConfig, i.Config?.Env, i.Config?.User, i.Mounts, i.State?.Running]))).digest('hex');
+        if (signature !== this.runningSignature) changed = true;
+        this.runningSignature = signature;
+        runningFindings = analyseRunningDeployment(inspects, { overrides: this.overrides }).map((f) => ({ ...f, source: RUNNING_SOURCE }));
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? (error as { statusCode?: number }).statusCode ?? 'error';
+        dockerProblem = `Docker not reachable at ${dockerEndpoint()} (${code}): the running deployment is not analysed; mount the Docker socket into the module or set manifestAnalyseRunningDeployment to false`;
+        if (this.runningSignature !== 'unavailable') changed = true;
+        this.runningSignature = 'unavailable';
+      }
+    }
+    if (!changed) return;
+
+    const findings: SourcedFinding[] = [];
+    for (const file of files) {
+      const result = analyseManifestFile(file, this.overrides);
+      if (result.problem) problems.push(result.problem);
+      findings.push(...result.findings);
+    }
+    findings.push(...runningFindings);
+    if (dockerProblem) problems.push(dockerProblem);
+    sortFindings(findings);
+
+    const key = JSON.stringify(findings.map((f) => [f.ruleId, f.severity, f.module, f.path, f.source, f.message]));
+    const findingsChanged = key !== this.lastFindingsKey;
+    this.lastFindingsKey = key;
+    this.reportStatus(problems, files.length);
+    if (reason === 'change' && !findingsChanged) return;
+
+    const severe = new Set(findings.filter((f) => f.severity === 'Critical' || f.severity === 'High').map((f) => findingFingerprint(f.ruleId, f.module, f.path, f.source)));
+    const fresh = this.alerts.update(severe);
+    const event = createEvent(EVENT_NAME, 'Periodic', findings.map(payloadItem));
+    this.ctx.emit(event, { urgent: fresh.length > 0 });
+    this.ctx.log.info('deployment analysed', { reason, files: files.length, running: this.analyseRunning && !dockerProblem, findings: findings.length, newCriticalOrHigh: fresh.length });
+  }
+
+  private reportStatus(problems: string[], fileCount: number): void {
+    const method = [fileCount > 0 || this.patterns.length > 0 ? `${fileCount} manifest file(s)` : '', this.analyseRunning ? 'running deployment via Docker' : ''].filter(Boolean).join(' + ');
+    if (problems.length > 0) this.ctx.setStatus({ state: 'degraded', reason: problems.join('; '), method });
+    else if (this.patterns.length === 0 && !this.analyseRunning) this.ctx.setStatus({ state: 'degraded', reason: 'nothing to analyse: manifestSources is empty and manifestAnalyseRunningDeployment is false', method: 'none' });
+    else this.ctx.setStatus({ state: 'running', method });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.chain;
+  }
+}
+
+export const DeploymentManifests: SourceDefinition = {
+  name: 'DeploymentManifests',
+  description: 'risky settings in IoT Edge deployments: manifest files mounted into the module and the running deployment rebuilt from Docker',
+  events: [EVENT_NAME],
+  settings: [
+    { name: 'manifestSources', type: 'stringList', default: [], description: 'Deployment manifest files or globs (paths inside the EdgeGuard container, e.g. /manifests/*.json) analysed at start, on change and at snapshot frequency.' },
+    { name: 'manifestAnalyseRunningDeployment', type: 'boolean', default: true, description: 'Also analyse the running deployment, rebuilt from the containers edgeAgent runs (needs the Docker socket).' },
+    { name: 'manifestRuleOverrides', type: 'string', default: '', description: 'Rule settings as YAML or JSON text, same format as `edgeguard scan --config`, e.g. {"rules":{"C19":{"enabled":false},"R01":{"severity":"Low","modules":["sensor"]}}}.' },
+    { name: 'manifestPollInterval', type: 'duration', default: 'PT30S', standaloneDefault: 'PT5S', description: 'How often manifest files and the running containers are checked for change (ISO 8601 duration).' },
+  ],
+  async start(ctx) {
+    const source = new DeploymentManifestsSource(ctx);
+    source.start();
+    return source;
+  },
+};
