@@ -1,12 +1,13 @@
 import type { SettingDefinition } from '../config/settings';
 import { DeploymentManifests } from './manifest/index';
+import { processEventsSource } from './host/process-events';
 import type { SourceDefinition } from './source';
 
 /**
  * Every source EdgeGuard has, in start order. Add a source here and it gets its
  * `collectorEnabled<Name>` setting, a status entry in the twin, and start/stop/restart handling.
  */
-export const ALL_SOURCES: readonly SourceDefinition[] = [DeploymentManifests];
+export const ALL_SOURCES: readonly SourceDefinition[] = [processEventsSource, DeploymentManifests];
 
 export function enabledSettingName(source: SourceDefinition): string {
   return `collectorEnabled${source.name}`;
