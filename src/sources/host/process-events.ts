@@ -244,9 +244,7 @@ function startPolling(ctx: SourceContext, procRoot: string, users: UserNames, wa
 /** Why the kernel source cannot be used, in words an operator can act on. */
 function netlinkFailureReason(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
-  const code = (err as { code?: unknown } | null)?.code;
-  if (code === 'EPERM') return `netlink proc connector not permitted (${message}): needs root/CAP_NET_ADMIN, and in a container pid: host and network: host`;
-  return `netlink proc connector unavailable (${message})`;
+  return `netlink proc connector unavailable (${message}): it needs root/CAP_NET_ADMIN in the initial user, PID and network namespaces (in a container: pid: host and network: host)`;
 }
 
 export const processEventsSource: SourceDefinition = {
