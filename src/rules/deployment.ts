@@ -125,7 +125,7 @@ function readCreateOptions(r: Reporter, module: string, settings: Json, settings
       }
     }
     if (parsed === undefined) {
-      const detail = error instanceof JsonSyntaxError ? `${error.reason} at character ${error.offset + 1}` : 'not JSON';
+      const detail = error instanceof JsonSyntaxError ? `${error.reason} (offset ${error.offset})` : 'not JSON';
       r.add('M02', module, where, `createOptions${chunks.length > 0 ? ` (joined from ${chunks.length + 1} chunks)` : ''} is not valid JSON: ${detail}.`);
       return { create: {}, key };
     }

@@ -54,7 +54,7 @@ export function positionOf(starts: readonly number[], offset: number): TextPosit
 
 function describeChar(c: string | undefined): string {
   if (c === undefined) return 'end of input';
-  return /^[{}[\]:,"'\/\\]$/.test(c) ? `'${c}'` : 'a character';
+  return /^[{}[\]:,"'\/\\]$/.test(c) ? `'${c}'` : 'an unexpected character';
 }
 
 class Scanner {
