@@ -7,7 +7,7 @@ import { checkRuntimeModule, checkUpstreamProtocol } from './checks/runtime';
 import { checkEnvSecrets, checkRegistryPassword, contextOf, isPlaceholder, scanString } from './checks/secrets';
 import { formatPath, type Segment } from './json-path';
 import { JsonSyntaxError, parseJsonFast } from './json-text';
-import { envFromList, envKey, getKey, hasTemplatePlaceholder, isObject, mountsFromHostConfig, walkStrings, type EnvVar, type Json, type ModuleSpec } from './model';
+import { envFromList, envKey, getKey, hasTemplatePlaceholder, isObject, mountsFromHostConfig, nestingDepth, walkStrings, type EnvVar, type Json, type ModuleSpec } from './model';
 import type { Reporter } from './reporter';
 
 /** A piece of `properties.desired`: the whole of it, or a layered deployment's dotted path. */
@@ -79,6 +79,8 @@ function childrenAt(views: readonly DesiredView[], sub: readonly string[]): Loca
 }
 
 const CHUNK = /^createOptions(\d+)$/;
+/** Docker create options are a few levels deep; far deeper is hostile or broken. */
+const MAX_CREATE_DEPTH = 64;
 
 /** settings.createOptions (object or string, possibly chunked) -> create options, or M02. */
 function readCreateOptions(r: Reporter, module: string, settings: Json, settingsPath: Segment[], template: boolean): { create: Json; key: string } {
@@ -132,6 +134,10 @@ function readCreateOptions(r: Reporter, module: string, settings: Json, settings
   }
   if (!isObject(parsed)) {
     r.add('M02', module, where, 'createOptions is not a JSON object.');
+    return { create: {}, key };
+  }
+  if (nestingDepth(parsed, MAX_CREATE_DEPTH) > MAX_CREATE_DEPTH) {
+    r.add('M02', module, where, `createOptions is nested deeper than ${MAX_CREATE_DEPTH} levels.`);
     return { create: {}, key };
   }
   return { create: parsed, key };

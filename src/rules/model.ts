@@ -137,14 +137,42 @@ export function mountsFromHostConfig(hostConfig: unknown, at: (...s: Segment[]) 
   return out;
 }
 
-/** Calls `visit` for every string in `value`, with its path. */
-export function walkStrings(value: unknown, path: Segment[], visit: (text: string, path: Segment[]) => void, skip?: (key: string, path: Segment[]) => boolean): void {
-  if (typeof value === 'string') visit(value, path);
-  else if (Array.isArray(value)) value.forEach((v, i) => walkStrings(v, [...path, i], visit, skip));
-  else if (isObject(value)) {
+/** Deeper than any real deployment; bounds recursion on hostile input. */
+export const MAX_WALK_DEPTH = 200;
+
+/** Nesting depth of a JSON value, counted without recursion; stops counting at `limit + 1`. */
+export function nestingDepth(value: unknown, limit: number): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (d > max) max = d;
+    if (max > limit) return max;
+    if (v !== null && typeof v === 'object') for (const c of Object.values(v)) if (c !== null && typeof c === 'object') stack.push([c, d + 1]);
+  }
+  return max;
+}
+
+/** Calls `visit` for every string in `value`, with its path. Cycles (impossible in JSON, possible in objects) are cut. */
+export function walkStrings(
+  value: unknown,
+  path: Segment[],
+  visit: (text: string, path: Segment[]) => void,
+  skip?: (key: string, path: Segment[]) => boolean,
+  ancestors: Set<object> = new Set(),
+): void {
+  if (typeof value === 'string') {
+    visit(value, path);
+    return;
+  }
+  if (value === null || typeof value !== 'object' || ancestors.has(value) || path.length > MAX_WALK_DEPTH) return;
+  ancestors.add(value);
+  if (Array.isArray(value)) value.forEach((v, i) => walkStrings(v, [...path, i], visit, skip, ancestors));
+  else {
     for (const [k, v] of Object.entries(value)) {
       if (skip?.(k, path)) continue;
-      walkStrings(v, [...path, k], visit, skip);
+      walkStrings(v, [...path, k], visit, skip, ancestors);
     }
   }
+  ancestors.delete(value);
 }
