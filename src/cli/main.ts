@@ -70,7 +70,7 @@ if (require.main === module) {
     },
     (error: unknown) => {
       // Last resort: one line, no stack, no input echoed.
-      process.stderr.write(`edgeguard: internal error: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.stderr.write(`edgeguard: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}\n`);
       process.exitCode = 2;
     },
   );
