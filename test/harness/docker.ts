@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, symlinkSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type Dockerode from 'dockerode';
@@ -44,6 +44,7 @@ export async function ensureTestImage(docker: Dockerode): Promise<string | undef
     execFileSync('cp', [BUSYBOX, path.join(root, 'bin', 'busybox')]);
     for (const applet of APPLETS) symlinkSync('busybox', path.join(root, 'bin', applet));
     mkdirSync(path.join(root, 'tmp'));
+    chmodSync(path.join(root, 'tmp'), 0o1777);
     const tar = execFileSync('tar', ['-C', root, '-c', '.'], { maxBuffer: 64 * 1024 * 1024 });
     // The image's own PATH: an imported image has no environment.
     execFileSync('docker', ['import', '-c', 'ENV PATH=/bin', '-c', 'CMD ["/bin/sh"]', '-', TEST_IMAGE], { input: tar, stdio: ['pipe', 'ignore', 'pipe'] });

@@ -94,6 +94,9 @@ class ContainerRuntime implements ContainerRuntimeSource {
         if (state.connected) {
           const c = state.connection;
           ctx.setStatus({ state: 'running', method: `Docker Engine API ${c.apiVersion} (engine ${c.daemonVersion}, API ${c.daemonApiVersion}) at ${c.host}` });
+          // A daemon that shut down logged its last events (containers stopped on shutdown) after it had
+          // closed its API: no stream delivers them. A fresh inventory after each reconnect shows where things stand.
+          if (this.watcher.stats.connects > 1) void this.snapshot();
         } else {
           ctx.setStatus({ state: 'failed', reason: `${state.reason}; retrying in ${Math.round(state.retryInMs / 100) / 10} s` });
         }
