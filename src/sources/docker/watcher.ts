@@ -4,6 +4,9 @@ import { connectDocker, type DockerConnection } from './client';
 import { EventCursor, formatSince, parseDockerEventLine, type DockerEvent } from './events';
 import { NdjsonSplitter } from './ndjson';
 
+/** Longest wait for the daemon to answer GET /events (headers, not events). */
+const RESPONSE_TIMEOUT_MS = 15_000;
+
 export interface WatcherOptions {
   dockerHost: string;
   /** Event types the daemon is asked for (server-side filter). */
@@ -112,9 +115,18 @@ export class DockerEventWatcher {
     const since = this.cursor.since();
     const filters = JSON.stringify({ type: [...this.options.types] });
     // dockerode's getEvents types `since` as a number; the daemon takes "seconds.nanoseconds" text.
-    const query: Record<string, string> = { filters };
+    const query: Record<string, unknown> = { filters };
     if (since !== undefined) query.since = since;
-    const stream = (await connection.streaming.getEvents(query as unknown as { since: number })) as unknown as IncomingMessage;
+    // A daemon that accepts and never answers must not hold the watcher forever.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), RESPONSE_TIMEOUT_MS);
+    query.abortSignal = abort.signal;
+    let stream: IncomingMessage;
+    try {
+      stream = (await connection.streaming.getEvents(query as unknown as { since: number })) as unknown as IncomingMessage;
+    } finally {
+      clearTimeout(timer);
+    }
     if (this.stopped) {
       stream.destroy();
       return { reason: 'stopped' };

@@ -51,6 +51,7 @@ export class EngineProxy {
     const upstream = http.request({ socketPath: this.upstream, path: req.url, method: req.method, headers: req.headers }, (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers);
       if (/\/events(\?|$)/.test(req.url ?? '')) {
+        res.flushHeaders();
         this.eventResponses.add(res);
         res.on('close', () => this.eventResponses.delete(res));
         // Flush each chunk at once: the client must see events as they come.
