@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type Dockerode from 'dockerode';
 import { connectDocker, resolveDockerHost, type DockerConnection } from '../../src/sources/docker/client';
+import { repoRoot } from './paths';
 
 export const TEST_IMAGE = 'local/busybox:1';
 /** Every container a test creates carries this label, valued with the test run's id. */
@@ -102,7 +103,5 @@ export async function execIn(container: Dockerode.Container, cmd: string[], user
 
 /** The repository's scripts/docker-env.sh, for tests that restart the daemon. */
 export function dockerEnvScript(): string {
-  let dir = __dirname;
-  while (!existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
-  return path.join(dir, 'scripts', 'docker-env.sh');
+  return path.join(repoRoot(), 'scripts', 'docker-env.sh');
 }
