@@ -61,3 +61,17 @@ test('the native addon loads from the image layout', () => {
   assert.equal(result.ok, true, result.reason);
   assert.equal(result.file, path.join(app, 'build/Release/edgeguard_native.node'));
 });
+
+test("EdgeGuard's own template passes its own scan at --fail-on high once its needed privileges are acknowledged", () => {
+  const cli = path.join(app, 'dist/src/cli/main.js');
+  const scan = (...extra: string[]): number => {
+    try {
+      execFileSync(process.execPath, [cli, 'scan', path.join(root, 'deployment.template.json'), '--fail-on', 'high', ...extra], { cwd: app, encoding: 'utf8', stdio: 'pipe' });
+      return 0;
+    } catch (error) {
+      return (error as { status?: number }).status ?? -1;
+    }
+  };
+  assert.equal(scan(), 1, 'without the rule settings the privileges are High/Critical findings');
+  assert.equal(scan('--config', path.join(root, 'edgeguard-rules.yaml')), 0);
+});
