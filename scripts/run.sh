@@ -5,10 +5,7 @@ set -u
 cd "$(dirname "$0")/.."
 say() { echo "run.sh: $*" >&2; }
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error </dev/null || { say "npm ci failed"; exit 1; }
-fi
+bash scripts/ensure-node-modules.sh || exit 1
 
 # The native proc-connector addon needs a C compiler; without it ProcessEvents falls back to /proc polling.
 if ! command -v g++ >/dev/null 2>&1 || ! command -v python3 >/dev/null 2>&1; then

@@ -6,10 +6,7 @@ set -u
 cd "$(dirname "$0")/.."
 say() { echo "test.sh: $*" >&2; }
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error </dev/null || { say "npm ci failed"; exit 1; }
-fi
+bash scripts/ensure-node-modules.sh || exit 1
 
 # Stop at the end only a dockerd that this run started.
 docker_was_up=0
