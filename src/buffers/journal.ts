@@ -109,7 +109,23 @@ function replay(text: string, live: Map<number, JournalRecord>): [number, boolea
   return [damaged, torn];
 }
 
-export class Journal {
+/** What the queues need from a journal. */
+export interface QueueJournal {
+  appendAdd(queue: MessagePriority, seq: number, json: string): void;
+  appendDelete(seqs: readonly number[]): void;
+  flush(liveBytes: number, live: () => Iterable<JournalRecord>): void;
+  close(): void;
+}
+
+/** Used when the state directory cannot hold a journal: the queues work, in memory only (logged as an error). */
+export class MemoryOnlyJournal implements QueueJournal {
+  appendAdd(): void {}
+  appendDelete(): void {}
+  flush(): void {}
+  close(): void {}
+}
+
+export class Journal implements QueueJournal {
   private fd: number;
   private generation: number;
   private activeBytes = 0;
@@ -128,13 +144,14 @@ export class Journal {
     this.fd = openSync(segmentPath(dir, generation), 'a');
   }
 
-  /**
-   * Reads what the journal holds, then starts a fresh generation holding exactly those records (which
-   * also clears any damage). Never throws on damaged content; throws only when the directory is unusable.
-   */
-  static open(dir: string, log?: Logger): { journal: Journal; recovery: RecoveryReport } {
-    mkdirSync(dir, { recursive: true });
-    const generations = listSegments(dir);
+  /** Reads what the journal in `dir` holds. Never throws on damaged content (logged); unreadable segments are skipped. */
+  static recover(dir: string, log?: Logger): RecoveryReport {
+    let generations: number[] = [];
+    try {
+      generations = listSegments(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log?.warn('queue journal directory unreadable', { dir, error: err });
+    }
     const live = new Map<number, JournalRecord>();
     let damagedLines = 0;
     let tornTail = false;
@@ -153,11 +170,24 @@ export class Journal {
     if (damagedLines > 0 || tornTail) {
       log?.warn('queue journal had damaged records; every intact record was kept', { damagedLines, tornTail, recovered: live.size });
     }
-    const records = [...live.values()];
-    const next = (generations[generations.length - 1] ?? 0) + 1;
-    const journal = new Journal(dir, next, log);
-    journal.rewrite(records, generations);
-    return { journal, recovery: { records, segments: generations.length, damagedLines, tornTail } };
+    return { records: [...live.values()], segments: generations.length, damagedLines, tornTail };
+  }
+
+  /**
+   * Starts a new generation in `dir` holding exactly `records` (what recover() returned, which also
+   * clears any damage), then deletes the older generations. Throws when the directory is unusable.
+   */
+  static create(dir: string, records: readonly JournalRecord[], log?: Logger): Journal {
+    mkdirSync(dir, { recursive: true });
+    const generations = listSegments(dir);
+    const journal = new Journal(dir, (generations[generations.length - 1] ?? 0) + 1, log);
+    try {
+      journal.rewrite(records, generations);
+    } catch (err) {
+      closeSync(journal.fd);
+      throw err;
+    }
+    return journal;
   }
 
   get bytesOnDisk(): number {
@@ -235,13 +265,27 @@ export class Journal {
     });
   }
 
+  /** A failed compaction leaves the older generations in place: replaying them all still gives the queues. */
   private compact(records: readonly JournalRecord[]): void {
-    const old = listSegments(this.dir);
+    let fd: number;
+    let old: number[];
+    try {
+      old = listSegments(this.dir);
+      fd = openSync(segmentPath(this.dir, this.generation + 1), 'a');
+    } catch (err) {
+      this.log?.warn('queue journal compaction failed', { error: err });
+      this.syncInBackground();
+      return;
+    }
     closeSync(this.fd);
+    this.fd = fd;
     this.generation++;
-    this.fd = openSync(segmentPath(this.dir, this.generation), 'a');
     this.activeBytes = 0;
-    this.rewrite(records, old);
+    try {
+      this.rewrite(records, old);
+    } catch (err) {
+      this.log?.warn('queue journal compaction failed', { error: err });
+    }
   }
 
   /** Writes `records` into the (new, empty) active segment, syncs it, then deletes `older` generations. */

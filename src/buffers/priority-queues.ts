@@ -2,7 +2,7 @@ import type { Logger } from '../core/logger';
 import type { Clock } from '../pipeline/types';
 import type { MessagePriority } from '../sinks/transport';
 import { EventQueue, type QueuedEvent } from './event-queue';
-import { Journal, type JournalRecord } from './journal';
+import { Journal, MemoryOnlyJournal, type JournalRecord, type QueueJournal } from './journal';
 
 export const QUEUE_NAMES: readonly MessagePriority[] = ['High', 'Low', 'Operational'];
 
@@ -41,7 +41,7 @@ export class PriorityQueues {
   private readonly dropped = perQueue(() => 0);
   private readonly collected = perQueue(() => 0);
   private readonly lastDropWarning = perQueue(() => -Infinity);
-  private readonly journal: Journal;
+  private readonly journal: QueueJournal;
   private cacheBytes: number;
   private nextSeq = 1;
   private flushTimer: unknown;
@@ -49,8 +49,13 @@ export class PriorityQueues {
 
   constructor(private readonly options: PriorityQueuesOptions) {
     this.cacheBytes = options.cacheBytes;
-    const { journal, recovery } = Journal.open(options.dir, options.log);
-    this.journal = journal;
+    const recovery = Journal.recover(options.dir, options.log);
+    try {
+      this.journal = Journal.create(options.dir, recovery.records, options.log);
+    } catch (err) {
+      options.log?.error('queue journal unusable: events are kept in memory only and will not survive a restart', { dir: options.dir, error: err });
+      this.journal = new MemoryOnlyJournal();
+    }
     for (const r of recovery.records) {
       this.queues[r.queue].push({ seq: r.seq, json: r.json, bytes: Buffer.byteLength(r.json) });
       if (r.seq >= this.nextSeq) this.nextSeq = r.seq + 1;
