@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { ConfigView } from '../config/config-view';
+import { isPriority } from '../config/settings';
 import type { SecurityEvent } from '../core/event';
 import type { Priority } from '../core/event-types';
 import { getLogger, type Logger } from '../core/logger';
@@ -170,6 +171,7 @@ class Pipeline implements EventPipeline {
   ingest(event: SecurityEvent, options?: EmitOptions): void {
     try {
       this.ingested++;
+      if (this.closed) throw new Error('pipeline closed: stop the sources before closing it');
       this.route(event, options?.urgent === true, true);
     } catch (err) {
       this.ingestErrors++;
@@ -262,7 +264,13 @@ class Pipeline implements EventPipeline {
   private priorityOf(name: string): Priority {
     let p = this.priorities.get(name);
     if (p === undefined) {
-      p = this.config.priority(name);
+      const configured: unknown = this.config.priority(name);
+      if (isPriority(configured)) p = configured;
+      else {
+        // The twin validation should never let this through; Low keeps the events rather than losing them.
+        p = 'Low';
+        this.log.warn('unknown priority for an event type, using Low', { name, priority: String(configured) });
+      }
       this.priorities.set(name, p);
     }
     return p;

@@ -219,3 +219,11 @@ test('retries do not spin while edgeHub is down: full queues wait for the backof
   await clock.advance(RETRY_BASE_MS / 2);
   assert.ok(transport.attempts <= 2, `attempts ${transport.attempts}`);
 });
+
+test('an event ingested after close is counted and logged, not silently lost', async (t) => {
+  const { clock, pipeline, log } = await open(t);
+  await pipeline.close(100);
+  pipeline.ingest(login(clock, 'late'));
+  assert.equal(detailed(pipeline).ingestErrors, 1);
+  assert.ok(log.warnings().some((w) => /could not be queued/.test(w)));
+});
