@@ -45,6 +45,8 @@ export interface RecoveryReport {
 
 const QUEUES: readonly MessagePriority[] = ['High', 'Low', 'Operational'];
 const SEGMENT = /^segment-(\d+)\.log$/;
+/** Pending records beyond this are written at once rather than waiting for the timer (bounds memory in a burst). */
+const MAX_PENDING_CHARS = 1 << 20;
 /** Below this size the active segment is never compacted: rewriting costs more than it saves. */
 const COMPACT_MIN_BYTES = 1 << 20;
 
@@ -299,6 +301,7 @@ export class Journal implements QueueJournal {
     if (this.closed) return;
     this.pending.push(text);
     this.pendingBytes += text.length;
+    if (this.pendingBytes > MAX_PENDING_CHARS) this.writePending();
   }
 
   private writePending(): void {

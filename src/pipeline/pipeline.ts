@@ -18,6 +18,8 @@ import type { Clock, EventPipeline, PipelineOptions, PipelineStats } from './typ
 export const RETRY_BASE_MS = 1_000;
 export const RETRY_MAX_MS = 60_000;
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
+/** A send neither accepted nor rejected by then counts as failed (events stay queued; a late accept means a duplicate). */
+export const SEND_TIMEOUT_MS = 120_000;
 const BILLING_UNIT_BYTES = 4096;
 const WARN_EVERY_MS = 60_000;
 
@@ -413,14 +415,22 @@ class Pipeline implements EventPipeline {
   }
 
   private async sendOne(queue: MessagePriority, message: BuiltMessage): Promise<boolean> {
+    let timer: unknown;
     try {
-      await this.transport.send({ body: message.body, messageId: randomUUID(), priority: queue, eventCount: message.eventCount });
+      const timeout = new Promise<never>((_, reject) => {
+        timer = this.clock.setTimeout(() => reject(new Error(`no answer from the ${this.transport.name} transport within ${SEND_TIMEOUT_MS / 1000} s`)), SEND_TIMEOUT_MS);
+      });
+      const sent = this.transport.send({ body: message.body, messageId: randomUUID(), priority: queue, eventCount: message.eventCount });
+      sent.catch(() => undefined); // a rejection after the timeout has nobody left to handle it
+      await Promise.race([sent, timeout]);
     } catch (err) {
       this.failedSends++;
       this.consecutiveFailures++;
       this.lastSendError = err instanceof Error ? err.message : String(err);
       this.warnSometimes('send', 'message not accepted; events stay queued', { transport: this.transport.name, error: this.lastSendError });
       return false;
+    } finally {
+      this.clock.clearTimeout(timer);
     }
     this.consecutiveFailures = 0;
     for (const q of QUEUE_NAMES) if (message.taken[q].length > 0) this.queues.ack(q, message.taken[q]);
