@@ -89,7 +89,8 @@ class Ticker {
 
   private arm(): void {
     this.stop();
-    const due = Math.max(0, this.last + this.periodMs - this.clock.now());
+    // Clamped to one period: a wall clock set backwards must not postpone sends.
+    const due = Math.min(this.periodMs, Math.max(0, this.last + this.periodMs - this.clock.now()));
     this.handle = this.clock.setTimeout(() => {
       this.handle = undefined;
       this.last = this.clock.now();

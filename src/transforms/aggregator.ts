@@ -282,7 +282,8 @@ export class Aggregator {
   private schedule(w: TypeWindow): void {
     const { clock } = this.options;
     if (w.timer !== undefined) clock.clearTimeout(w.timer);
-    const due = Math.max(0, w.openedAt + w.intervalMs - clock.now());
+    // Clamped to one interval: a wall clock set backwards must not hold a window open longer.
+    const due = Math.min(w.intervalMs, Math.max(0, w.openedAt + w.intervalMs - clock.now()));
     w.timer = clock.setTimeout(() => {
       w.timer = undefined;
       this.close(w);
