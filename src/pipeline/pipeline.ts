@@ -12,6 +12,7 @@ import type { MessagePriority, Transport } from '../sinks/transport';
 import { Aggregator, HIT_CHECKPOINT_MS } from '../transforms/aggregator';
 import { systemClock } from './clock';
 import { OperationalStats } from './operational-stats';
+import { Ticker } from './ticker';
 import type { Clock, EventPipeline, PipelineOptions, PipelineStats } from './types';
 
 /** First retry after a rejected send; doubles per failure up to RETRY_MAX_MS. */
@@ -56,48 +57,6 @@ function readSettings(config: ConfigView): Settings {
     cacheBytes: config.integer('maxLocalCacheSizeInBytes'),
     maxMessageBytes: config.integer('maxMessageSizeInBytes'),
   };
-}
-
-/** A periodic timer on the pipeline's clock whose period can change without losing its phase. */
-class Ticker {
-  private handle: unknown;
-  private last = 0;
-  private periodMs = 0;
-
-  constructor(
-    private readonly clock: Clock,
-    private readonly fire: () => void,
-  ) {}
-
-  start(periodMs: number): void {
-    this.last = this.clock.now();
-    this.periodMs = periodMs;
-    this.arm();
-  }
-
-  /** A new period counts from the previous tick: due at once when that moment has already passed. */
-  setPeriod(periodMs: number): void {
-    if (periodMs === this.periodMs) return;
-    this.periodMs = periodMs;
-    if (this.handle !== undefined) this.arm();
-  }
-
-  stop(): void {
-    if (this.handle !== undefined) this.clock.clearTimeout(this.handle);
-    this.handle = undefined;
-  }
-
-  private arm(): void {
-    this.stop();
-    // Clamped to one period: a wall clock set backwards must not postpone sends.
-    const due = Math.min(this.periodMs, Math.max(0, this.last + this.periodMs - this.clock.now()));
-    this.handle = this.clock.setTimeout(() => {
-      this.handle = undefined;
-      this.last = this.clock.now();
-      this.arm();
-      this.fire();
-    }, due);
-  }
 }
 
 class Pipeline implements EventPipeline {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ConfigView } from '../config/config-view';
 import { createEvent, type PayloadItem, type SecurityEvent } from '../core/event';
 import type { Logger } from '../core/logger';
-import type { HitUpdate, WindowRecord } from '../buffers/journal';
+import type { HitUpdate, WindowRecord } from '../buffers/journal-records';
 import type { WindowJournal } from '../buffers/priority-queues';
 import type { Clock } from '../pipeline/types';
 import { AGGREGATION_RULES, type AggregationRule } from './aggregation-keys';
