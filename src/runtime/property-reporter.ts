@@ -128,7 +128,8 @@ export class PropertyReporter {
       await this.inFlight;
       return this.flush();
     }
-    const doc = reportedDocument(this.inputs);
+    // A deep copy: the inputs may hand out live objects that change after this report.
+    const doc = JSON.parse(JSON.stringify(reportedDocument(this.inputs))) as JsonObject;
     if (this.lastSent && significant(doc) === significant(this.lastSent)) return;
     this.inFlight = this.send(doc).finally(() => {
       this.inFlight = undefined;
