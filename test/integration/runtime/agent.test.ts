@@ -164,9 +164,10 @@ test('SIGTERM flushes queued events; AgentId is the same across runs', { timeout
   const agentId = first.messages[0]!.AgentId;
   assert.equal(readFileSync(path.join(dir, 'state', 'agent-id'), 'utf8').trim(), agentId);
 
+  writeFileSync(path.join(dir, 'edgeguard.yaml'), FAST);
   const second = new AgentProcess(dir);
   t.after(() => second.kill());
-  await second.waitFor('the agent running', () => second.stderr.includes('EdgeGuard running'));
+  await second.waitFor('a message from the second run', () => second.messages.length > 0);
   second.signal('SIGTERM');
   assert.equal(await exitWithin(second, 15_000), 0);
   assert.ok(second.messages.length > 0);
