@@ -97,8 +97,8 @@ test('standalone agent: schema-valid messages on stdout within seconds, live con
     t.skip(reason);
     return;
   }
-  const dir = setupDir(t, FAST);
-  const agent = new AgentProcess(dir);
+  const dir = setupDir(t, FAST + 'logLevel: debug\n');
+  const agent = new AgentProcess(dir, { EDGEGUARD_LOG_LEVEL: 'info' });
   t.after(() => agent.kill());
 
   const started = Date.now();
@@ -106,6 +106,7 @@ test('standalone agent: schema-valid messages on stdout within seconds, live con
   assert.ok(Date.now() - started < 20_000);
   await agent.waitFor('a second SystemInformation snapshot (PT1S)', () => agent.events('SystemInformation').length >= 2);
   assert.deepEqual(agent.invalid, [], 'every stdout line is a schema-valid message (logs go to stderr)');
+  await agent.waitFor('debug lines (the file logLevel overrides EDGEGUARD_LOG_LEVEL=info)', () => / DEBUG /.test(agent.stderr));
   assert.match(agent.stderr, /EdgeGuard starting version=\S+ mode=standalone agentId=[0-9a-f-]{36} stateDir=\S+ hostRoot=\//);
 
   // Reported properties: full effective configuration and status in <stateDir>/reported.json.
@@ -124,7 +125,7 @@ test('standalone agent: schema-valid messages on stdout within seconds, live con
   assert.equal(reported[STATUS_KEY].mode, 'standalone');
 
   // Edit the file: a bad value gives a ConfigurationError message and a reported error, the rest applies.
-  writeFileSync(path.join(dir, 'edgeguard.yaml'), FAST + 'eventPriorityLogin: Sometimes\nmaxMessageSizeInBytes: 16384\n');
+  writeFileSync(path.join(dir, 'edgeguard.yaml'), FAST + 'logLevel: debug\neventPriorityLogin: Sometimes\nmaxMessageSizeInBytes: 16384\n');
   const later = new Date(Date.now() + 2000);
   utimesSync(path.join(dir, 'edgeguard.yaml'), later, later);
   await agent.waitFor('a ConfigurationError event', () => agent.events('ConfigurationError').some((e) => e.Payload.some((p) => p.ConfigurationName === 'eventPriorityLogin')));
