@@ -112,17 +112,22 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   let sourcesStarted = false;
   let firstDesired: () => void = () => undefined;
   const gotFirstDesired = new Promise<void>((resolve) => (firstDesired = resolve));
+  let stopping: Promise<void> | undefined;
   upstream.onDesired((desired) => {
-    const update = store.applyDesired(desired);
-    if (update.newProblems.length > 0) pipeline.ingest(configurationErrorEvent(update.newProblems));
-    const level = effectiveLogLevel(desired, update, env);
-    if (level) setLogLevel(level);
-    if (update.changedSettings.length > 0) {
-      log.info('configuration applied', { changed: update.changedSettings.length });
-      pipeline.applyConfig(update.view);
-      if (sourcesStarted) void manager.apply(update.view);
+    try {
+      const update = store.applyDesired(desired);
+      if (update.newProblems.length > 0) pipeline.ingest(configurationErrorEvent(update.newProblems));
+      const level = effectiveLogLevel(desired, update, env);
+      if (level) setLogLevel(level);
+      if (update.changedSettings.length > 0) {
+        log.info('configuration applied', { changed: update.changedSettings.length, settings: update.changedSettings.slice(0, 10).join(',') });
+        pipeline.applyConfig(update.view);
+        if (sourcesStarted && !stopping) void manager.apply(update.view);
+      }
+      reporter?.schedule();
+    } catch (error) {
+      log.error('configuration could not be applied', { error: error instanceof Error ? error.message : String(error) });
     }
-    reporter?.schedule();
     firstDesired();
   });
 
@@ -138,7 +143,6 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   reporter.start();
   log.info('EdgeGuard running', { sources: Object.entries(manager.statuses()).map(([n, s]) => `${n}:${s.state}`).join(',') });
 
-  let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       log.info('stopping: sources, then flushing the queues');
