@@ -35,9 +35,9 @@ export interface Agent {
   stop(): Promise<void>;
 }
 
-/** IoT Edge (production workload API or the dev connection string) or standalone. */
+/** IoT Edge (production workload API, or a connection string as ModuleClient.fromEnvironment reads it) or standalone. */
 export function selectMode(env: NodeJS.ProcessEnv): Upstream['mode'] {
-  return env.IOTEDGE_WORKLOADURI || env.EdgeHubConnectionString ? 'edgeHub' : 'standalone';
+  return env.IOTEDGE_WORKLOADURI || env.EdgeHubConnectionString || env.IotHubConnectionString ? 'edgeHub' : 'standalone';
 }
 
 type UpstreamWithMethods = Upstream & { onMethod?(name: string, handler: (payload: unknown) => { status: number; payload?: unknown }): void };
