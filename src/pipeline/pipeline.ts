@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { ConfigView } from '../config/config-view';
+import { isPriority } from '../config/settings';
 import type { SecurityEvent } from '../core/event';
 import type { Priority } from '../core/event-types';
 import { getLogger, type Logger } from '../core/logger';
@@ -8,7 +9,7 @@ import { PriorityQueues, QUEUE_NAMES } from '../buffers/priority-queues';
 import type { EmitOptions } from '../sources/source';
 import { buildMessage, envelope, maxEventBytes, serializeForQueue, splitOversizeEvent, type BuiltMessage, type Envelope } from '../sinks/message-builder';
 import type { MessagePriority, Transport } from '../sinks/transport';
-import { Aggregator } from '../transforms/aggregator';
+import { Aggregator, HIT_CHECKPOINT_MS } from '../transforms/aggregator';
 import { systemClock } from './clock';
 import { OperationalStats } from './operational-stats';
 import type { Clock, EventPipeline, PipelineOptions, PipelineStats } from './types';
@@ -17,6 +18,8 @@ import type { Clock, EventPipeline, PipelineOptions, PipelineStats } from './typ
 export const RETRY_BASE_MS = 1_000;
 export const RETRY_MAX_MS = 60_000;
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
+/** A send neither accepted nor rejected by then counts as failed (events stay queued; a late accept means a duplicate). */
+export const SEND_TIMEOUT_MS = 120_000;
 const BILLING_UNIT_BYTES = 4096;
 const WARN_EVERY_MS = 60_000;
 
@@ -33,6 +36,8 @@ export interface DetailedPipelineStats extends PipelineStats {
   aggregating: number;
   /** Events read back from the journal at open. */
   recovered: number;
+  /** Raw hits of open aggregation windows read back from the journal at open. */
+  recoveredHits: number;
 }
 
 interface Settings {
@@ -105,6 +110,8 @@ class Pipeline implements EventPipeline {
   private readonly highTicker: Ticker;
   private readonly lowTicker: Ticker;
   private readonly statsTicker: Ticker;
+  private readonly checkpointTicker: Ticker;
+  private readonly recoveredHits: number;
   private config!: ConfigView;
   private settings!: Settings;
   private env: Envelope;
@@ -135,7 +142,12 @@ class Pipeline implements EventPipeline {
     this.env = envelope({ agentId: options.agentId, agentVersion: options.agentVersion });
     const settings = readSettings(config);
     this.queues = new PriorityQueues({ dir: path.join(options.stateDir, 'queues'), cacheBytes: settings.cacheBytes, clock: this.clock, log: this.log });
-    this.aggregator = new Aggregator({ clock: this.clock, emit: (e) => this.route(e, false), log: this.log });
+    this.aggregator = new Aggregator({
+      clock: this.clock,
+      emit: (e) => this.route(e, false),
+      log: this.log,
+      journal: this.queues.windowJournal(() => this.aggregator.persisted()),
+    });
     this.opStats = new OperationalStats(this.queues, () => ({
       messagesSent: this.sent.messages,
       messagesUnder4KB: this.sent.under4KB,
@@ -144,7 +156,10 @@ class Pipeline implements EventPipeline {
     this.highTicker = new Ticker(this.clock, () => this.requestSend('High'));
     this.lowTicker = new Ticker(this.clock, () => this.onLowTick());
     this.statsTicker = new Ticker(this.clock, () => this.reportStatistics());
+    this.checkpointTicker = new Ticker(this.clock, () => this.aggregator.checkpoint());
     this.applySettings(config, settings);
+    this.recoveredHits = this.aggregator.restore(this.queues.recoveredWindows);
+    if (this.recoveredHits > 0) this.log.info('open aggregation windows recovered from the journal', { hits: this.recoveredHits });
   }
 
   applyConfig(config: ConfigView): void {
@@ -158,6 +173,7 @@ class Pipeline implements EventPipeline {
   ingest(event: SecurityEvent, options?: EmitOptions): void {
     try {
       this.ingested++;
+      if (this.closed) throw new Error('pipeline closed: stop the sources before closing it');
       this.route(event, options?.urgent === true, true);
     } catch (err) {
       this.ingestErrors++;
@@ -171,6 +187,7 @@ class Pipeline implements EventPipeline {
     this.highTicker.start(this.settings.highMs);
     this.lowTicker.start(this.settings.lowMs);
     this.statsTicker.start(this.settings.snapshotMs);
+    this.checkpointTicker.start(HIT_CHECKPOINT_MS);
     for (const q of QUEUE_NAMES) this.checkFull(q);
     if (this.wanted.size > 0) this.kick();
   }
@@ -188,6 +205,7 @@ class Pipeline implements EventPipeline {
     this.highTicker.stop();
     this.lowTicker.stop();
     this.statsTicker.stop();
+    this.checkpointTicker.stop();
     this.clearTimer('kickHandle');
     this.clearTimer('retryHandle');
     let timer: NodeJS.Timeout | undefined;
@@ -221,6 +239,7 @@ class Pipeline implements EventPipeline {
       failedSends: this.failedSends,
       aggregating: this.aggregator.stats().pendingHits,
       recovered: this.queues.recovered.events,
+      recoveredHits: this.recoveredHits,
     };
     if (this.lastSendError !== undefined) stats.lastSendError = this.lastSendError;
     return stats;
@@ -247,7 +266,13 @@ class Pipeline implements EventPipeline {
   private priorityOf(name: string): Priority {
     let p = this.priorities.get(name);
     if (p === undefined) {
-      p = this.config.priority(name);
+      const configured: unknown = this.config.priority(name);
+      if (isPriority(configured)) p = configured;
+      else {
+        // The twin validation should never let this through; Low keeps the events rather than losing them.
+        p = 'Low';
+        this.log.warn('unknown priority for an event type, using Low', { name, priority: String(configured) });
+      }
       this.priorities.set(name, p);
     }
     return p;
@@ -390,14 +415,22 @@ class Pipeline implements EventPipeline {
   }
 
   private async sendOne(queue: MessagePriority, message: BuiltMessage): Promise<boolean> {
+    let timer: unknown;
     try {
-      await this.transport.send({ body: message.body, messageId: randomUUID(), priority: queue, eventCount: message.eventCount });
+      const timeout = new Promise<never>((_, reject) => {
+        timer = this.clock.setTimeout(() => reject(new Error(`no answer from the ${this.transport.name} transport within ${SEND_TIMEOUT_MS / 1000} s`)), SEND_TIMEOUT_MS);
+      });
+      const sent = this.transport.send({ body: message.body, messageId: randomUUID(), priority: queue, eventCount: message.eventCount });
+      sent.catch(() => undefined); // a rejection after the timeout has nobody left to handle it
+      await Promise.race([sent, timeout]);
     } catch (err) {
       this.failedSends++;
       this.consecutiveFailures++;
       this.lastSendError = err instanceof Error ? err.message : String(err);
       this.warnSometimes('send', 'message not accepted; events stay queued', { transport: this.transport.name, error: this.lastSendError });
       return false;
+    } finally {
+      this.clock.clearTimeout(timer);
     }
     this.consecutiveFailures = 0;
     for (const q of QUEUE_NAMES) if (message.taken[q].length > 0) this.queues.ack(q, message.taken[q]);

@@ -150,3 +150,15 @@ test('ranges are encoded compactly', () => {
   assert.equal(encodeRanges([5, 1, 2, 3, 9, 10]), '1-3,5,9-10');
   assert.equal(encodeRanges([7]), '7');
 });
+
+test('an unusable state directory leaves working in-memory queues and an error in the log', (t) => {
+  const dir = tempDir(t);
+  const blocker = path.join(dir, 'not-a-directory');
+  writeFileSync(blocker, 'x');
+  const { queues, log } = open(path.join(blocker, 'queues'));
+  assert.equal(queues.push('High', JSON.stringify({ kept: true })), true);
+  assert.equal(queues.length('High'), 1);
+  assert.ok(log.lines.some((l) => l.level === 'error' && /memory only/.test(l.message)));
+  queues.flushJournal();
+  queues.close();
+});
