@@ -1,0 +1,319 @@
+import type { SettingDefinition } from '../../config/settings';
+import { createEvent, type PayloadItem } from '../../core/event';
+import { hostPath } from '../../core/host-root';
+import type { Source, SourceContext, SourceDefinition, SourceStatus } from '../source';
+import { CursorStore, readNew, readRange, type CursorMap, type FileCursor, type ReadChunk } from './login/file-cursor';
+import { isIpAddress, parseSshdLine, type SshdLogin } from './login/sshd-log';
+import { detectRecordSize, parseUtmpRecords, UT_TYPES, type UtmpRecord, type UtmpRecordSize } from './login/utmp';
+import { readExecutable, resolveProcRoot } from './proc/process-info';
+
+export const LOGIN_EVENT = 'Login';
+export const SSHD_EXECUTABLE = '/usr/sbin/sshd';
+
+/** Bytes read from one file per poll; a backlog is worked off over the following polls. */
+const MAX_BYTES_PER_POLL = 1 << 20;
+/** Payload items per Login event: one event per poll keeps a brute-force burst cheap, this keeps it under the message size. */
+const MAX_ITEMS_PER_EVENT = 32;
+/** sshd connections whose "Invalid user" line was reported, so their closing line is not reported again. */
+const INVALID_USER_MEMORY = 1024;
+/** A utmp record younger than this names a pid that is most likely still the login's process. */
+const FRESH_RECORD_MS = 60_000;
+
+const SETTINGS: readonly SettingDefinition[] = [
+  { name: 'loginPollInterval', type: 'duration', default: 'PT5S', description: 'How often wtmp, btmp and the sshd log files are checked for new records.' },
+  {
+    name: 'loginReadExistingRecords',
+    type: 'boolean',
+    default: false,
+    description:
+      'On the very first start (no saved offsets), also report the records already in the files. Off: start at their end, so a device does not send its whole login history. After that, saved offsets decide.',
+  },
+  { name: 'loginWtmpFile', type: 'string', default: '/var/log/wtmp', description: 'Host path of wtmp (successful logins); empty to skip.' },
+  { name: 'loginBtmpFile', type: 'string', default: '/var/log/btmp', description: 'Host path of btmp (failed logins); empty to skip.' },
+  {
+    name: 'loginAuthLogFiles',
+    type: 'stringList',
+    default: ['/var/log/auth.log', '/var/log/secure'],
+    description: 'Host paths of syslog files with sshd lines (Debian/Ubuntu auth.log, RHEL secure); those that exist are followed.',
+  },
+];
+
+type FileKind = 'wtmp' | 'btmp' | 'authlog';
+
+interface FollowedFile {
+  kind: FileKind;
+  /** Host path, as configured: the key of its saved cursor. */
+  hostFile: string;
+  /** Path through the host root. */
+  file: string;
+}
+
+function errorCode(err: unknown): string {
+  return (err as NodeJS.ErrnoException)?.code ?? (err as Error)?.message ?? String(err);
+}
+
+/** A key for "warn once": the same incomplete record is seen on every poll until it is completed. */
+function onceKey(...parts: Array<string | number>): string {
+  return parts.join(':');
+}
+
+class LoginCollector implements Source {
+  private readonly files: FollowedFile[];
+  private readonly store: CursorStore;
+  private cursors: CursorMap = {};
+  private readonly procRoot: string;
+  private readonly warned = new Set<string>();
+  private readonly invalidUserReported = new Set<string>();
+  private timer?: NodeJS.Timeout;
+  private polling = false;
+  private lastStatus = '';
+  private stopped = false;
+
+  constructor(private readonly ctx: SourceContext) {
+    const c = ctx.config;
+    const candidates: Array<[FileKind, string]> = [
+      ['wtmp', c.string('loginWtmpFile')],
+      ['btmp', c.string('loginBtmpFile')],
+      ...c.stringList('loginAuthLogFiles').map((f): [FileKind, string] => ['authlog', f]),
+    ];
+    this.files = candidates.filter(([, f]) => f !== '').map(([kind, hostFile]) => ({ kind, hostFile, file: hostPath(ctx.hostRoot, hostFile) }));
+    this.store = new CursorStore(ctx.stateDir, 'login-cursors.json');
+    this.procRoot = resolveProcRoot(ctx.hostRoot);
+  }
+
+  start(): void {
+    const loaded = this.store.load();
+    if (loaded.error) this.ctx.log.warn('saved login file offsets unreadable, starting as on a first start', { error: loaded.error });
+    this.cursors = loaded.cursors ?? {};
+    const readExisting = this.ctx.config.boolean('loginReadExistingRecords');
+    for (const f of this.files) {
+      if (!this.cursors[f.hostFile]) this.cursors[f.hostFile] = this.initialCursor(f, readExisting);
+    }
+    this.saveCursors();
+    this.poll();
+    const interval = this.ctx.config.durationMs('loginPollInterval');
+    this.timer = setInterval(() => this.poll(), interval);
+    this.timer.unref?.();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Without a saved cursor: the file's end (or start, when asked), or "from the start once it appears". */
+  private initialCursor(f: FollowedFile, readExisting: boolean): FileCursor {
+    try {
+      const { stat } = readNew(f.file, { ino: 0, offset: 0 }, 0);
+      if (!stat) return { ino: 0, offset: 0 };
+      if (readExisting) return { ino: stat.ino, offset: 0 };
+      if (f.kind === 'authlog') return { ino: stat.ino, offset: stat.size };
+      const recordSize = detectRecordSize(stat.size, (p, l) => readRange(f.file, p, l));
+      if (!recordSize) return { ino: stat.ino, offset: 0 };
+      return { ino: stat.ino, offset: stat.size - (stat.size % recordSize), recordSize };
+    } catch (err) {
+      // Unreadable now: treat as not yet seen; poll() reports the reason in the status.
+      this.ctx.log.warn('login file not readable', { file: f.hostFile, error: errorCode(err) });
+      return { ino: 0, offset: 0 };
+    }
+  }
+
+  /** One pass over all files; public for tests, which call it instead of waiting for the timer. */
+  poll(): void {
+    if (this.polling || this.stopped) return;
+    this.polling = true;
+    const items: PayloadItem[] = [];
+    const problems: string[] = [];
+    const found = new Set<FileKind>();
+    try {
+      for (const f of this.files) {
+        try {
+          const before = this.cursors[f.hostFile] ?? { ino: 0, offset: 0 };
+          const result = readNew(f.file, before, MAX_BYTES_PER_POLL);
+          if (!result.stat) {
+            problems.push(`${f.hostFile} not found`);
+            continue;
+          }
+          found.add(f.kind);
+          for (const note of result.notes) {
+            if (note.kind === 'rotated') this.ctx.log.info('login file rotated', { file: f.hostFile, finishedPrevious: note.finishedPrevious });
+            else this.ctx.log.warn('login file truncated, reading it from the start', { file: f.hostFile, previousOffset: note.previousOffset, size: note.size });
+          }
+          let cursor = result.cursor;
+          for (const chunk of result.chunks) {
+            const consumed: { bytes: number; recordSize?: UtmpRecordSize } = f.kind === 'authlog' ? this.consumeLog(f, chunk, items) : this.consumeUtmp(f, chunk, cursor, items);
+            if (chunk.origin === 'current') cursor = { ...cursor, offset: chunk.position + consumed.bytes, ...(consumed.recordSize ? { recordSize: consumed.recordSize } : {}) };
+          }
+          this.cursors[f.hostFile] = cursor;
+        } catch (err) {
+          const code = errorCode(err);
+          problems.push(`${f.hostFile}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code}`);
+          const key = onceKey('read', f.hostFile, code);
+          if (!this.warned.has(key)) {
+            this.warned.add(key);
+            this.ctx.log.warn('login file not readable', { file: f.hostFile, error: code });
+          }
+        }
+      }
+      for (let i = 0; i < items.length; i += MAX_ITEMS_PER_EVENT) {
+        this.ctx.emit(createEvent(LOGIN_EVENT, 'Triggered', items.slice(i, i + MAX_ITEMS_PER_EVENT)));
+      }
+      this.saveCursors();
+      this.updateStatus(found, problems);
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private saveCursors(): void {
+    try {
+      this.store.save(this.cursors);
+    } catch (err) {
+      const key = onceKey('save', errorCode(err));
+      if (!this.warned.has(key)) {
+        this.warned.add(key);
+        this.ctx.log.warn('cannot save login file offsets: records may be reported again after a restart', { error: errorCode(err) });
+      }
+    }
+  }
+
+  private updateStatus(found: Set<FileKind>, problems: string[]): void {
+    const expected = new Set(this.files.map((f) => f.kind));
+    // Only one of auth.log / secure exists on a given distribution: a missing one is no problem when another is there.
+    const relevant = problems.filter((p) => !(found.has('authlog') && this.files.some((f) => f.kind === 'authlog' && p.startsWith(`${f.hostFile} not found`))));
+    const missingKinds = [...expected].filter((k) => !found.has(k));
+    let status: SourceStatus;
+    if (found.size === 0) status = { state: 'degraded', reason: `no login record file readable: ${relevant.join('; ')}`, method: 'file polling' };
+    else if (missingKinds.length > 0 || relevant.length > 0) status = { state: 'degraded', reason: relevant.join('; '), method: 'file polling' };
+    else status = { state: 'running', method: 'file polling' };
+    const text = JSON.stringify(status);
+    if (text !== this.lastStatus) {
+      this.lastStatus = text;
+      this.ctx.setStatus(status);
+    }
+  }
+
+  private consumeLog(f: FollowedFile, chunk: ReadChunk, items: PayloadItem[]): { bytes: number } {
+    // Only complete lines, except at the end of a rotated file, which will not grow any more.
+    const end = chunk.origin === 'rotated' ? chunk.data.length : chunk.data.lastIndexOf(0x0a) + 1;
+    const text = chunk.data.subarray(0, end).toString('utf8');
+    for (const line of text.split('\n')) {
+      const login = parseSshdLine(line);
+      if (login) {
+        const item = this.sshdItem(f, login);
+        if (item) items.push(item);
+      }
+    }
+    return { bytes: end };
+  }
+
+  private sshdItem(f: FollowedFile, login: SshdLogin): PayloadItem | undefined {
+    const connection = `${login.pid}:${login.remote}:${login.port ?? ''}`;
+    if (login.kind === 'invalid-user') {
+      this.invalidUserReported.add(connection);
+      if (this.invalidUserReported.size > INVALID_USER_MEMORY) this.invalidUserReported.delete(this.invalidUserReported.values().next().value as string);
+    }
+    // The closing line of a connection whose "Invalid user" line was seen adds nothing; without it
+    // (the earlier line was before our start) it is the only trace of the attempt.
+    if (login.kind === 'closed-invalid-user' && this.invalidUserReported.delete(connection)) return undefined;
+    const operation = login.kind === 'accepted' || login.kind === 'failed' ? `sshd:${login.method}` : 'sshd:invalid-user';
+    const item: PayloadItem = {
+      ProcessId: login.pid,
+      UserName: login.user,
+      Operation: operation,
+      Executable: SSHD_EXECUTABLE,
+      Result: login.kind === 'accepted' ? 'Success' : 'Fail',
+    };
+    const extra: Record<string, string> = { Source: f.hostFile, LogTime: login.time, Program: login.program };
+    if (isIpAddress(login.remote)) item.RemoteAddress = login.remote;
+    else extra.RemoteHost = login.remote;
+    if (login.port !== undefined) item.RemotePort = String(login.port);
+    if (login.invalidUser) extra.InvalidUser = 'true';
+    item.ExtraDetails = extra;
+    return item;
+  }
+
+  private consumeUtmp(f: FollowedFile, chunk: ReadChunk, cursor: FileCursor, items: PayloadItem[]): { bytes: number; recordSize?: UtmpRecordSize } {
+    const recordSize =
+      (chunk.origin === 'current' && (cursor.recordSize === 384 || cursor.recordSize === 400) ? cursor.recordSize : undefined) ??
+      detectRecordSize(chunk.position + chunk.data.length, (p, l) => readRange(chunk.file, p, l));
+    if (!recordSize) {
+      if (chunk.position + chunk.data.length >= 384) {
+        const key = onceKey('layout', chunk.file, chunk.position + chunk.data.length);
+        if (!this.warned.has(key)) {
+          this.warned.add(key);
+          this.ctx.log.warn('utmp file has no recognisable record layout (neither 384 nor 400 bytes), skipped', { file: f.hostFile, size: chunk.position + chunk.data.length });
+        }
+        // Skip it whole: a file of garbage must not be re-examined forever.
+        return { bytes: chunk.origin === 'current' ? chunk.data.length : 0 };
+      }
+      return { bytes: 0 };
+    }
+    // A cursor not on a record boundary (the file was not ours to align) is realigned to the next record.
+    const skip = (recordSize - (chunk.position % recordSize)) % recordSize;
+    const { records, rest } = parseUtmpRecords(chunk.data.subarray(skip), recordSize);
+    if (rest > 0) {
+      const key = onceKey('rest', chunk.file, chunk.position + chunk.data.length);
+      if (!this.warned.has(key)) {
+        this.warned.add(key);
+        this.ctx.log.warn(
+          chunk.origin === 'rotated' ? 'incomplete final record in rotated utmp file ignored' : 'incomplete final utmp record, waiting for the rest of it',
+          { file: chunk.file === f.file ? f.hostFile : `${f.hostFile}.1`, recordSize, bytes: rest },
+        );
+      }
+    }
+    for (const record of records) {
+      const item = this.utmpItem(f, record);
+      if (item) items.push(item);
+    }
+    return { bytes: skip + records.length * recordSize, recordSize };
+  }
+
+  private utmpItem(f: FollowedFile, record: UtmpRecord): PayloadItem | undefined {
+    const success = f.kind === 'wtmp';
+    if (success && record.type !== UT_TYPES.USER_PROCESS) return undefined;
+    if (!success && record.type !== UT_TYPES.USER_PROCESS && record.type !== UT_TYPES.LOGIN_PROCESS) return undefined;
+    const extra: Record<string, string> = { Source: f.hostFile, Terminal: record.line, LoginTime: record.time.toISOString() };
+    const item: PayloadItem = {
+      ProcessId: record.pid,
+      UserName: record.user,
+      Operation: success ? 'wtmp:login' : 'btmp:failed-login',
+      Executable: this.executableOf(record, extra),
+      Result: success ? 'Success' : 'Fail',
+    };
+    const address = record.address && isIpAddress(record.address) ? record.address : isIpAddress(record.host) ? record.host : undefined;
+    if (address) item.RemoteAddress = address;
+    if (record.host && record.host !== address) extra.RemoteHost = record.host;
+    item.ExtraDetails = extra;
+    return item;
+  }
+
+  /**
+   * The login's process when the record is fresh (an old record's pid may belong to another process
+   * by now), else what the terminal name tells (sshd's "ssh:notty" or a remote pts → sshd, a tty → login).
+   */
+  private executableOf(record: UtmpRecord, extra: Record<string, string>): string {
+    const fresh = record.pid > 0 && Math.abs(Date.now() - record.time.getTime()) < FRESH_RECORD_MS;
+    const live = fresh ? readExecutable(this.procRoot, record.pid) : undefined;
+    if (live) return live;
+    extra.ExecutableInferred = 'true';
+    if (record.line.startsWith('ssh') || (record.line.startsWith('pts/') && record.host !== '')) return SSHD_EXECUTABLE;
+    if (/^(tty|console|ttyS|ttyAMA|ttyUSB)/.test(record.line)) return '/bin/login';
+    return '';
+  }
+}
+
+/** Source of Login events: wtmp (successes), btmp (failures) and sshd lines of the auth log. */
+export const loginSource: SourceDefinition = {
+  name: 'Logins',
+  description: 'Successful and failed logins from wtmp, btmp and the sshd lines of auth.log/secure, followed across rotation.',
+  events: [LOGIN_EVENT],
+  settings: SETTINGS,
+  async start(ctx: SourceContext): Promise<Source> {
+    const collector = new LoginCollector(ctx);
+    collector.start();
+    return collector;
+  },
+};
+
+export type LoginSource = Source & { poll(): void };
