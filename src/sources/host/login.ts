@@ -2,7 +2,7 @@ import type { SettingDefinition } from '../../config/settings';
 import { createEvent, type PayloadItem } from '../../core/event';
 import { hostPath } from '../../core/host-root';
 import type { Source, SourceContext, SourceDefinition, SourceStatus } from '../source';
-import { CursorStore, readNew, readRange, type CursorMap, type FileCursor, type ReadChunk } from './login/file-cursor';
+import { CursorStore, markAt, readNew, readRange, type CursorMap, type FileCursor, type ReadChunk } from './login/file-cursor';
 import { isIpAddress, parseSshdLine, type SshdLogin } from './login/sshd-log';
 import { detectRecordSize, parseUtmpRecords, UT_TYPES, type UtmpRecord, type UtmpRecordSize } from './login/utmp';
 import { readExecutable, resolveProcRoot } from './proc/process-info';
@@ -87,7 +87,7 @@ class LoginCollector implements Source {
     this.cursors = loaded.cursors ?? {};
     const readExisting = this.ctx.config.boolean('loginReadExistingRecords');
     for (const f of this.files) {
-      if (!this.cursors[f.hostFile]) this.cursors[f.hostFile] = this.initialCursor(f, readExisting);
+      if (!this.cursors[f.hostFile]) this.cursors[f.hostFile] = this.withMarkIfReadable(f, this.initialCursor(f, readExisting));
     }
     this.saveCursors();
     this.poll();
@@ -144,7 +144,7 @@ class LoginCollector implements Source {
             const consumed: { bytes: number; recordSize?: UtmpRecordSize } = f.kind === 'authlog' ? this.consumeLog(f, chunk, items) : this.consumeUtmp(f, chunk, cursor, items);
             if (chunk.origin === 'current') cursor = { ...cursor, offset: chunk.position + consumed.bytes, ...(consumed.recordSize ? { recordSize: consumed.recordSize } : {}) };
           }
-          this.cursors[f.hostFile] = cursor;
+          this.cursors[f.hostFile] = this.withMark(f, cursor);
         } catch (err) {
           const code = errorCode(err);
           problems.push(`${f.hostFile}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code}`);
@@ -163,6 +163,20 @@ class LoginCollector implements Source {
     } finally {
       this.polling = false;
     }
+  }
+
+  private withMarkIfReadable(f: FollowedFile, cursor: FileCursor): FileCursor {
+    try {
+      return this.withMark(f, cursor);
+    } catch {
+      return cursor;
+    }
+  }
+
+  private withMark(f: FollowedFile, cursor: FileCursor): FileCursor {
+    const { mark: _old, ...rest } = cursor;
+    const mark = cursor.ino !== 0 ? markAt(f.file, cursor.offset) : undefined;
+    return mark === undefined ? rest : { ...rest, mark };
   }
 
   private saveCursors(): void {

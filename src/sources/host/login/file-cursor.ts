@@ -8,6 +8,20 @@ export interface FileCursor {
   offset: number;
   /** Detected utmp record size of this inode (binary files only). */
   recordSize?: number;
+  /**
+   * Base64 of the bytes just before `offset`: if they changed, the file was truncated and rewritten
+   * in place (copytruncate) to at least the old length, which the size alone cannot show.
+   */
+  mark?: string;
+}
+
+const MARK_BYTES = 32;
+
+/** The mark of `offset` in `file` (see FileCursor.mark). */
+export function markAt(file: string, offset: number): string | undefined {
+  if (offset === 0) return undefined;
+  const start = Math.max(0, offset - MARK_BYTES);
+  return readRange(file, start, offset - start).toString('base64');
 }
 
 export type CursorMap = Record<string, FileCursor>;
@@ -53,7 +67,7 @@ function statOrUndefined(file: string): Stats | undefined {
  * Finds what is new in a followed file since `cursor`. Handles rotation (inode changed: the rest of
  * the old inode is read from <file>.1 when it is there, then the new file from its start) and
  * truncation (size below the offset: from the start). At most `maxBytes` of the current file per call.
- * The caller advances `cursor.offset` by what it consumed of the 'current' chunk.
+ * The caller advances `cursor.offset` by what it consumed of the 'current' chunk and sets its mark.
  */
 export function readNew(file: string, cursor: FileCursor, maxBytes: number): { chunks: ReadChunk[]; cursor: FileCursor; notes: CursorNote[]; stat?: Stats } {
   const st = statOrUndefined(file);
@@ -72,7 +86,7 @@ export function readNew(file: string, cursor: FileCursor, maxBytes: number): { c
     next = { ino: st.ino, offset: 0 };
   } else if (cursor.ino === 0) {
     next = { ino: st.ino, offset: 0 };
-  } else if (st.size < cursor.offset) {
+  } else if (st.size < cursor.offset || (cursor.mark !== undefined && markAt(file, cursor.offset) !== cursor.mark)) {
     notes.push({ kind: 'truncated', previousOffset: cursor.offset, size: st.size });
     next = { ino: st.ino, offset: 0, recordSize: cursor.recordSize };
   }
@@ -100,7 +114,12 @@ export class CursorStore {
       for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
         const c = value as Partial<FileCursor>;
         if (typeof c?.ino === 'number' && typeof c.offset === 'number' && c.offset >= 0) {
-          out[key] = { ino: c.ino, offset: c.offset, ...(typeof c.recordSize === 'number' ? { recordSize: c.recordSize } : {}) };
+          out[key] = {
+            ino: c.ino,
+            offset: c.offset,
+            ...(typeof c.recordSize === 'number' ? { recordSize: c.recordSize } : {}),
+            ...(typeof c.mark === 'string' ? { mark: c.mark } : {}),
+          };
         }
       }
       return { cursors: out };
