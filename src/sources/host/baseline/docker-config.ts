@@ -57,7 +57,8 @@ export function readDockerDaemonConfig(view: HostView): DockerDaemonConfig {
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
       config.daemonJson = parsed as Record<string, unknown>;
     } catch (err) {
-      config.daemonJsonError = (err as Error).message;
+      // Not the parser's message: it quotes the file, which is not ours to repeat.
+      config.daemonJsonError = err instanceof SyntaxError ? 'not valid JSON' : (err as Error).message;
     }
   }
   const json = config.daemonJson ?? {};

@@ -46,7 +46,10 @@ export class HostView {
       return readFileSync(this.path(hostAbsolute), 'utf8');
     } catch (err) {
       if (isMissing(err)) return undefined;
-      throw err;
+      // Some read errors (EISDIR) carry no path; the check's Err result should say which file.
+      const e = err as NodeJS.ErrnoException;
+      e.path ??= this.path(hostAbsolute);
+      throw e;
     }
   }
 
