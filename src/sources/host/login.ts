@@ -16,6 +16,8 @@ const MAX_BYTES_PER_POLL = 1 << 20;
 const MAX_ITEMS_PER_EVENT = 32;
 /** sshd connections whose "Invalid user" line was reported, so their closing line is not reported again. */
 const INVALID_USER_MEMORY = 1024;
+/** Bytes of text before the offset that identify the file's content (see FileCursor.mark). */
+const TEXT_MARK_BYTES = 64;
 /** A utmp record younger than this names a pid that is most likely still the login's process. */
 const FRESH_RECORD_MS = 60_000;
 
@@ -174,9 +176,11 @@ class LoginCollector implements Source {
   }
 
   private withMark(f: FollowedFile, cursor: FileCursor): FileCursor {
-    const { mark: _old, ...rest } = cursor;
-    const mark = cursor.ino !== 0 ? markAt(f.file, cursor.offset) : undefined;
-    return mark === undefined ? rest : { ...rest, mark };
+    const { mark: _mark, markLength: _length, ...rest } = cursor;
+    // A whole utmp record: its last bytes are padding, the same in every record.
+    const markLength = f.kind === 'authlog' ? TEXT_MARK_BYTES : (cursor.recordSize ?? 384);
+    const mark = cursor.ino !== 0 ? markAt(f.file, cursor.offset, markLength) : undefined;
+    return mark === undefined ? rest : { ...rest, mark, markLength };
   }
 
   private saveCursors(): void {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readSync, renameSync, readFileSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 
@@ -9,19 +10,20 @@ export interface FileCursor {
   /** Detected utmp record size of this inode (binary files only). */
   recordSize?: number;
   /**
-   * Base64 of the bytes just before `offset`: if they changed, the file was truncated and rewritten
-   * in place (copytruncate) to at least the old length, which the size alone cannot show.
+   * Hash of the bytes just before `offset` (the last line or record read): if they changed, the file
+   * was truncated and rewritten in place (copytruncate) to at least the old length, which the size
+   * alone cannot show.
    */
   mark?: string;
+  /** How many bytes before `offset` the mark covers. */
+  markLength?: number;
 }
 
-const MARK_BYTES = 32;
-
-/** The mark of `offset` in `file` (see FileCursor.mark). */
-export function markAt(file: string, offset: number): string | undefined {
+/** The mark of `offset` in `file` over up to `length` bytes before it (see FileCursor.mark). */
+export function markAt(file: string, offset: number, length: number): string | undefined {
   if (offset === 0) return undefined;
-  const start = Math.max(0, offset - MARK_BYTES);
-  return readRange(file, start, offset - start).toString('base64');
+  const start = Math.max(0, offset - length);
+  return createHash('sha1').update(readRange(file, start, offset - start)).digest('base64');
 }
 
 export type CursorMap = Record<string, FileCursor>;
@@ -86,7 +88,7 @@ export function readNew(file: string, cursor: FileCursor, maxBytes: number): { c
     next = { ino: st.ino, offset: 0 };
   } else if (cursor.ino === 0) {
     next = { ino: st.ino, offset: 0 };
-  } else if (st.size < cursor.offset || (cursor.mark !== undefined && markAt(file, cursor.offset) !== cursor.mark)) {
+  } else if (st.size < cursor.offset || (cursor.mark !== undefined && markAt(file, cursor.offset, cursor.markLength ?? 0) !== cursor.mark)) {
     notes.push({ kind: 'truncated', previousOffset: cursor.offset, size: st.size });
     next = { ino: st.ino, offset: 0, recordSize: cursor.recordSize };
   }
@@ -118,7 +120,7 @@ export class CursorStore {
             ino: c.ino,
             offset: c.offset,
             ...(typeof c.recordSize === 'number' ? { recordSize: c.recordSize } : {}),
-            ...(typeof c.mark === 'string' ? { mark: c.mark } : {}),
+            ...(typeof c.mark === 'string' && typeof c.markLength === 'number' ? { mark: c.mark, markLength: c.markLength } : {}),
           };
         }
       }
