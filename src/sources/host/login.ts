@@ -69,6 +69,7 @@ class LoginCollector implements Source {
   private timer?: NodeJS.Timeout;
   private polling = false;
   private lastStatus = '';
+  private savedCursors = '';
   private stopped = false;
 
   constructor(private readonly ctx: SourceContext) {
@@ -184,8 +185,11 @@ class LoginCollector implements Source {
   }
 
   private saveCursors(): void {
+    const text = JSON.stringify(this.cursors);
+    if (text === this.savedCursors) return;
     try {
       this.store.save(this.cursors);
+      this.savedCursors = text;
     } catch (err) {
       const key = onceKey('save', errorCode(err));
       if (!this.warned.has(key)) {
@@ -242,7 +246,8 @@ class LoginCollector implements Source {
       Executable: SSHD_EXECUTABLE,
       Result: login.kind === 'accepted' ? 'Success' : 'Fail',
     };
-    const extra: Record<string, string> = { Source: f.hostFile, LogTime: login.time, Program: login.program };
+    const extra: Record<string, string> = { Source: f.hostFile, LogTime: login.time };
+    if (login.program !== 'sshd') extra.Program = login.program;
     if (isIpAddress(login.remote)) item.RemoteAddress = login.remote;
     else extra.RemoteHost = login.remote;
     if (login.port !== undefined) item.RemotePort = String(login.port);

@@ -27,6 +27,8 @@ const CLOSED_INVALID = /^(?:Connection closed by|Disconnected from) invalid user
 
 /** Parses one syslog line; undefined for anything that is not an sshd authentication outcome. */
 export function parseSshdLine(line: string): SshdLogin | undefined {
+  // Most auth.log lines are not sshd's: skip them before the regular expressions.
+  if (!line.includes(' sshd')) return undefined;
   const prefix = PREFIX.exec(line);
   if (!prefix) return undefined;
   const [, time, hostName, program, pidText, message] = prefix as unknown as [string, string, string, string, string, string];
