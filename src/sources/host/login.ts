@@ -16,6 +16,8 @@ const MAX_BYTES_PER_POLL = 1 << 20;
 const MAX_ITEMS_PER_EVENT = 32;
 /** sshd connections whose "Invalid user" line was reported, so their closing line is not reported again. */
 const INVALID_USER_MEMORY = 1024;
+/** Items for one rsyslog "message repeated N times" line; beyond it ExtraDetails.Repeated tells the count. */
+const MAX_REPEATS = 100;
 /** Bytes of text before the offset that identify the file's content (see FileCursor.mark). */
 const TEXT_MARK_BYTES = 64;
 /** A utmp record younger than this names a pid that is most likely still the login's process. */
@@ -223,7 +225,8 @@ class LoginCollector implements Source {
       const login = parseSshdLine(line);
       if (login) {
         const item = this.sshdItem(f, login);
-        if (item) items.push(item);
+        // Each repeated attempt counts (brute-force detection counts Login events).
+        if (item) for (let i = 0; i < Math.min(login.repeated, MAX_REPEATS); i++) items.push(i === 0 ? item : structuredClone(item));
       }
     }
     return { bytes: end };
@@ -252,6 +255,7 @@ class LoginCollector implements Source {
     else extra.RemoteHost = login.remote;
     if (login.port !== undefined) item.RemotePort = String(login.port);
     if (login.invalidUser) extra.InvalidUser = 'true';
+    if (login.repeated > 1) extra.Repeated = String(login.repeated);
     item.ExtraDetails = extra;
     return item;
   }

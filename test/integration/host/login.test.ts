@@ -92,6 +92,7 @@ test('first start begins at the end; new wtmp, btmp and sshd records become sche
         sshLine(1203, 'Connection closed by invalid user oracle 203.0.113.50 port 33000 [preauth]', 4) +
         sshLine(1204, 'Connection closed by invalid user ghost 203.0.113.51 port 33001 [preauth]', 5) +
         sshLine(1205, 'pam_unix(sshd:session): session opened for user alice(uid=1000) by (uid=0)', 6) +
+        sshLine(1207, 'message repeated 2 times: [ Failed password for root from 198.51.100.7 port 60222 ssh2]', 6) +
         // An incomplete last line is not consumed until its newline arrives.
         `2026-11-23T10:00:07.000000+00:00 ${HOST} sshd[1206]: Accepted password for bob from 192.0.2.5 port 4`,
     );
@@ -102,9 +103,15 @@ test('first start begins at the end; new wtmp, btmp and sshd records become sche
       'sshd:invalid-user|Fail|ghost|203.0.113.51|33001',
       'sshd:invalid-user|Fail|oracle|203.0.113.50|33000',
       'sshd:password|Fail|root|198.51.100.7|60222',
+      'sshd:password|Fail|root|198.51.100.7|60222',
+      'sshd:password|Fail|root|198.51.100.7|60222',
       'sshd:publickey|Success|alice|2001:db8::10|50122',
       'wtmp:login|Success|alice|2001:db8::10|',
     ]);
+    const repeated = run.items.filter((i) => i.ProcessId === 1207);
+    assert.equal(repeated.length, 2);
+    assert.equal(repeated[0]!.ExtraDetails?.Repeated, '2');
+    assert.notEqual(repeated[0], repeated[1], 'separate objects');
     const wtmp = run.items.find((i) => i.Operation === 'wtmp:login')!;
     assert.equal(wtmp.ProcessId, 4321);
     assert.equal(wtmp.Executable, '/usr/sbin/sshd');

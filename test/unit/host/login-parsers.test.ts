@@ -72,6 +72,7 @@ test('sshd lines: Debian 12 OpenSSH formats, IPv4 and IPv6, both timestamp style
     [`2026-11-23T10:00:06.000000+00:00 ${host} sshd[1206]: Invalid user oracle from 203.0.113.50 port 33000`, { kind: 'invalid-user', user: 'oracle', port: 33000, invalidUser: true }],
     [`2026-11-23T10:00:07.000000+00:00 ${host} sshd[1206]: Connection closed by invalid user oracle 203.0.113.50 port 33000 [preauth]`, { kind: 'closed-invalid-user', user: 'oracle', remote: '203.0.113.50' }],
     [`2026-11-23T10:00:08.000000+00:00 ${host} sshd-session[1207]: Accepted keyboard-interactive/pam for carol from 2001:db8:0:1::20 port 51515 ssh2`, { kind: 'accepted', method: 'keyboard-interactive/pam', program: 'sshd-session' }],
+    [`Nov 23 10:00:10 ${host} sshd[1211]: message repeated 5 times: [ Failed password for root from 198.51.100.9 port 60300 ssh2]`, { kind: 'failed', user: 'root', port: 60300, repeated: 5 }],
     [`2026-11-23T10:00:09.000000+00:00 ${host} sshd[1208]: Failed none for invalid user  from 203.0.113.51 port 40000 ssh2`, { kind: 'failed', method: 'none', user: '', invalidUser: true }],
   ];
   for (const [line, expected] of cases) {

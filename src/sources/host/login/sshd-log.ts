@@ -15,11 +15,14 @@ export interface SshdLogin {
   /** The line's own timestamp text (RFC 3339 or the traditional "Nov 23 10:00:00"). */
   time: string;
   hostName: string;
+  /** rsyslog's "message repeated N times: [ … ]" (RepeatedMsgReduction, on by default on Ubuntu): N, else 1. */
+  repeated: number;
 }
 
 // Traditional "Nov  3 10:00:00 host" or RFC 3339 "2026-11-23T10:00:00.123456+00:00 host".
 const PREFIX = /^(\w{3} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) (\S+) (sshd(?:-session|-auth)?)\[(\d+)\]: (.*)$/;
 
+const REPEATED = /^message repeated (\d+) times: \[ ?(.*?)\]\s*$/;
 const ACCEPTED = /^Accepted (\S+) for (.+?) from (\S+) port (\d+)(?: |$)/;
 const FAILED = /^Failed (\S+) for (invalid user )?(.*?) from (\S+) port (\d+)(?: |$)/;
 const INVALID = /^Invalid user (.*?) from (\S+)(?: port (\d+))?\s*$/;
@@ -31,8 +34,10 @@ export function parseSshdLine(line: string): SshdLogin | undefined {
   if (!line.includes(' sshd')) return undefined;
   const prefix = PREFIX.exec(line);
   if (!prefix) return undefined;
-  const [, time, hostName, program, pidText, message] = prefix as unknown as [string, string, string, string, string, string];
-  const base = { pid: Number(pidText), program, time, hostName };
+  const [, time, hostName, program, pidText, whole] = prefix as unknown as [string, string, string, string, string, string];
+  const repeat = REPEATED.exec(whole);
+  const message = repeat ? repeat[2]! : whole;
+  const base = { pid: Number(pidText), program, time, hostName, repeated: repeat ? Number(repeat[1]) : 1 };
   let m: RegExpExecArray | null;
   if ((m = ACCEPTED.exec(message))) {
     return { ...base, kind: 'accepted', method: m[1]!, user: m[2]!, invalidUser: false, remote: m[3]!, port: Number(m[4]) };
