@@ -163,3 +163,17 @@ test('tools missing: failed with the reason, no event; permission denied: failed
     await harness.stop();
   }
 });
+
+test('live host, read only: the snapshot runs and is schema-valid or fails with a reason', { skip: unavailable }, async () => {
+  const before = sh(['nft', 'list', 'ruleset']).out;
+  const harness = await snapshot([]);
+  try {
+    const status = harness.lastStatus();
+    assert.ok(status, 'a status is reported');
+    if (status.state === 'failed') assert.ok(status.reason);
+    else items(harness);
+  } finally {
+    await harness.stop();
+  }
+  assert.equal(sh(['nft', 'list', 'ruleset']).out, before, 'the host ruleset is unchanged');
+});
