@@ -149,7 +149,7 @@ class LoginCollector implements Source {
             const consumed: { bytes: number; recordSize?: UtmpRecordSize } = f.kind === 'authlog' ? this.consumeLog(f, chunk, items) : this.consumeUtmp(f, chunk, cursor, items);
             if (chunk.origin === 'current') cursor = { ...cursor, offset: chunk.position + consumed.bytes, ...(consumed.recordSize ? { recordSize: consumed.recordSize } : {}) };
           }
-          this.cursors[f.hostFile] = this.withMark(f, cursor);
+          this.cursors[f.hostFile] = this.withMarkIfReadable(f, cursor);
         } catch (err) {
           const code = errorCode(err);
           problems.push(`${f.hostFile}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code}`);
@@ -170,11 +170,13 @@ class LoginCollector implements Source {
     }
   }
 
+  /** The cursor with a fresh mark; without any when the file cannot be read (a stale one would misfire). */
   private withMarkIfReadable(f: FollowedFile, cursor: FileCursor): FileCursor {
     try {
       return this.withMark(f, cursor);
     } catch {
-      return cursor;
+      const { mark: _mark, markLength: _length, ...rest } = cursor;
+      return rest;
     }
   }
 
