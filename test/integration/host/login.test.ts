@@ -241,6 +241,13 @@ test('missing or unreadable files: degraded with the reason, a file that appears
     assert.deepEqual(run.items.map((i) => i.UserName), ['admin']);
     assert.ok(run.warnings.some((w) => /no recognisable record layout/.test(w)));
     assert.match(run.statuses.at(-1)?.reason ?? '', /auth\.log not found/);
+    // An unreadable file (a directory where the log should be): reason in the status, the rest still read.
+    tree.mkdir('/var/log/auth.log');
+    appendFileSync(tree.path('/var/log/btmp'), utmpRecords([{ ...FAILED, user: 'second' }]));
+    run.source.poll();
+    assert.deepEqual(run.items.map((i) => i.UserName), ['admin', 'second']);
+    assert.equal(run.statuses.at(-1)?.state, 'degraded');
+    assert.match(run.statuses.at(-1)?.reason ?? '', /\/var\/log\/auth\.log: EISDIR/);
   } finally {
     await run.stop();
     tree.remove();
