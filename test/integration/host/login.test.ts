@@ -214,6 +214,22 @@ test('wtmp rewritten in place to a greater length (copytruncate then new records
   }
 });
 
+test('a corrupt offsets file: warning, then a first start (at the end), no flood', { skip: missing }, async () => {
+  const { tree, stateDir, cleanup } = prepare();
+  writeFileSync(path.join(stateDir, 'login-cursors.json'), '{"/var/log/wtmp": {"ino": "x"');
+  const run = await startLogin(tree, stateDir);
+  try {
+    assert.ok(run.warnings.some((w) => /offsets unreadable/.test(w)), run.warnings.join('|'));
+    assert.equal(run.items.length, 0);
+    appendFileSync(tree.path('/var/log/wtmp'), utmpRecords([ALICE]));
+    run.source.poll();
+    assert.deepEqual(run.items.map((i) => i.UserName), ['alice']);
+  } finally {
+    await run.stop();
+    cleanup();
+  }
+});
+
 test('loginReadExistingRecords reports the history on the first start only', { skip: missing }, async () => {
   const { tree, stateDir, cleanup } = prepare();
   let run = await startLogin(tree, stateDir, { loginReadExistingRecords: true });
