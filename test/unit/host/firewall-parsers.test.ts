@@ -75,6 +75,8 @@ test('nft JSON: garbage and malformed rule objects give warnings and the rest', 
       { rule: { family: 'ip', table: 't', chain: 'in' } },
       { rule: { family: 'ip', table: 't', chain: 'in', expr: [{ mystery: { a: 1 } }, 42, { drop: null }] } },
       { rule: { family: 'ip', table: 't', chain: 'in', expr: [{ match: { op: '==', left: { payload: { protocol: 'th', field: 'dport' } }, right: 53 } }, { accept: null }] } },
+      // Captured from nft 1.0.6: tcp dport vmap { 22 : accept, 23 : drop }
+      { rule: { family: 'ip', table: 't', chain: 'in', expr: [{ vmap: { key: { payload: { protocol: 'tcp', field: 'dport' } }, data: { set: [[22, { accept: null }], [23, { drop: null }]] } } }] } },
     ],
   };
   const { rules, warnings } = parseNftRuleset(JSON.stringify(doc));
@@ -82,8 +84,11 @@ test('nft JSON: garbage and malformed rule objects give warnings and the rest', 
   assert.deepEqual(rules.map((r) => [r.priority, r.verdict, r.unparsed.join('|')]), [
     [1, 'drop', 'mystery|42'],
     [2, 'accept', ''],
-    [3, 'accept', ''],
+    [3, 'vmap', ''],
+    [4, 'accept', ''],
   ]);
+  assert.deepEqual(rules[2]!.conditions, ['tcp dport vmap { 22: accept, 23: drop }']);
+  assert.equal(firewallPayloadItem(rules[2]!).Action, 'Other');
   assert.equal(rules[1]!.protocol, undefined, 'th dport says nothing about the protocol');
   valid(rules);
 });

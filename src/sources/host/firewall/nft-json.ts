@@ -92,6 +92,15 @@ function applyStatement(rule: FirewallRule, statement: Json): void {
     rule.verdict = typeof target === 'string' ? `${key} ${target}` : key;
     return;
   }
+  if (key === 'vmap') {
+    // A verdict map: the verdict depends on a key (e.g. tcp dport vmap { 22 : accept, 23 : drop }).
+    const v = obj(value);
+    rule.verdict = 'vmap';
+    const entries = Array.isArray(obj(v?.data)?.set) ? (obj(v?.data)!.set as unknown[]) : [];
+    const text = entries.map((e) => (Array.isArray(e) ? `${nftValueText(e[0])}: ${Object.keys(obj(e[1]) ?? {})[0] ?? '?'}` : nftValueText(e))).join(', ');
+    rule.conditions.push(`${leftText(v?.key)} vmap { ${text} }`.slice(0, 200));
+    return;
+  }
   if (NAT_STATEMENTS.has(key)) {
     rule.verdict = key;
     return;
