@@ -281,7 +281,7 @@ export const BASELINE_CHECKS: readonly BaselineCheck[] = [
     id: 'EG-OSB-008',
     severity: 'Critical',
     description: 'No account has an empty password',
-    remediation: 'Lock the accounts (passwd -l <user>) or set a password; never leave the shadow password field empty.',
+    remediation: 'Lock the accounts (passwd -l USER) or set a password; never leave the shadow password field empty.',
     evaluate: emptyPasswords,
   },
   {
