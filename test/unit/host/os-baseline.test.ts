@@ -81,7 +81,7 @@ test('docs/host-snapshots.md holds the generated check table', () => {
   const start = doc.indexOf(TABLE_BEGIN);
   const end = doc.indexOf(TABLE_END);
   assert.ok(start >= 0 && end > start, 'table markers present');
-  assert.equal(doc.slice(start, end + TABLE_END.length), renderCheckTable(), 'regenerate with: node dist/src/sources/host/baseline/doc-table.js');
+  assert.equal(doc.slice(start, end + TABLE_END.length), renderCheckTable(), 'regenerate: node dist/src/sources/host/baseline/doc-table.js --write docs/host-snapshots.md');
 });
 
 test('hardened host tree: every check passes, the event is empty and schema-valid', { skip: notRoot }, async () => {
