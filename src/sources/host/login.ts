@@ -1,7 +1,9 @@
+import { readFileSync, statSync } from 'node:fs';
 import type { SettingDefinition } from '../../config/settings';
 import { createEvent, type PayloadItem } from '../../core/event';
 import { hostPath } from '../../core/host-root';
 import type { Source, SourceContext, SourceDefinition, SourceStatus } from '../source';
+import { parsePasswdEntries } from './accounts/account-files';
 import { CursorStore, markAt, readNew, readRange, type CursorMap, type FileCursor, type ReadChunk } from './login/file-cursor';
 import { isIpAddress, parseSshdLine, type SshdLogin } from './login/sshd-log';
 import { detectRecordSize, parseUtmpRecords, UT_TYPES, type UtmpRecord, type UtmpRecordSize } from './login/utmp';
@@ -18,6 +20,7 @@ const MAX_ITEMS_PER_EVENT = 32;
 const INVALID_USER_MEMORY = 1024;
 /** Items for one rsyslog "message repeated N times" line; beyond it ExtraDetails.Repeated tells the count. */
 const MAX_REPEATS = 100;
+const REDACTED_USER = '(unknown)';
 /** Bytes of text before the offset that identify the file's content (see FileCursor.mark). */
 const TEXT_MARK_BYTES = 64;
 /** A utmp record younger than this names a pid that is most likely still the login's process. */
@@ -34,6 +37,13 @@ const SETTINGS: readonly SettingDefinition[] = [
   },
   { name: 'loginWtmpFile', type: 'string', default: '/var/log/wtmp', description: 'Host path of wtmp (successful logins); empty to skip.' },
   { name: 'loginBtmpFile', type: 'string', default: '/var/log/btmp', description: 'Host path of btmp (failed logins); empty to skip.' },
+  {
+    name: 'loginRedactUnknownUserNames',
+    type: 'boolean',
+    default: false,
+    description:
+      'Send "(unknown)" instead of the user name of a failed login whose name is no local account. People sometimes type their password at the user prompt; off keeps the names (what attackers try) as Defender does.',
+  },
   {
     name: 'loginAuthLogFiles',
     type: 'stringList',
@@ -73,6 +83,9 @@ class LoginCollector implements Source {
   private lastStatus = '';
   private savedCursors = '';
   private stopped = false;
+  private readonly redactUnknown: boolean;
+  private names = new Set<string>();
+  private passwdSignature = '';
 
   constructor(private readonly ctx: SourceContext) {
     const c = ctx.config;
@@ -84,6 +97,7 @@ class LoginCollector implements Source {
     this.files = candidates.filter(([, f]) => f !== '').map(([kind, hostFile]) => ({ kind, hostFile, file: hostPath(ctx.hostRoot, hostFile) }));
     this.store = new CursorStore(ctx.stateDir, 'login-cursors.json');
     this.procRoot = resolveProcRoot(ctx.hostRoot);
+    this.redactUnknown = c.boolean('loginRedactUnknownUserNames');
   }
 
   start(): void {
@@ -246,7 +260,7 @@ class LoginCollector implements Source {
     const operation = login.kind === 'accepted' || login.kind === 'failed' ? `sshd:${login.method}` : 'sshd:invalid-user';
     const item: PayloadItem = {
       ProcessId: login.pid,
-      UserName: login.user,
+      UserName: this.userNameOf(login.user, login.kind !== 'accepted'),
       Operation: operation,
       Executable: SSHD_EXECUTABLE,
       Result: login.kind === 'accepted' ? 'Success' : 'Fail',
@@ -305,7 +319,7 @@ class LoginCollector implements Source {
     const extra: Record<string, string> = { Source: f.hostFile, Terminal: record.line, LoginTime: record.time.toISOString() };
     const item: PayloadItem = {
       ProcessId: record.pid,
-      UserName: record.user,
+      UserName: this.userNameOf(record.user, !success),
       Operation: success ? 'wtmp:login' : 'btmp:failed-login',
       Executable: this.executableOf(record, extra),
       Result: success ? 'Success' : 'Fail',
@@ -315,6 +329,30 @@ class LoginCollector implements Source {
     if (record.host && record.host !== address) extra.RemoteHost = record.host;
     item.ExtraDetails = extra;
     return item;
+  }
+
+  /** The name to send; a failed login's name that is no local account is redacted when configured. */
+  private userNameOf(name: string, failed: boolean): string {
+    if (!failed || !this.redactUnknown || this.localNames().has(name)) return name;
+    return REDACTED_USER;
+  }
+
+  /** Account names of the host's passwd, re-read when the file changes. */
+  private localNames(): Set<string> {
+    const file = hostPath(this.ctx.hostRoot, '/etc/passwd');
+    try {
+      const st = statSync(file);
+      const signature = `${st.ino}:${st.size}:${st.mtimeMs}`;
+      if (signature !== this.passwdSignature) {
+        this.names = new Set(parsePasswdEntries(readFileSync(file, 'utf8')).entries.map((e) => e.name));
+        this.passwdSignature = signature;
+      }
+    } catch {
+      // Unreadable passwd: every name counts as unknown, so nothing typed at a prompt leaks.
+      this.names = new Set();
+      this.passwdSignature = '';
+    }
+    return this.names;
   }
 
   /**

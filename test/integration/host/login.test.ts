@@ -230,6 +230,27 @@ test('a corrupt offsets file: warning, then a first start (at the end), no flood
   }
 });
 
+test('loginRedactUnknownUserNames: a failed login with a name that is no account is sent as (unknown)', { skip: missing }, async () => {
+  const { tree, stateDir, cleanup } = prepare();
+  tree.write('/etc/passwd', 'root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\n');
+  const run = await startLogin(tree, stateDir, { loginRedactUnknownUserNames: true });
+  try {
+    appendFileSync(tree.path('/var/log/btmp'), utmpRecords([{ ...FAILED, user: 'Tr0ub4dor&3' }, { ...FAILED, user: 'alice' }]));
+    appendFileSync(
+      tree.path('/var/log/auth.log'),
+      sshLine(3001, 'Invalid user Tr0ub4dor&3 from 198.51.100.7 port 4000') +
+        sshLine(3002, 'Failed password for root from 198.51.100.7 port 4001 ssh2') +
+        sshLine(3003, 'Accepted publickey for alice from 198.51.100.7 port 4002 ssh2: ED25519 SHA256:abc'),
+    );
+    run.source.poll();
+    assert.deepEqual(run.items.map((i) => `${i.Result}|${i.UserName}`), ['Fail|(unknown)', 'Fail|alice', 'Fail|(unknown)', 'Fail|root', 'Success|alice']);
+    assert.doesNotMatch(JSON.stringify(run.items), /Tr0ub4dor/);
+  } finally {
+    await run.stop();
+    cleanup();
+  }
+});
+
 test('loginReadExistingRecords reports the history on the first start only', { skip: missing }, async () => {
   const { tree, stateDir, cleanup } = prepare();
   let run = await startLogin(tree, stateDir, { loginReadExistingRecords: true });
