@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
-import { LOCAL_USERS_EVENT, localUsersSource } from '../../../src/sources/host/local-users';
+import { getLogger } from '../../../src/core/logger';
+import { collectLocalUsers, LOCAL_USERS_EVENT, localUsersSource } from '../../../src/sources/host/local-users';
 import { HostTree } from '../../harness/host-tree';
 import { referenceSchemaDir } from '../../harness/paths';
 import { SourceHarness } from '../../harness/source-harness';
@@ -50,6 +51,24 @@ test('users with primary and supplementary groups, garbage lines skipped', async
     assert.equal(harness.lastStatus()?.state, 'running');
   } finally {
     await harness.stop();
+    tree.remove();
+  }
+});
+
+test('garbage lines are reported as warnings with line numbers, never their content', () => {
+  const tree = new HostTree();
+  tree.write('/etc/passwd', PASSWD + 'secret:$6$hash$value:1:2\n');
+  tree.write('/etc/group', GROUP);
+  const warnings: Array<{ message: string; details: unknown }> = [];
+  const log = { ...getLogger('test'), warn: (message: string, details?: unknown) => void warnings.push({ message, details }) };
+  try {
+    const items = collectLocalUsers({ hostRoot: tree.root, log, setStatus: () => undefined });
+    assert.equal(items?.length, 4);
+    assert.deepEqual(warnings, [
+      { message: 'malformed lines in host passwd file skipped', details: { file: '/etc/passwd', lines: '3,5,7' } },
+      { message: 'malformed lines in host group file skipped', details: { file: '/etc/group', lines: '6' } },
+    ]);
+  } finally {
     tree.remove();
   }
 });
