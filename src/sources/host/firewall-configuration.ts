@@ -5,6 +5,8 @@ import { firewallPayloadItem, type ParsedRuleset } from './firewall/firewall-rul
 import { parseIptablesSave } from './firewall/iptables-save';
 import { parseNftRuleset } from './firewall/nft-json';
 import { runTool } from './firewall/run-tool';
+import { inHostNetworkNamespace } from './network-namespace';
+import { resolveProcRoot } from './proc/process-info';
 
 export const FIREWALL_EVENT = 'FirewallConfiguration';
 
@@ -84,7 +86,13 @@ class FirewallConfiguration implements Source {
     }
     const { rules, warnings } = c.ruleset;
     if (warnings.length > 0) this.ctx.log.warn('parts of the firewall rules could not be read and were left out', { count: warnings.length, first: warnings.slice(0, 3).join(' | ') });
-    const reasons = [c.degraded, warnings.length > 0 ? `${warnings.length} unreadable rule(s) or line(s) left out` : undefined].filter(Boolean);
+    // With a command prefix (tests) the prefix chooses the namespace; otherwise it must be the host's.
+    const foreign = this.prefix.length === 0 && inHostNetworkNamespace(resolveProcRoot(this.ctx.hostRoot)) === false;
+    const reasons = [
+      foreign ? 'not in the host network namespace (network: host missing?): these are the container\'s rules' : undefined,
+      c.degraded,
+      warnings.length > 0 ? `${warnings.length} unreadable rule(s) or line(s) left out` : undefined,
+    ].filter(Boolean);
     const status: SourceStatus = reasons.length > 0 ? { state: 'degraded', reason: reasons.join('; '), method: c.method } : { state: 'running', method: c.method };
     this.ctx.setStatus(status);
     this.ctx.emit(createEvent(FIREWALL_EVENT, 'Periodic', rules.map(firewallPayloadItem)));

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { symlinkSync } from 'node:fs';
 import { test } from 'node:test';
 import type { SettingValue } from '../../../src/config/settings';
 import type { PayloadItem } from '../../../src/core/event';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
 import { createFirewallConfigurationSource, FIREWALL_EVENT } from '../../../src/sources/host/firewall-configuration';
+import { HostTree } from '../../harness/host-tree';
 import { referenceSchemaDir } from '../../harness/paths';
 import { SourceHarness } from '../../harness/source-harness';
 
@@ -176,4 +178,25 @@ test('live host, read only: the snapshot runs and is schema-valid or fails with 
     await harness.stop();
   }
   assert.equal(sh(['nft', 'list', 'ruleset']).out, before, 'the host ruleset is unchanged');
+});
+
+test('outside the host network namespace (host init elsewhere): degraded with the reason', { skip: unavailable }, async () => {
+  const tree = new HostTree();
+  try {
+    tree.mkdir('/proc/self');
+    tree.mkdir('/proc/1/ns');
+    symlinkSync('net:[1]', tree.path('/proc/1/ns/net'));
+    const harness = new SourceHarness(createFirewallConfigurationSource(), {}, tree.root);
+    try {
+      const source = await harness.start();
+      await source.snapshot?.();
+      const status = harness.lastStatus();
+      assert.equal(status?.state, 'degraded');
+      assert.match(status?.reason ?? '', /not in the host network namespace/);
+    } finally {
+      await harness.stop();
+    }
+  } finally {
+    tree.remove();
+  }
 });
