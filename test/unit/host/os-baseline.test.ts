@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
@@ -177,7 +177,10 @@ test('errors: unreadable or malformed inputs give Err results, the other checks 
     t.mkdir('/proc/self');
     t.mkdir('/tmp', 0o1777);
     for (let i = 0; i < 50; i++) t.write(`/usr/bin/tool${i}`, '', 0o755);
+    t.mkdir('/proc/1/ns');
+    symlinkSync('net:[1]', t.path('/proc/1/ns/net'));
     const outcomes = results(t.root, [], 20);
+    assert.deepEqual(outcomes.get('EG-OSB-020'), { result: 'Err', detail: 'EdgeGuard is not in the host network namespace (network: host): net.* parameters not visible' });
     assert.equal(outcomes.get('EG-OSB-008')!.result, 'Err');
     assert.match(outcomes.get('EG-OSB-008')!.detail, /EISDIR on \/etc\/shadow/);
     assert.equal(outcomes.get('EG-OSB-016')!.result, 'Err');

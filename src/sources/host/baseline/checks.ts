@@ -161,6 +161,10 @@ function sysctlCheck(names: readonly string[], ok: (value: string) => boolean, e
   return (host) => {
     const found: string[] = [];
     const bad: string[] = [];
+    // /proc/sys/net shows the reader's network namespace, not the host's, without network: host.
+    if (names.some((n) => n.startsWith('net.')) && host.inHostNetworkNamespace() === false) {
+      return err('EdgeGuard is not in the host network namespace (network: host): net.* parameters not visible');
+    }
     for (const name of names) {
       const value = host.sysctl(name);
       if (value === undefined) return whenMissing ?? err(`${name} not present in this kernel`);

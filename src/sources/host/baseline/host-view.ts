@@ -1,6 +1,7 @@
 import { lstatSync, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { hostPath } from '../../../core/host-root';
+import { inHostNetworkNamespace } from '../network-namespace';
 import { resolveProcRoot } from '../proc/process-info';
 import { readSshdConfig, type SshdConfig } from './sshd-config';
 
@@ -93,6 +94,11 @@ export class HostView {
       if (isMissing(err)) return undefined;
       throw err;
     }
+  }
+
+  /** False when this process visibly is not in the host's network namespace (its net.* sysctls are not the host's). */
+  inHostNetworkNamespace(): boolean | undefined {
+    return inHostNetworkNamespace(this.procRoot);
   }
 
   sshdConfig(): SshdConfig {
