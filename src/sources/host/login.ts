@@ -1,16 +1,16 @@
-import { readFileSync, statSync } from 'node:fs';
 import type { SettingDefinition } from '../../config/settings';
 import { createEvent, type PayloadItem } from '../../core/event';
 import { hostPath } from '../../core/host-root';
 import type { Source, SourceContext, SourceDefinition, SourceStatus } from '../source';
-import { parsePasswdEntries } from './accounts/account-files';
+import { LocalAccountNames } from './accounts/account-files';
 import { CursorStore, markAt, readNew, readRange, type CursorMap, type FileCursor, type ReadChunk } from './login/file-cursor';
-import { isIpAddress, parseSshdLine, type SshdLogin } from './login/sshd-log';
-import { detectRecordSize, parseUtmpRecords, UT_TYPES, type UtmpRecord, type UtmpRecordSize } from './login/utmp';
+import { inferredExecutable, isLoginRecord, sshdLoginItem, utmpLoginItem } from './login/login-items';
+import { parseSshdLine, type SshdLogin } from './login/sshd-log';
+import { detectRecordSize, parseUtmpRecords, type UtmpRecord, type UtmpRecordSize } from './login/utmp';
 import { readExecutable, resolveProcRoot } from './proc/process-info';
 
 export const LOGIN_EVENT = 'Login';
-export const SSHD_EXECUTABLE = '/usr/sbin/sshd';
+export { SSHD_EXECUTABLE } from './login/login-items';
 
 /** Bytes read from one file per poll; a backlog is worked off over the following polls. */
 const MAX_BYTES_PER_POLL = 1 << 20;
@@ -84,8 +84,7 @@ class LoginCollector implements Source {
   private savedCursors = '';
   private stopped = false;
   private readonly redactUnknown: boolean;
-  private names = new Set<string>();
-  private passwdSignature = '';
+  private readonly localNames: LocalAccountNames;
 
   constructor(private readonly ctx: SourceContext) {
     const c = ctx.config;
@@ -98,6 +97,7 @@ class LoginCollector implements Source {
     this.store = new CursorStore(ctx.stateDir, 'login-cursors.json');
     this.procRoot = resolveProcRoot(ctx.hostRoot);
     this.redactUnknown = c.boolean('loginRedactUnknownUserNames');
+    this.localNames = new LocalAccountNames(ctx.hostRoot);
   }
 
   start(): void {
@@ -257,23 +257,7 @@ class LoginCollector implements Source {
     // The closing line of a connection whose "Invalid user" line was seen adds nothing; without it
     // (the earlier line was before our start) it is the only trace of the attempt.
     if (login.kind === 'closed-invalid-user' && this.invalidUserReported.delete(connection)) return undefined;
-    const operation = login.kind === 'accepted' || login.kind === 'failed' ? `sshd:${login.method}` : 'sshd:invalid-user';
-    const item: PayloadItem = {
-      ProcessId: login.pid,
-      UserName: this.userNameOf(login.user, login.kind !== 'accepted'),
-      Operation: operation,
-      Executable: SSHD_EXECUTABLE,
-      Result: login.kind === 'accepted' ? 'Success' : 'Fail',
-    };
-    const extra: Record<string, string> = { Source: f.hostFile, LogTime: login.time };
-    if (login.program !== 'sshd') extra.Program = login.program;
-    if (isIpAddress(login.remote)) item.RemoteAddress = login.remote;
-    else extra.RemoteHost = login.remote;
-    if (login.port !== undefined) item.RemotePort = String(login.port);
-    if (login.invalidUser) extra.InvalidUser = 'true';
-    if (login.repeated > 1) extra.Repeated = String(login.repeated);
-    item.ExtraDetails = extra;
-    return item;
+    return sshdLoginItem(f.hostFile, login, this.userNameOf(login.user, login.kind !== 'accepted'));
   }
 
   private consumeUtmp(f: FollowedFile, chunk: ReadChunk, cursor: FileCursor, items: PayloadItem[]): { bytes: number; recordSize?: UtmpRecordSize } {
@@ -314,59 +298,21 @@ class LoginCollector implements Source {
 
   private utmpItem(f: FollowedFile, record: UtmpRecord): PayloadItem | undefined {
     const success = f.kind === 'wtmp';
-    if (success && record.type !== UT_TYPES.USER_PROCESS) return undefined;
-    if (!success && record.type !== UT_TYPES.USER_PROCESS && record.type !== UT_TYPES.LOGIN_PROCESS) return undefined;
-    const extra: Record<string, string> = { Source: f.hostFile, Terminal: record.line, LoginTime: record.time.toISOString() };
-    const item: PayloadItem = {
-      ProcessId: record.pid,
-      UserName: this.userNameOf(record.user, !success),
-      Operation: success ? 'wtmp:login' : 'btmp:failed-login',
-      Executable: this.executableOf(record, extra),
-      Result: success ? 'Success' : 'Fail',
-    };
-    const address = record.address && isIpAddress(record.address) ? record.address : isIpAddress(record.host) ? record.host : undefined;
-    if (address) item.RemoteAddress = address;
-    if (record.host && record.host !== address) extra.RemoteHost = record.host;
-    item.ExtraDetails = extra;
-    return item;
+    if (!isLoginRecord(success, record)) return undefined;
+    return utmpLoginItem(f.hostFile, success, record, this.userNameOf(record.user, !success), this.executableOf(record));
   }
 
   /** The name to send; a failed login's name that is no local account is redacted when configured. */
   private userNameOf(name: string, failed: boolean): string {
-    if (!failed || !this.redactUnknown || this.localNames().has(name)) return name;
+    if (!failed || !this.redactUnknown || this.localNames.current().has(name)) return name;
     return REDACTED_USER;
   }
 
-  /** Account names of the host's passwd, re-read when the file changes. */
-  private localNames(): Set<string> {
-    const file = hostPath(this.ctx.hostRoot, '/etc/passwd');
-    try {
-      const st = statSync(file);
-      const signature = `${st.ino}:${st.size}:${st.mtimeMs}`;
-      if (signature !== this.passwdSignature) {
-        this.names = new Set(parsePasswdEntries(readFileSync(file, 'utf8')).entries.map((e) => e.name));
-        this.passwdSignature = signature;
-      }
-    } catch {
-      // Unreadable passwd: every name counts as unknown, so nothing typed at a prompt leaks.
-      this.names = new Set();
-      this.passwdSignature = '';
-    }
-    return this.names;
-  }
-
-  /**
-   * The login's process when the record is fresh (an old record's pid may belong to another process
-   * by now), else what the terminal name tells (sshd's "ssh:notty" or a remote pts → sshd, a tty → login).
-   */
-  private executableOf(record: UtmpRecord, extra: Record<string, string>): string {
+  /** The login's process when the record is fresh (an old record's pid may belong to another process by now), else inferred. */
+  private executableOf(record: UtmpRecord): { path: string; inferred: boolean } {
     const fresh = record.pid > 0 && Math.abs(Date.now() - record.time.getTime()) < FRESH_RECORD_MS;
     const live = fresh ? readExecutable(this.procRoot, record.pid) : undefined;
-    if (live) return live;
-    extra.ExecutableInferred = 'true';
-    if (record.line.startsWith('ssh') || (record.line.startsWith('pts/') && record.host !== '')) return SSHD_EXECUTABLE;
-    if (/^(tty|console|ttyS|ttyAMA|ttyUSB)/.test(record.line)) return '/bin/login';
-    return '';
+    return live ? { path: live, inferred: false } : { path: inferredExecutable(record), inferred: true };
   }
 }
 

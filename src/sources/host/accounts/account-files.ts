@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { hostPath } from '../../../core/host-root';
 
 /** One /etc/passwd entry (the password field is never kept). */
@@ -77,4 +77,29 @@ export function parseShadowEntries(text: string): Parsed<ShadowEntry> {
 /** Reads a host file through the host root as text. Throws the fs error (ENOENT, EACCES…). */
 export function readHostText(hostRoot: string, file: string): string {
   return readFileSync(hostPath(hostRoot, file), 'utf8');
+}
+
+/** Account names of the host's passwd, re-read when the file changes (inode, size, mtime). */
+export class LocalAccountNames {
+  private names = new Set<string>();
+  private signature = '';
+
+  constructor(private readonly hostRoot: string) {}
+
+  /** Current names; empty when passwd cannot be read (then every name counts as unknown). */
+  current(): ReadonlySet<string> {
+    const file = hostPath(this.hostRoot, '/etc/passwd');
+    try {
+      const st = statSync(file);
+      const signature = `${st.ino}:${st.size}:${st.mtimeMs}`;
+      if (signature !== this.signature) {
+        this.names = new Set(parsePasswdEntries(readFileSync(file, 'utf8')).entries.map((e) => e.name));
+        this.signature = signature;
+      }
+    } catch {
+      this.names = new Set();
+      this.signature = '';
+    }
+    return this.names;
+  }
 }
