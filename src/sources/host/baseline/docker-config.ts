@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { HostView } from './host-view';
-import { splitWords } from '../firewall/iptables-save';
+import { splitWords } from '../split-words';
 
 export const DOCKER_DAEMON_JSON = '/etc/docker/daemon.json';
 const UNIT_FILES = ['/etc/systemd/system/docker.service', '/run/systemd/system/docker.service', '/usr/lib/systemd/system/docker.service', '/lib/systemd/system/docker.service'];

@@ -1,3 +1,4 @@
+import { splitWords } from '../split-words';
 import { protocolName, type FirewallRule, type ParsedRuleset } from './firewall-rule';
 
 const BUILTIN_HOOKS: Record<string, string> = {
@@ -9,34 +10,6 @@ const BUILTIN_HOOKS: Record<string, string> = {
 };
 
 const VERDICTS: Record<string, string> = { ACCEPT: 'accept', DROP: 'drop', REJECT: 'reject', RETURN: 'return', QUEUE: 'queue', NFQUEUE: 'queue' };
-
-/** Splits an iptables-save rule line into words; double quotes group, backslash escapes. Undefined on an open quote. */
-export function splitWords(line: string): string[] | undefined {
-  const words: string[] = [];
-  let current = '';
-  let inWord = false;
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!;
-    if (ch === '\\' && i + 1 < line.length) {
-      current += line[++i];
-      inWord = true;
-    } else if (ch === '"') {
-      quoted = !quoted;
-      inWord = true;
-    } else if (!quoted && /\s/.test(ch)) {
-      if (inWord) words.push(current);
-      current = '';
-      inWord = false;
-    } else {
-      current += ch;
-      inWord = true;
-    }
-  }
-  if (quoted) return undefined;
-  if (inWord) words.push(current);
-  return words;
-}
 
 const portText = (v: string): string => v.replace(/:/g, '-');
 
