@@ -208,6 +208,21 @@ test('errors: unreadable or malformed inputs give Err results, the other checks 
   }
 });
 
+test('Docker TCP listener with tlsverify passes; -H=tcp:// in a unit without TLS fails', { skip: notRoot }, () => {
+  const t = hardenedTree();
+  try {
+    t.write('/etc/docker/daemon.json', JSON.stringify({ hosts: ['tcp://0.0.0.0:2376'], tlsverify: true, 'log-driver': 'json-file', 'log-opts': { 'max-size': '10m', 'max-file': '3' } }));
+    assert.equal(results(t.root).get('EG-OSB-016')!.result, 'Pass');
+    t.write('/etc/docker/daemon.json', JSON.stringify({ 'log-driver': 'local', 'log-opts': { 'max-size': '10m', 'max-file': '3' } }));
+    t.write('/etc/systemd/system/docker.service', '[Service]\nExecStart=/usr/bin/dockerd \\\n  -H=tcp://127.0.0.1:2375 -H fd://\n');
+    const outcome = results(t.root).get('EG-OSB-016')!;
+    assert.equal(outcome.result, 'Fail');
+    assert.match(outcome.detail, /tcp:\/\/127\.0\.0\.1:2375 without TLS; sources: \/etc\/docker\/daemon\.json, \/etc\/systemd\/system\/docker\.service/);
+  } finally {
+    t.remove();
+  }
+});
+
 test('sshd_config: relative and glob Include in order, first value wins, Match blocks end at end of file', () => {
   const files: Record<string, string> = {
     '/etc/ssh/sshd_config': '# comment\nInclude conf.d/*.conf missing.conf\nPasswordAuthentication=yes\nMaxAuthTries 2\n',
