@@ -291,3 +291,19 @@ test('missing or unreadable files: degraded with the reason, a file that appears
     rmSync(stateDir, { recursive: true, force: true });
   }
 });
+
+test('the poll timer picks up new lines by itself (loginPollInterval)', { skip: missing }, async () => {
+  const { tree, stateDir, cleanup } = prepare();
+  const harness = new SourceHarness(loginSource, { loginPollInterval: 'PT0.1S' }, tree.root);
+  try {
+    await harness.start();
+    appendFileSync(tree.path('/var/log/auth.log'), sshLine(4001, 'Failed password for root from 192.0.2.200 port 5000 ssh2'));
+    await harness.waitFor((events) => events.some((e) => e.event.Payload.some((p) => p.ProcessId === 4001)), 5000);
+    const [event] = harness.eventsNamed(LOGIN_EVENT);
+    assert.deepEqual(validator.validateEvent(event).errors, []);
+    assert.equal(harness.lastStatus()?.state, 'running');
+  } finally {
+    await harness.stop();
+    cleanup();
+  }
+});
