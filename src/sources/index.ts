@@ -3,13 +3,26 @@ import { containerRuntimeSource } from './docker/index';
 import { DeploymentManifests } from './manifest/index';
 import { processEventsSource } from './host/process-events';
 import { systemInformationSource } from './host/system-information';
+import { loginSource } from './host/login';
+import { localUsersSource } from './host/local-users';
+import { firewallConfigurationSource } from './host/firewall-configuration';
+import { osBaselineSource } from './host/os-baseline';
 import type { SourceDefinition } from './source';
 
 /**
  * Every source EdgeGuard has, in start order. Add a source here and it gets its
  * `collectorEnabled<Name>` setting, a status entry in the twin, and start/stop/restart handling.
  */
-export const ALL_SOURCES: readonly SourceDefinition[] = [systemInformationSource, processEventsSource, containerRuntimeSource, DeploymentManifests];
+export const ALL_SOURCES: readonly SourceDefinition[] = [
+  systemInformationSource,
+  processEventsSource,
+  loginSource,
+  localUsersSource,
+  firewallConfigurationSource,
+  osBaselineSource,
+  containerRuntimeSource,
+  DeploymentManifests,
+];
 
 export function enabledSettingName(source: SourceDefinition): string {
   return `collectorEnabled${source.name}`;
