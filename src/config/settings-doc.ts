@@ -72,8 +72,12 @@ export function updateSettingsDoc(doc: string, reference = renderSettingsReferen
   return `${doc.slice(0, begin + BEGIN_MARKER.length)}\n${reference}\n${doc.slice(end)}`;
 }
 
-export function settingsDocPath(): string {
-  for (const candidate of [path.resolve(__dirname, '../../docs/configuration.md'), path.resolve(__dirname, '../../../docs/configuration.md')]) {
+/** Files that carry the generated settings reference between the markers. */
+export const GENERATED_DOCS = ['docs/configuration.md', 'README.md'] as const;
+
+/** A generated doc's path, from src/config or dist/src/config. */
+export function settingsDocPath(relative: string = GENERATED_DOCS[0]): string {
+  for (const candidate of [path.resolve(__dirname, '../..', relative), path.resolve(__dirname, '../../..', relative)]) {
     try {
       readFileSync(candidate);
       return candidate;
@@ -81,11 +85,13 @@ export function settingsDocPath(): string {
       // next layout
     }
   }
-  throw new Error('docs/configuration.md not found');
+  throw new Error(`${relative} not found`);
 }
 
 if (require.main === module) {
-  const file = settingsDocPath();
-  writeFileSync(file, updateSettingsDoc(readFileSync(file, 'utf8')));
-  process.stdout.write(`${file} updated\n`);
+  for (const relative of GENERATED_DOCS) {
+    const file = settingsDocPath(relative);
+    writeFileSync(file, updateSettingsDoc(readFileSync(file, 'utf8')));
+    process.stdout.write(`${file} updated\n`);
+  }
 }

@@ -40,9 +40,9 @@ const SETTINGS: readonly SettingDefinition[] = [
   {
     name: 'loginRedactUnknownUserNames',
     type: 'boolean',
-    default: false,
+    default: true,
     description:
-      'Send "(unknown)" instead of the user name of a failed login whose name is no local account. People sometimes type their password at the user prompt; off keeps the names (what attackers try) as Defender does.',
+      'Send "(unknown)" instead of the user name of a failed login whose name is no local account: people sometimes type their password at the user prompt, and EdgeGuard never sends a secret it found. Off sends the names attackers try, as Defender does.',
   },
   {
     name: 'loginAuthLogFiles',

@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { renderSettingsReference, settingsDocPath, updateSettingsDoc } from '../../../src/config/settings-doc';
+import { GENERATED_DOCS, renderSettingsReference, settingsDocPath, updateSettingsDoc } from '../../../src/config/settings-doc';
 import { buildCatalogue } from '../../../src/config/settings';
 import { ALL_SOURCES, sourceSettings } from '../../../src/sources/index';
 
-test('docs/configuration.md lists every setting of the catalogue (regenerate: node dist/src/config/settings-doc.js)', () => {
-  const doc = readFileSync(settingsDocPath(), 'utf8');
-  assert.equal(doc, updateSettingsDoc(doc), 'docs/configuration.md is stale: run `npm run build && node dist/src/config/settings-doc.js`');
+test('docs/configuration.md and the README list every setting of the catalogue (regenerate: node dist/src/config/settings-doc.js)', () => {
+  for (const relative of GENERATED_DOCS) {
+    const doc = readFileSync(settingsDocPath(relative), 'utf8');
+    assert.equal(doc, updateSettingsDoc(doc), `${relative} is stale: run \`npm run build && node dist/src/config/settings-doc.js\``);
+  }
   const reference = renderSettingsReference();
   for (const def of buildCatalogue(sourceSettings(ALL_SOURCES))) assert.ok(reference.includes(`| \`${def.name}\` |`), `${def.name} documented`);
 });
