@@ -183,6 +183,10 @@ class EdgeHubLink implements EdgeHubUpstream {
       const client = await callWithTimeout<ModuleClient>('ModuleClient.fromEnvironment', this.timeoutMs, (done) =>
         ModuleClient.fromEnvironment(Mqtt, (err?: Error, created?: ModuleClient) => done(err, created)),
       );
+      if (this.isClosed()) {
+        void client.close().catch(() => undefined);
+        return;
+      }
       session = this.newSession(generation, client);
       this.session = session;
       await this.establish(session);
