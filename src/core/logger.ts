@@ -38,12 +38,26 @@ const lineFormat = winston.format.printf((info) => {
   return redactSecrets(line);
 });
 
+const ALL_LEVELS: LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+/** stderr by default: in standalone mode stdout carries only the messages, one JSON per line. */
+function consoleTransport(destination: LogDestination): winston.transport {
+  return new winston.transports.Console({ stderrLevels: destination === 'stderr' ? ALL_LEVELS : [] });
+}
+
 const root = winston.createLogger({
   level: levelFromEnvironment(),
   format: winston.format.combine(winston.format.timestamp(), lineFormat),
-  // Logs go to stderr: in standalone mode stdout carries only the messages, one JSON per line.
-  transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] })],
+  transports: [consoleTransport('stderr')],
 });
+
+export type LogDestination = 'stdout' | 'stderr';
+
+/** stdout as an IoT Edge module (what `iotedge logs` shows); stderr standalone, where stdout carries the messages. */
+export function setLogDestination(destination: LogDestination): void {
+  root.clear();
+  root.add(consoleTransport(destination));
+}
 
 /** IoT Edge's RuntimeLogLevel uses its own names (verbose, warning, fatal…). */
 export function levelFromEnvironment(env: NodeJS.ProcessEnv = process.env): LogLevel {

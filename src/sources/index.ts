@@ -2,13 +2,14 @@ import type { SettingDefinition } from '../config/settings';
 import { containerRuntimeSource } from './docker/index';
 import { DeploymentManifests } from './manifest/index';
 import { processEventsSource } from './host/process-events';
+import { systemInformationSource } from './host/system-information';
 import type { SourceDefinition } from './source';
 
 /**
  * Every source EdgeGuard has, in start order. Add a source here and it gets its
  * `collectorEnabled<Name>` setting, a status entry in the twin, and start/stop/restart handling.
  */
-export const ALL_SOURCES: readonly SourceDefinition[] = [processEventsSource, containerRuntimeSource, DeploymentManifests];
+export const ALL_SOURCES: readonly SourceDefinition[] = [systemInformationSource, processEventsSource, containerRuntimeSource, DeploymentManifests];
 
 export function enabledSettingName(source: SourceDefinition): string {
   return `collectorEnabled${source.name}`;

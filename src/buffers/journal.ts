@@ -1,0 +1,273 @@
+import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { crc32 } from 'node:zlib';
+import type { MessagePriority } from '../sinks/transport';
+import type { Logger } from '../core/logger';
+
+/**
+ * Append-only journal of the queues, in `<dir>/segment-<generation>.log`. One record a line:
+ *   `<crc32 hex>\tA\t<queue>\t<seq>\t<event JSON>`   an event entered a queue
+ *   `<crc32 hex>\tD\t<seq ranges>`                   events left (acknowledged upstream or dropped)
+ * The CRC covers the text after the first tab. Event JSON never holds a raw newline (JSON.stringify
+ * escapes it), so a line is a record. Replaying every segment in generation order rebuilds the queues;
+ * a torn or damaged line is skipped with a warning and every intact record around it is kept.
+ * Compaction writes the live records to a new generation, syncs it, then deletes the older ones; a
+ * crash in between leaves both, and replaying both gives the same queues.
+ */
+
+export interface JournalRecord {
+  readonly queue: MessagePriority;
+  readonly seq: number;
+  readonly json: string;
+}
+
+export interface RecoveryReport {
+  records: JournalRecord[];
+  segments: number;
+  damagedLines: number;
+  tornTail: boolean;
+}
+
+const QUEUES: readonly MessagePriority[] = ['High', 'Low', 'Operational'];
+const SEGMENT = /^segment-(\d+)\.log$/;
+/** Below this size the active segment is never compacted: rewriting costs more than it saves. */
+const COMPACT_MIN_BYTES = 1 << 20;
+
+function line(body: string): string {
+  return `${crc32(body).toString(16).padStart(8, '0')}\t${body}\n`;
+}
+
+/** "1-5,9,12-13" from ascending-or-not seq numbers. */
+export function encodeRanges(seqs: readonly number[]): string {
+  const sorted = [...seqs].sort((a, b) => a - b);
+  const parts: string[] = [];
+  let i = 0;
+  while (i < sorted.length) {
+    const start = sorted[i]!;
+    let end = start;
+    while (i + 1 < sorted.length && sorted[i + 1]! <= end + 1) end = sorted[++i]!;
+    parts.push(start === end ? String(start) : `${start}-${end}`);
+    i++;
+  }
+  return parts.join(',');
+}
+
+function decodeRanges(text: string, each: (seq: number) => void): boolean {
+  for (const part of text.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) return false;
+    const start = Number(m[1]);
+    const end = m[2] === undefined ? start : Number(m[2]);
+    if (end < start || end - start > 10_000_000) return false;
+    for (let s = start; s <= end; s++) each(s);
+  }
+  return true;
+}
+
+function listSegments(dir: string): number[] {
+  return readdirSync(dir)
+    .map((f) => SEGMENT.exec(f))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+}
+
+function segmentPath(dir: string, generation: number): string {
+  return path.join(dir, `segment-${generation}.log`);
+}
+
+/** Replays one segment's text into `live`; returns [damaged lines, torn tail]. */
+function replay(text: string, live: Map<number, JournalRecord>): [number, boolean] {
+  let damaged = 0;
+  const lines = text.split('\n');
+  const tail = lines.pop() ?? '';
+  const torn = tail.length > 0;
+  for (const l of lines) {
+    if (l.length === 0) continue;
+    const tab = l.indexOf('\t');
+    const body = tab === 8 ? l.slice(9) : '';
+    if (tab !== 8 || crc32(body).toString(16).padStart(8, '0') !== l.slice(0, 8)) {
+      damaged++;
+      continue;
+    }
+    if (body.startsWith('A\t')) {
+      const t1 = body.indexOf('\t', 2);
+      const t2 = body.indexOf('\t', t1 + 1);
+      const queue = body.slice(2, t1) as MessagePriority;
+      const seq = Number(body.slice(t1 + 1, t2));
+      if (t1 < 0 || t2 < 0 || !QUEUES.includes(queue) || !Number.isSafeInteger(seq)) {
+        damaged++;
+        continue;
+      }
+      live.set(seq, { queue, seq, json: body.slice(t2 + 1) });
+    } else if (body.startsWith('D\t')) {
+      if (!decodeRanges(body.slice(2), (s) => live.delete(s))) damaged++;
+    } else {
+      damaged++;
+    }
+  }
+  return [damaged, torn];
+}
+
+export class Journal {
+  private fd: number;
+  private generation: number;
+  private activeBytes = 0;
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private syncing = false;
+  private syncAgain = false;
+  private closed = false;
+
+  private constructor(
+    private readonly dir: string,
+    generation: number,
+    private readonly log?: Logger,
+  ) {
+    this.generation = generation;
+    this.fd = openSync(segmentPath(dir, generation), 'a');
+  }
+
+  /**
+   * Reads what the journal holds, then starts a fresh generation holding exactly those records (which
+   * also clears any damage). Never throws on damaged content; throws only when the directory is unusable.
+   */
+  static open(dir: string, log?: Logger): { journal: Journal; recovery: RecoveryReport } {
+    mkdirSync(dir, { recursive: true });
+    const generations = listSegments(dir);
+    const live = new Map<number, JournalRecord>();
+    let damagedLines = 0;
+    let tornTail = false;
+    for (const g of generations) {
+      let text: string;
+      try {
+        text = readFileSync(segmentPath(dir, g), 'utf8');
+      } catch (err) {
+        log?.warn('queue journal segment unreadable, skipped', { segment: g, error: err });
+        continue;
+      }
+      const [damaged, torn] = replay(text, live);
+      damagedLines += damaged;
+      tornTail ||= torn;
+    }
+    if (damagedLines > 0 || tornTail) {
+      log?.warn('queue journal had damaged records; every intact record was kept', { damagedLines, tornTail, recovered: live.size });
+    }
+    const records = [...live.values()];
+    const next = (generations[generations.length - 1] ?? 0) + 1;
+    const journal = new Journal(dir, next, log);
+    journal.rewrite(records, generations);
+    return { journal, recovery: { records, segments: generations.length, damagedLines, tornTail } };
+  }
+
+  get bytesOnDisk(): number {
+    return this.activeBytes + this.pendingBytes;
+  }
+
+  appendAdd(queue: MessagePriority, seq: number, json: string): void {
+    this.push(line(`A\t${queue}\t${seq}\t${json}`));
+  }
+
+  appendDelete(seqs: readonly number[]): void {
+    if (seqs.length > 0) this.push(line(`D\t${encodeRanges(seqs)}`));
+  }
+
+  /**
+   * Writes the pending records (page cache) and starts a data sync in the background. `liveBytes`
+   * (the queues' current content) decides whether the segment is worth compacting, with `live()`.
+   */
+  flush(liveBytes: number, live: () => Iterable<JournalRecord>): void {
+    if (this.closed) return;
+    this.writePending();
+    if (this.activeBytes > COMPACT_MIN_BYTES && this.activeBytes > 2 * liveBytes + COMPACT_MIN_BYTES / 4) {
+      this.compact([...live()]);
+      return;
+    }
+    this.syncInBackground();
+  }
+
+  /** Writes and syncs everything now, then closes the file. */
+  close(): void {
+    if (this.closed) return;
+    this.writePending();
+    try {
+      fdatasyncSync(this.fd);
+    } catch (err) {
+      this.log?.warn('queue journal sync failed', { error: err });
+    }
+    closeSync(this.fd);
+    this.closed = true;
+  }
+
+  private push(text: string): void {
+    if (this.closed) return;
+    this.pending.push(text);
+    this.pendingBytes += text.length;
+  }
+
+  private writePending(): void {
+    if (this.pending.length === 0) return;
+    const text = this.pending.join('');
+    this.pending = [];
+    this.pendingBytes = 0;
+    try {
+      this.activeBytes += writeSync(this.fd, text);
+    } catch (err) {
+      // The queues still hold the events in memory; they are lost only if the process also dies.
+      this.log?.warn('queue journal write failed', { error: err });
+    }
+  }
+
+  private syncInBackground(): void {
+    if (this.syncing) {
+      this.syncAgain = true;
+      return;
+    }
+    this.syncing = true;
+    const fd = this.fd;
+    fdatasync(fd, (err) => {
+      this.syncing = false;
+      if (err && !this.closed && fd === this.fd) this.log?.warn('queue journal sync failed', { error: err });
+      if (this.syncAgain && !this.closed) {
+        this.syncAgain = false;
+        this.syncInBackground();
+      }
+    });
+  }
+
+  private compact(records: readonly JournalRecord[]): void {
+    const old = listSegments(this.dir);
+    closeSync(this.fd);
+    this.generation++;
+    this.fd = openSync(segmentPath(this.dir, this.generation), 'a');
+    this.activeBytes = 0;
+    this.rewrite(records, old);
+  }
+
+  /** Writes `records` into the (new, empty) active segment, syncs it, then deletes `older` generations. */
+  private rewrite(records: readonly JournalRecord[], older: readonly number[]): void {
+    const chunk: string[] = [];
+    let size = 0;
+    const write = (): void => {
+      this.activeBytes += writeSync(this.fd, chunk.join(''));
+      chunk.length = 0;
+      size = 0;
+    };
+    for (const r of records) {
+      const text = line(`A\t${r.queue}\t${r.seq}\t${r.json}`);
+      chunk.push(text);
+      size += text.length;
+      if (size > 256 * 1024) write();
+    }
+    if (chunk.length > 0) write();
+    fdatasyncSync(this.fd);
+    for (const g of older) {
+      if (g === this.generation) continue;
+      try {
+        unlinkSync(segmentPath(this.dir, g));
+      } catch (err) {
+        this.log?.warn('could not delete an old queue journal segment', { segment: g, error: err });
+      }
+    }
+  }
+}

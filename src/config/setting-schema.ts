@@ -1,0 +1,96 @@
+import Ajv, { type ValidateFunction } from 'ajv';
+import { parseDuration } from '../core/duration';
+import type { SettingDefinition, SettingValue } from './settings';
+
+/** ajv format for ISO 8601 durations the agent can use: parseable and longer than zero (PT1S, PT0.5S, P1D…). */
+export const DURATION_FORMAT = 'edgeguard-duration';
+
+type JsonSchema = Record<string, unknown>;
+
+/** JSON Schema of a setting's value (what goes inside `{"value": …}`). */
+export function settingValueSchema(def: SettingDefinition): JsonSchema {
+  switch (def.type) {
+    case 'duration':
+      return { type: 'string', format: DURATION_FORMAT };
+    case 'integer': {
+      const schema: JsonSchema = { type: 'integer' };
+      if (def.minimum !== undefined) schema.minimum = def.minimum;
+      if (def.maximum !== undefined) schema.maximum = def.maximum;
+      return schema;
+    }
+    case 'boolean':
+      return { type: 'boolean' };
+    case 'priority':
+      return { type: 'string', enum: ['Off', 'Low', 'High'] };
+    case 'enum':
+      return { type: 'string', enum: [...(def.values ?? [])] };
+    case 'string':
+      return { type: 'string' };
+    case 'stringList':
+      return { type: 'array', items: { type: 'string' } };
+  }
+}
+
+/** The wrapped form the twin uses: `{"value": X}` (other keys tolerated). */
+export function wrappedSettingSchema(def: SettingDefinition): JsonSchema {
+  return { type: 'object', properties: { value: settingValueSchema(def) }, required: ['value'] };
+}
+
+/** Validates setting values against their definitions; one compiled validator per setting. */
+export class SettingValidator {
+  private readonly validators = new Map<string, ValidateFunction>();
+
+  constructor(catalogue: readonly SettingDefinition[]) {
+    const ajv = new Ajv({ allErrors: false, strict: true });
+    ajv.addFormat(DURATION_FORMAT, { type: 'string', validate: (text: string) => (parseDuration(text) ?? 0) > 0 });
+    for (const def of catalogue) this.validators.set(def.name, ajv.compile(settingValueSchema(def)));
+  }
+
+  /** Undefined when `value` is a valid value of setting `def`, else why not (never quoting the value). */
+  check(def: SettingDefinition, value: unknown): string | undefined {
+    const validate = this.validators.get(def.name);
+    if (!validate) return 'unknown setting';
+    if (validate(value)) return undefined;
+    return expectation(def);
+  }
+}
+
+/** What a setting accepts, in words an operator can act on. */
+export function expectation(def: SettingDefinition): string {
+  switch (def.type) {
+    case 'duration':
+      return 'expected an ISO 8601 duration longer than zero, e.g. PT1S, PT7M, PT5H';
+    case 'integer': {
+      const range = [def.minimum !== undefined ? `>= ${def.minimum}` : '', def.maximum !== undefined ? `<= ${def.maximum}` : ''].filter(Boolean).join(' and ');
+      return `expected an integer${range ? ' ' + range : ''}`;
+    }
+    case 'boolean':
+      return 'expected true or false';
+    case 'priority':
+      return 'expected one of Off, Low, High';
+    case 'enum':
+      return `expected one of ${(def.values ?? []).join(', ')}`;
+    case 'string':
+      return 'expected a string';
+    case 'stringList':
+      return 'expected a list of strings';
+  }
+}
+
+/**
+ * A list setting may also be given as one string (twins handle arrays poorly): items separated by
+ * commas or newlines. Other values pass through unchanged.
+ */
+export function normaliseValue(def: SettingDefinition, value: unknown): unknown {
+  if (def.type === 'stringList' && typeof value === 'string') {
+    return value
+      .split(/[,\n]/)
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+  }
+  return value;
+}
+
+export function isSettingValue(value: unknown): value is SettingValue {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || (Array.isArray(value) && value.every((v) => typeof v === 'string'));
+}

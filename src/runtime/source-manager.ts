@@ -1,0 +1,241 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { ConfigView } from '../config/config-view';
+import type { SecurityEvent } from '../core/event';
+import type { Logger } from '../core/logger';
+import { enabledSettingName } from '../sources/index';
+import { SourceUnavailableError, type EmitOptions, type Source, type SourceContext, type SourceDefinition, type SourceStatus } from '../sources/source';
+
+/** A source's status as reported in the twin. */
+export interface ReportedSourceStatus extends SourceStatus {
+  /** When the source entered this state (ISO 8601 UTC). */
+  since: string;
+}
+
+export interface SourceManagerOptions {
+  readonly sources: readonly SourceDefinition[];
+  readonly hostRoot: string;
+  /** Each source gets `<stateDir>/<SourceName>`, created. */
+  readonly stateDir: string;
+  /** Where events go (pipeline.ingest). */
+  emit(event: SecurityEvent, options?: EmitOptions): void;
+  readonly log: Logger;
+  /** Called whenever a source's status changes (the runtime reports it). */
+  onStatusChange?(): void;
+  /** Longest wait for one source's stop() before it is abandoned. Default 5 s. */
+  readonly stopTimeoutMs?: number;
+}
+
+function reasonOf(error: unknown): string {
+  if (error instanceof SourceUnavailableError) return error.reason;
+  return error instanceof Error ? error.message.split('\n')[0]! : String(error);
+}
+
+function withTimeout(promise: Promise<void>, ms: number): Promise<'done' | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+    timer.unref?.();
+  });
+  return Promise.race([promise.then(() => 'done' as const), timeout]).finally(() => clearTimeout(timer));
+}
+
+/** One source's lifecycle: start, snapshots, stop, restart; every failure is contained here. */
+class SourceRunner {
+  private source?: Source;
+  /** Bumped at each start/stop: emits and statuses from an older instance are ignored. */
+  private generation = 0;
+  private running = false;
+  private signature?: string;
+  /** Signature of the settings a start failed with: not retried until they change (or a re-enable). */
+  private failedSignature?: string;
+  private snapshotEveryMs?: number;
+  private snapshotTimer?: NodeJS.Timeout;
+  private snapshotBusy = false;
+  private snapshotFailure?: string;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly log: Logger;
+  status: ReportedSourceStatus = { state: 'disabled', reason: 'not started yet', since: new Date().toISOString() };
+
+  constructor(
+    readonly definition: SourceDefinition,
+    private readonly options: SourceManagerOptions,
+  ) {
+    this.log = options.log.child(definition.name);
+  }
+
+  /** Serialised per source: a slow start never blocks the others. */
+  apply(config: ConfigView): Promise<void> {
+    this.chain = this.chain.then(() => this.reconcile(config)).catch((error: unknown) => this.log.error('source reconfiguration failed', { error: reasonOf(error) }));
+    return this.chain;
+  }
+
+  shutdown(): Promise<void> {
+    this.chain = this.chain.then(() => this.stop()).catch(() => undefined);
+    return this.chain;
+  }
+
+  private async reconcile(config: ConfigView): Promise<void> {
+    const enabledName = enabledSettingName(this.definition);
+    const enabled = !config.has(enabledName) || config.boolean(enabledName);
+    if (!enabled) {
+      if (this.running) {
+        this.log.info('source disabled', { setting: enabledName });
+        await this.stop();
+      }
+      this.failedSignature = undefined;
+      this.setStatus({ state: 'disabled', reason: `${enabledName} is false` });
+      return;
+    }
+    const signature = config.signature(this.definition.settings.map((s) => s.name));
+    if (this.running && signature !== this.signature) {
+      this.log.info('settings changed: restarting source');
+      await this.stop();
+    }
+    if (!this.running && signature !== this.failedSignature) await this.start(config, signature);
+    this.scheduleSnapshots(config);
+  }
+
+  private async start(config: ConfigView, signature: string): Promise<void> {
+    const generation = ++this.generation;
+    this.running = true;
+    this.signature = signature;
+    this.snapshotEveryMs = undefined;
+    this.snapshotFailure = undefined;
+    let statusSet = false;
+    const current = () => generation === this.generation;
+    const stateDir = path.join(this.options.stateDir, this.definition.name);
+    const ctx: SourceContext = {
+      config,
+      log: this.log,
+      hostRoot: this.options.hostRoot,
+      stateDir,
+      emit: (event, emitOptions) => {
+        if (!current()) return;
+        try {
+          this.options.emit(event, emitOptions);
+        } catch (error) {
+          this.log.error('event dropped: the pipeline refused it', { event: event.Name, error: reasonOf(error) });
+        }
+      },
+      setStatus: (status) => {
+        if (!current()) return;
+        statusSet = true;
+        this.setStatus(status);
+      },
+    };
+    try {
+      mkdirSync(stateDir, { recursive: true });
+      const source = await this.definition.start(ctx);
+      if (!current()) {
+        await source.stop().catch(() => undefined);
+        return;
+      }
+      this.source = source;
+      this.failedSignature = undefined;
+      if (!statusSet) this.setStatus({ state: 'running' });
+      this.log.info('source started', { state: this.status.state, ...(this.status.method ? { method: this.status.method } : {}) });
+    } catch (error) {
+      this.running = false;
+      this.source = undefined;
+      this.failedSignature = signature;
+      const reason = error instanceof SourceUnavailableError ? error.reason : `start failed: ${reasonOf(error)}`;
+      this.setStatus({ state: 'failed', reason });
+      this.log.warn('source not running', { reason });
+    }
+  }
+
+  private scheduleSnapshots(config: ConfigView): void {
+    if (!this.source?.snapshot) return;
+    let every: number;
+    try {
+      every = config.durationMs('snapshotFrequency');
+    } catch {
+      return;
+    }
+    if (every === this.snapshotEveryMs) return;
+    const first = this.snapshotEveryMs === undefined;
+    this.snapshotEveryMs = every;
+    if (this.snapshotTimer) clearInterval(this.snapshotTimer);
+    this.snapshotTimer = setInterval(() => void this.takeSnapshot(), every);
+    if (first) void this.takeSnapshot();
+  }
+
+  /** One snapshot at a time; a failing snapshot degrades the status until one succeeds. */
+  private async takeSnapshot(): Promise<void> {
+    const source = this.source;
+    if (!source?.snapshot || this.snapshotBusy) return;
+    const generation = this.generation;
+    this.snapshotBusy = true;
+    try {
+      await source.snapshot();
+      if (generation === this.generation && this.snapshotFailure) {
+        this.snapshotFailure = undefined;
+        this.log.info('snapshot works again');
+        this.setStatus({ state: 'running' });
+      }
+    } catch (error) {
+      if (generation !== this.generation) return;
+      const reason = `snapshot failed: ${reasonOf(error)}`;
+      if (reason !== this.snapshotFailure) this.log.warn('snapshot failed', { error: reasonOf(error) });
+      this.snapshotFailure = reason;
+      this.setStatus({ state: 'degraded', reason, method: this.status.method });
+    } finally {
+      this.snapshotBusy = false;
+    }
+  }
+
+  private async stop(): Promise<void> {
+    this.generation++;
+    if (this.snapshotTimer) clearInterval(this.snapshotTimer);
+    this.snapshotTimer = undefined;
+    this.snapshotEveryMs = undefined;
+    const source = this.source;
+    this.source = undefined;
+    this.running = false;
+    if (!source) return;
+    try {
+      const outcome = await withTimeout(Promise.resolve().then(() => source.stop()), this.options.stopTimeoutMs ?? 5000);
+      if (outcome === 'timeout') this.log.warn('source did not stop in time; abandoned');
+    } catch (error) {
+      this.log.warn('source stop failed', { error: reasonOf(error) });
+    }
+  }
+
+  private setStatus(status: SourceStatus): void {
+    const prev = this.status;
+    if (prev.state === status.state && prev.reason === status.reason && prev.method === status.method) return;
+    this.status = { state: status.state, ...(status.reason ? { reason: status.reason } : {}), ...(status.method ? { method: status.method } : {}), since: new Date().toISOString() };
+    try {
+      this.options.onStatusChange?.();
+    } catch (error) {
+      this.log.error('status listener failed', { error: reasonOf(error) });
+    }
+  }
+}
+
+/**
+ * Runs every source of the catalogue: starts the enabled ones, isolates failures (a source that
+ * cannot start is reported failed, the others run), schedules snapshots every snapshotFrequency,
+ * stops/starts on collectorEnabled<Name>, restarts a source when its own settings change.
+ */
+export class SourceManager {
+  private readonly runners: SourceRunner[];
+
+  constructor(options: SourceManagerOptions) {
+    this.runners = options.sources.map((d) => new SourceRunner(d, options));
+  }
+
+  /** Applies a configuration; resolves when every source has reacted to it. */
+  async apply(config: ConfigView): Promise<void> {
+    await Promise.all(this.runners.map((r) => r.apply(config)));
+  }
+
+  statuses(): Record<string, ReportedSourceStatus> {
+    return Object.fromEntries(this.runners.map((r) => [r.definition.name, { ...r.status }]));
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.runners.map((r) => r.shutdown()));
+  }
+}

@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import { accessSync, constants, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../core/logger';
+
+export const DEFAULT_STATE_DIR = '/var/lib/edgeguard';
+export const FALLBACK_STATE_DIR = '.edgeguard-state';
+const AGENT_ID_FILE = 'agent-id';
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function writableDir(dir: string): boolean {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The state directory (queues, agent id, source cursors), created: EDGEGUARD_STATE_DIR, else
+ * /var/lib/edgeguard when writable, else ./.edgeguard-state. Throws when the chosen one cannot be created.
+ */
+export function resolveStateDir(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+  if (env.EDGEGUARD_STATE_DIR) {
+    const dir = path.resolve(cwd, env.EDGEGUARD_STATE_DIR);
+    if (!writableDir(dir)) throw new Error(`state directory ${dir} (EDGEGUARD_STATE_DIR) cannot be created or written`);
+    return dir;
+  }
+  if (writableDir(DEFAULT_STATE_DIR)) return DEFAULT_STATE_DIR;
+  const fallback = path.resolve(cwd, FALLBACK_STATE_DIR);
+  if (!writableDir(fallback)) throw new Error(`no writable state directory: ${DEFAULT_STATE_DIR} and ${fallback} cannot be written; set EDGEGUARD_STATE_DIR`);
+  return fallback;
+}
+
+/** The agent's GUID, kept in <stateDir>/agent-id so it is stable across restarts; a damaged file gets a new one. */
+export function loadAgentId(stateDir: string, log?: Logger): string {
+  const file = path.join(stateDir, AGENT_ID_FILE);
+  let text: string | undefined;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch {
+    text = undefined;
+  }
+  if (text !== undefined && GUID.test(text)) return text.toLowerCase();
+  if (text !== undefined) log?.warn('agent id file is damaged: a new AgentId is generated', { file });
+  const id = randomUUID();
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, `${id}\n`);
+  renameSync(tmp, file);
+  return id;
+}
