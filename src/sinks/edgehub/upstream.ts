@@ -142,7 +142,7 @@ class EdgeHubLink implements EdgeHubUpstream {
       throw new NotConnectedError('report properties');
     }
     try {
-      await this.updateReported(session.twin, patch);
+      await Promise.race([this.updateReported(session.twin, patch), session.lost]);
     } catch (err) {
       this.keepPendingReported(patch);
       throw err;
@@ -162,7 +162,9 @@ class EdgeHubLink implements EdgeHubUpstream {
   private async send(message: OutgoingMessage): Promise<void> {
     const session = this.session;
     if (this.state !== 'connected' || !session?.ready) throw new NotConnectedError(`send message ${message.messageId}`);
-    await promiseWithTimeout('sendOutputEvent', this.timeoutMs, () => session.client.sendOutputEvent(this.outputName, toSdkMessage(message)));
+    // The SDK does not fail operations in flight when the connection drops: the session's loss does.
+    const sent = promiseWithTimeout('sendOutputEvent', this.timeoutMs, () => session.client.sendOutputEvent(this.outputName, toSdkMessage(message)));
+    await Promise.race([sent, session.lost]);
   }
 
   private keepPendingReported(patch: Record<string, unknown>): void {
@@ -253,7 +255,7 @@ class EdgeHubLink implements EdgeHubUpstream {
     if (!pending) return;
     this.pendingReported = undefined;
     try {
-      await this.updateReported(twin, pending);
+      await Promise.race([this.updateReported(twin, pending), session.lost]);
       this.log.info('sent reported properties kept while offline');
     } catch (err) {
       this.pendingReported = mergePatch(pending, this.pendingReported ?? {});
@@ -311,7 +313,7 @@ class EdgeHubLink implements EdgeHubUpstream {
   }
 
   private connectionLost(session: Session, reason: Error): void {
-    session.markLost(reason);
+    session.markLost(new NotConnectedError(`connection lost (${reason.message})`));
     if (this.state === 'closed' || this.session !== session || !session.ready) return;
     this.session = undefined;
     this.connectedSince = undefined;
@@ -326,6 +328,7 @@ class EdgeHubLink implements EdgeHubUpstream {
   /** Closes a session's client, bounded; its late events and callbacks are ignored (generation check). */
   private async discard(session: Session): Promise<void> {
     session.ready = false;
+    session.markLost(new NotConnectedError('connection closed'));
     try {
       await promiseWithTimeout('close', CLOSE_TIMEOUT_MS, () => session.client.close());
     } catch (err) {
