@@ -60,7 +60,9 @@ interface Session {
 }
 
 function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const text = err instanceof Error ? err.message : String(err);
+  // The SDK labels every failed first connect "Not authorized", refused sockets included: keep the cause only.
+  return text.replace(/^mqtt\.js returned /, '').replace(/^Failure on first connection \(Not authorized\): /, '').replace(/ error$/, '');
 }
 
 /**

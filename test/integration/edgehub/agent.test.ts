@@ -13,6 +13,7 @@ import { AgentProcess, builtAgentSkipReason } from '../../harness/agent-process'
 import { EdgeHubStandIn, edgeHubStandInSkipReason } from '../../harness/edgehub-standin';
 import { childEnvironment } from '../../harness/iot-environment';
 import { referenceSchemaDir } from '../../harness/paths';
+import { WorkloadStandIn } from '../../harness/workload-standin';
 
 /**
  * The built agent (`node dist/src/main.js`) as IoT Edge runs it, against the edgeHub stand-in: twin in,
@@ -69,8 +70,8 @@ function fastDesired(): Json {
   };
 }
 
-function startAgent(hub: EdgeHubStandIn, stateDir: string): AgentProcess {
-  const agent = new AgentProcess(childEnvironment({ ...hub.devEnvironment(), EDGEGUARD_STATE_DIR: stateDir, EDGEGUARD_HOST_ROOT: '/' }));
+function startAgent(hub: EdgeHubStandIn, stateDir: string, iotEnvironment: Record<string, string> = hub.devEnvironment()): AgentProcess {
+  const agent = new AgentProcess(childEnvironment({ ...iotEnvironment, EDGEGUARD_STATE_DIR: stateDir, EDGEGUARD_HOST_ROOT: '/' }));
   cleanups.push(() => agent.stop('SIGKILL', 5000));
   return agent;
 }
@@ -140,6 +141,9 @@ test('agent against edgeHub: twin, reported configuration, valid messages, bad p
   const status = hub.reported[STATUS_KEY] as Json;
   assert.equal(status.mode, 'edgeHub');
   assert.match(String(status.agentId), /^[0-9a-f-]{36}$/);
+  const method = await hub.invokeMethod('status', null);
+  assert.equal(method.status, 200);
+  assert.equal(((method.payload as Json)[STATUS_KEY] as Json).agentId, status.agentId, 'the status direct method answers the reported document');
 
   // Security messages that validate, SystemInformation among them, with the transport's properties.
   await hub.waitForOutput(() => events(hub).some((e) => e.Name === 'SystemInformation'), 20_000);
@@ -212,4 +216,25 @@ test('SIGTERM while edgeHub is down keeps the queue on disk; the restarted agent
   assert.equal((hub.reported[STATUS_KEY] as Json).agentId, agentId, 'AgentId is stable across restarts');
   assertAllValid(hub);
   assert.equal(await second.stop('SIGTERM'), 0);
+});
+
+test('production variables (workload API), agent started before edgeHub: it waits, then connects and sends', { skip, timeout: 40_000 }, async () => {
+  const hub = await EdgeHubStandIn.start({ desired: fastDesired(), listen: false });
+  cleanups.push(() => hub.close());
+  const workload = await WorkloadStandIn.start({ trustBundle: hub.caPem, moduleKey: hub.sharedAccessKey, moduleId: hub.moduleId });
+  cleanups.push(() => workload.close());
+  const agent = startAgent(hub, tempDir('edgeguard-e2e-state-'), workload.environment(hub));
+  await sleep(3000);
+  assert.ok(agent.running, `the agent keeps running without edgeHub\n${agent.tail()}`);
+  assert.ok(agent.lines.some((l) => /edgeHub not reachable, retrying/.test(l)), 'retries are logged');
+  assert.ok(!agent.lines.some((l) => l.includes(hub.sharedAccessKey)), 'no key in the logs');
+
+  await hub.startListener();
+  await hub.waitForReported((r) => reportedConfig(r).snapshotFrequency?.value === 'PT2S' && r[STATUS_KEY] !== undefined, 25_000).catch((err: Error) => {
+    throw new Error(`${err.message}\n${agent.tail()}`);
+  });
+  await hub.waitForOutput(() => events(hub).some((e) => e.Name === 'SystemInformation'), 15_000);
+  assert.ok(workload.requests.some((r) => r.url.includes('/sign')), 'SAS tokens signed by the workload API');
+  assertAllValid(hub);
+  assert.equal(await agent.stop('SIGTERM'), 0);
 });
