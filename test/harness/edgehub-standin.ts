@@ -122,6 +122,8 @@ export class EdgeHubStandIn {
   readonly reportedPatches: Json[] = [];
   readonly connects: RecordedConnect[] = [];
   twinGets = 0;
+  /** The next this-many twin GETs are answered with a body that is not JSON. */
+  corruptTwinResponses = 0;
 
   private readonly dir: string;
   private readonly certificates: TestCertificates;
@@ -216,7 +218,7 @@ export class EdgeHubStandIn {
     applyTwinPatch(this.desired, patch);
     this.desiredVersion++;
     const body = { ...patch, $version: this.desiredVersion };
-    await this.publish(`$iothub/twin/PATCH/properties/desired/?$version=${this.desiredVersion}`, JSON.stringify(body));
+    await this.publishRaw(`$iothub/twin/PATCH/properties/desired/?$version=${this.desiredVersion}`, JSON.stringify(body));
   }
 
   /** Changes desired properties without telling anyone (as if the module missed the push). */
@@ -238,7 +240,7 @@ export class EdgeHubStandIn {
         resolve(result);
       });
     });
-    await this.publish(`$iothub/methods/POST/${name}/?$rid=${rid}`, JSON.stringify(payload ?? null));
+    await this.publishRaw(`$iothub/methods/POST/${name}/?$rid=${rid}`, JSON.stringify(payload ?? null));
     return answer;
   }
 
@@ -288,8 +290,11 @@ export class EdgeHubStandIn {
     for (const wake of [...this.waiters]) wake();
   }
 
-  /** aedes can lose a QoS 1 message when a publish starts before the previous one's callback: one at a time. */
-  private publish(topic: string, payload: string): Promise<void> {
+  /**
+   * Publishes anything to the module (tests use it for malformed messages). aedes can lose a QoS 1
+   * message when a publish starts before the previous one's callback: one at a time.
+   */
+  publishRaw(topic: string, payload: string): Promise<void> {
     const next = this.publishChain.then(
       () =>
         new Promise<void>((resolve) => {
@@ -374,7 +379,9 @@ export class EdgeHubStandIn {
         desired: { ...structuredClone(this.desired), $version: this.desiredVersion },
         reported: { ...structuredClone(this.reported), $version: this.reportedVersion },
       };
-      void this.reply(client, `$iothub/twin/res/200/?$rid=${rid}`, JSON.stringify(twin));
+      const corrupt = this.corruptTwinResponses > 0;
+      if (corrupt) this.corruptTwinResponses--;
+      void this.reply(client, `$iothub/twin/res/200/?$rid=${rid}`, corrupt ? '{"desired": not json' : JSON.stringify(twin));
       return;
     }
     if (topic.startsWith('$iothub/twin/PATCH/properties/reported/')) {
@@ -411,6 +418,6 @@ export class EdgeHubStandIn {
   }
 
   private reply(_client: Client, topic: string, payload: string): Promise<void> {
-    return this.publish(topic, payload);
+    return this.publishRaw(topic, payload);
   }
 }

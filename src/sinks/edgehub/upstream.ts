@@ -7,6 +7,7 @@ import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 import { detectEdgeHubEndpoint, missingWorkloadVariables } from './environment';
 import { SECURITY_OUTPUT, toSdkMessage } from './message';
 import { callWithTimeout, mergePatch, promiseWithTimeout } from './promises';
+import { guardIncomingMessages } from './sdk-guards';
 
 export interface MethodResult {
   readonly status: number;
@@ -215,6 +216,10 @@ class EdgeHubLink implements EdgeHubUpstream {
     lost.catch(() => undefined);
     const session: Session = { generation, client, ready: false, lost, markLost: (reason) => markLost(reason) };
     client.setRetryPolicy(NO_SDK_RETRY);
+    const guarded = guardIncomingMessages(client, (topic, err) =>
+      this.log.warn('malformed message from edgeHub ignored', { topic: topic.split('?')[0], error: err.message }),
+    );
+    if (!guarded) this.log.debug('SDK internals not as expected: malformed twin messages are not guarded');
     // Without an 'error' listener an SDK error event would throw and end the process.
     client.on('error', (err: Error) => this.log.warn('edgeHub client error', { error: errorText(err) }));
     client.on('disconnect', (reason?: { transportObj?: unknown }) => {

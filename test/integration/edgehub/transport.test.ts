@@ -214,3 +214,30 @@ test('edgeHub outage: sends reject, reconnect re-fetches the twin (patch made of
   await upstream.close();
   restore();
 });
+
+test('malformed twin messages from edgeHub are logged and survived: garbage desired patch, garbage twin response', { skip }, async () => {
+  const hub = await EdgeHubStandIn.start({ desired: { [SETTINGS_KEY]: { snapshotFrequency: { value: 'PT1H' } } } });
+  cleanups.push(() => hub.close());
+  const restore = useIotEnvironment(hub.devEnvironment());
+  cleanups.push(restore);
+  hub.corruptTwinResponses = 1;
+  const upstream = createEdgeHubUpstream({ backoff: FAST_BACKOFF, operationTimeoutMs: 1500 });
+  cleanups.push(() => upstream.close());
+  const desired = desiredRecorder(upstream);
+  await upstream.start();
+  await until(() => desired.seen.length > 0, 15_000, 'desired properties after a corrupt twin response');
+  assert.ok(hub.twinGets >= 2, 'the corrupt GET was retried on a new connection');
+  assert.equal(settingValue(desired.latest(), 'snapshotFrequency'), 'PT1H');
+
+  const seen = desired.seen.length;
+  await hub.publishRaw(`$iothub/twin/PATCH/properties/desired/?$version=99`, 'not json{');
+  await hub.patchDesired({ [SETTINGS_KEY]: { snapshotFrequency: { value: 'PT3M' } } });
+  await until(() => desired.seen.length > seen, 5000, 'the valid patch after the garbage one');
+  assert.equal(settingValue(desired.latest(), 'snapshotFrequency'), 'PT3M');
+  assert.equal(upstream.connectionState(), 'connected', 'still connected: nothing crashed');
+  const sent = message('High');
+  await upstream.transport.send(sent);
+  await hub.waitForOutput((o) => o.messageId === sent.messageId);
+  await upstream.close();
+  restore();
+});
