@@ -131,7 +131,7 @@ export class EdgeHubStandIn {
   private server?: tls.Server;
   private readonly sockets = new Set<Socket>();
   private publishChain: Promise<void> = Promise.resolve();
-  private readonly pendingMethods = new Map<string, (answer: MethodAnswer) => void>();
+  private readonly pendingMethods = new Map<string, { answer: (answer: MethodAnswer) => void; fail: (err: Error) => void }>();
   private nextRid = 1;
   private readonly waiters = new Set<() => void>();
 
@@ -235,9 +235,15 @@ export class EdgeHubStandIn {
         this.pendingMethods.delete(rid);
         reject(new Error(`direct method ${name} not answered within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pendingMethods.set(rid, (result) => {
-        clearTimeout(timer);
-        resolve(result);
+      this.pendingMethods.set(rid, {
+        answer: (result) => {
+          clearTimeout(timer);
+          resolve(result);
+        },
+        fail: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
       });
     });
     await this.publishRaw(`$iothub/methods/POST/${name}/?$rid=${rid}`, JSON.stringify(payload ?? null));
@@ -280,6 +286,8 @@ export class EdgeHubStandIn {
   }
 
   async close(): Promise<void> {
+    for (const pending of this.pendingMethods.values()) pending.fail(new Error('edgeHub stand-in closed'));
+    this.pendingMethods.clear();
     await this.stopListener();
     await this.publishChain;
     await new Promise<void>((resolve) => this.broker.close(() => resolve()));
@@ -412,7 +420,7 @@ export class EdgeHubStandIn {
       } catch {
         // a method may answer with a non-JSON body; keep it as text
       }
-      this.pendingMethods.get(rid)?.({ status: Number(method[1]), payload: body });
+      this.pendingMethods.get(rid)?.answer({ status: Number(method[1]), payload: body });
       this.pendingMethods.delete(rid);
     }
   }

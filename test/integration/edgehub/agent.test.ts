@@ -140,6 +140,8 @@ test('agent against edgeHub: twin, reported configuration, valid messages, bad p
   assert.equal(config.aggregationEnabledProcessCreate?.value, false);
   const status = hub.reported[STATUS_KEY] as Json;
   assert.equal(status.mode, 'edgeHub');
+  assert.deepEqual(status.configurationErrors, {}, 'a good twin has no configuration errors');
+  assert.deepEqual(status.unknownSettings, {}, 'twin metadata such as $version is not taken for a setting');
   assert.match(String(status.agentId), /^[0-9a-f-]{36}$/);
   const method = await hub.invokeMethod('status', null);
   assert.equal(method.status, 200);
