@@ -1,18 +1,17 @@
 import path from 'node:path';
 import { toolVersion } from './cli/scan';
 import { configurationErrorEvent, ConfigStore, type ConfigUpdate } from './config/config-store';
-import type { ConfigView } from './config/config-view';
 import { resolveConfigPath } from './config/local-config-file';
 import { buildCatalogue, CONFIG_KEY } from './config/settings';
 import { resolveHostRoot } from './core/host-root';
 import { getLogger, levelFromEnvironment, setLogDestination, setLogLevel, type Logger, type LogLevel } from './core/logger';
-import type { EventPipeline, PipelineOptions } from './pipeline/types';
+import { openPipeline } from './pipeline/pipeline';
 import { PropertyReporter, reportedDocument, type AgentIdentity, type ReportInputs } from './runtime/property-reporter';
 import { SourceManager } from './runtime/source-manager';
 import { StandaloneUpstream } from './runtime/standalone-upstream';
 import { loadAgentId, resolveStateDir } from './runtime/state';
 import type { DesiredProperties, Upstream } from './runtime/upstream';
-import type { Transport } from './sinks/transport';
+import { StdoutTransport } from './sinks/stdout-transport';
 import { ALL_SOURCES, sourceSettings } from './sources/index';
 import type { SourceDefinition } from './sources/source';
 
@@ -49,8 +48,6 @@ interface EdgeHubModule {
 
 function createUpstream(mode: Upstream['mode'], stateDir: string, env: NodeJS.ProcessEnv, argv: readonly string[]): Upstream {
   if (mode === 'standalone') {
-    // Loaded here so the module is not required before it is needed (and can be swapped in tests).
-    const { StdoutTransport } = require('./sinks/stdout-transport') as { StdoutTransport: new () => Transport };
     return new StandaloneUpstream({ configFile: resolveConfigPath(argv, env), stateDir, transport: new StdoutTransport(), log: getLogger('standalone') });
   }
   let edgeHub: EdgeHubModule;
@@ -60,11 +57,6 @@ function createUpstream(mode: Upstream['mode'], stateDir: string, env: NodeJS.Pr
     throw new Error(`IoT Edge variables are set but the edgeHub upstream cannot be loaded (${(error as Error).message.split('\n')[0]})`);
   }
   return edgeHub.createEdgeHubUpstream({ log: getLogger('edgehub') });
-}
-
-function openPipeline(options: PipelineOptions, config: ConfigView): Promise<EventPipeline> {
-  const { openPipeline: open } = require('./pipeline/pipeline') as { openPipeline(o: PipelineOptions, c: ConfigView): EventPipeline | Promise<EventPipeline> };
-  return Promise.resolve(open(options, config));
 }
 
 /** The twin's logLevel when it sets one, else the environment's (EDGEGUARD_LOG_LEVEL, RuntimeLogLevel). */

@@ -7,7 +7,10 @@ import type { Logger } from '../core/logger';
 /**
  * Append-only journal of the queues, in `<dir>/segment-<generation>.log`. One record a line:
  *   `<crc32 hex>\tA\t<queue>\t<seq>\t<event JSON>`   an event entered a queue
- *   `<crc32 hex>\tD\t<seq ranges>`                   events left (acknowledged upstream or dropped)
+ *   `<crc32 hex>\tD\t<seq ranges>`                   events left (acknowledged upstream or dropped),
+ *                                                    or aggregation entries closed
+ *   `<crc32 hex>\tK\t<seq>\t<entry JSON>`           an aggregation window got a new key (opaque here)
+ *   `<crc32 hex>\tH\t<JSON [[seq,count,endUtc,endLocal],…]>`  later hits on open keys
  * The CRC covers the text after the first tab. Event JSON never holds a raw newline (JSON.stringify
  * escapes it), so a line is a record. Replaying every segment in generation order rebuilds the queues;
  * a torn or damaged line is skipped with a warning and every intact record around it is kept.
@@ -21,8 +24,20 @@ export interface JournalRecord {
   readonly json: string;
 }
 
+/** An open aggregation entry, as the aggregator serialized it, with its latest hit update if any. */
+export interface WindowRecord {
+  readonly seq: number;
+  readonly json: string;
+  hits?: HitUpdate;
+}
+
+export type HitUpdate = readonly [seq: number, count: number, endUtc: string, endLocal: string];
+
+export type LiveRecord = JournalRecord | WindowRecord;
+
 export interface RecoveryReport {
   records: JournalRecord[];
+  windows: WindowRecord[];
   segments: number;
   damagedLines: number;
   tornTail: boolean;
@@ -76,8 +91,17 @@ function segmentPath(dir: string, generation: number): string {
   return path.join(dir, `segment-${generation}.log`);
 }
 
-/** Replays one segment's text into `live`; returns [damaged lines, torn tail]. */
-function replay(text: string, live: Map<number, JournalRecord>): [number, boolean] {
+function isHitUpdate(u: unknown): u is HitUpdate {
+  return Array.isArray(u) && u.length === 4 && Number.isSafeInteger(u[0]) && Number.isSafeInteger(u[1]) && typeof u[2] === 'string' && typeof u[3] === 'string';
+}
+
+function windowLine(r: WindowRecord): string {
+  const entry = line(`K\t${r.seq}\t${r.json}`);
+  return r.hits === undefined ? entry : entry + line(`H\t${JSON.stringify([r.hits])}`);
+}
+
+/** Replays one segment's text into `live` and `windows`; returns [damaged lines, torn tail]. */
+function replay(text: string, live: Map<number, JournalRecord>, windows: Map<number, WindowRecord>): [number, boolean] {
   let damaged = 0;
   const lines = text.split('\n');
   const tail = lines.pop() ?? '';
@@ -101,7 +125,34 @@ function replay(text: string, live: Map<number, JournalRecord>): [number, boolea
       }
       live.set(seq, { queue, seq, json: body.slice(t2 + 1) });
     } else if (body.startsWith('D\t')) {
-      if (!decodeRanges(body.slice(2), (s) => live.delete(s))) damaged++;
+      const ok = decodeRanges(body.slice(2), (s) => {
+        if (!live.delete(s)) windows.delete(s);
+      });
+      if (!ok) damaged++;
+    } else if (body.startsWith('K\t')) {
+      const t1 = body.indexOf('\t', 2);
+      const seq = Number(body.slice(2, t1));
+      if (t1 < 0 || !Number.isSafeInteger(seq)) {
+        damaged++;
+        continue;
+      }
+      windows.set(seq, { seq, json: body.slice(t1 + 1) });
+    } else if (body.startsWith('H\t')) {
+      let updates: unknown;
+      try {
+        updates = JSON.parse(body.slice(2));
+      } catch {
+        updates = undefined;
+      }
+      if (!Array.isArray(updates)) {
+        damaged++;
+        continue;
+      }
+      for (const u of updates) {
+        if (!isHitUpdate(u)) continue;
+        const w = windows.get(u[0]);
+        if (w !== undefined) w.hits = u;
+      }
     } else {
       damaged++;
     }
@@ -109,10 +160,32 @@ function replay(text: string, live: Map<number, JournalRecord>): [number, boolea
   return [damaged, torn];
 }
 
-export class Journal {
+/** What the queues need from a journal. */
+export interface QueueJournal {
+  appendAdd(queue: MessagePriority, seq: number, json: string): void;
+  appendDelete(seqs: readonly number[]): void;
+  appendWindow(seq: number, json: string): void;
+  appendHits(updates: readonly HitUpdate[]): void;
+  flush(liveBytes: number, live: () => Iterable<LiveRecord>): void;
+  close(): void;
+}
+
+/** Used when the state directory cannot hold a journal: the queues work, in memory only (logged as an error). */
+export class MemoryOnlyJournal implements QueueJournal {
+  appendAdd(): void {}
+  appendDelete(): void {}
+  appendWindow(): void {}
+  appendHits(): void {}
+  flush(): void {}
+  close(): void {}
+}
+
+export class Journal implements QueueJournal {
   private fd: number;
   private generation: number;
   private activeBytes = 0;
+  /** Bytes the last rewrite wrote: compaction waits until the segment has at least doubled since. */
+  private baseBytes = 0;
   private pending: string[] = [];
   private pendingBytes = 0;
   private syncing = false;
@@ -128,14 +201,16 @@ export class Journal {
     this.fd = openSync(segmentPath(dir, generation), 'a');
   }
 
-  /**
-   * Reads what the journal holds, then starts a fresh generation holding exactly those records (which
-   * also clears any damage). Never throws on damaged content; throws only when the directory is unusable.
-   */
-  static open(dir: string, log?: Logger): { journal: Journal; recovery: RecoveryReport } {
-    mkdirSync(dir, { recursive: true });
-    const generations = listSegments(dir);
+  /** Reads what the journal in `dir` holds. Never throws on damaged content (logged); unreadable segments are skipped. */
+  static recover(dir: string, log?: Logger): RecoveryReport {
+    let generations: number[] = [];
+    try {
+      generations = listSegments(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log?.warn('queue journal directory unreadable', { dir, error: err });
+    }
     const live = new Map<number, JournalRecord>();
+    const windows = new Map<number, WindowRecord>();
     let damagedLines = 0;
     let tornTail = false;
     for (const g of generations) {
@@ -146,18 +221,31 @@ export class Journal {
         log?.warn('queue journal segment unreadable, skipped', { segment: g, error: err });
         continue;
       }
-      const [damaged, torn] = replay(text, live);
+      const [damaged, torn] = replay(text, live, windows);
       damagedLines += damaged;
       tornTail ||= torn;
     }
     if (damagedLines > 0 || tornTail) {
       log?.warn('queue journal had damaged records; every intact record was kept', { damagedLines, tornTail, recovered: live.size });
     }
-    const records = [...live.values()];
-    const next = (generations[generations.length - 1] ?? 0) + 1;
-    const journal = new Journal(dir, next, log);
-    journal.rewrite(records, generations);
-    return { journal, recovery: { records, segments: generations.length, damagedLines, tornTail } };
+    return { records: [...live.values()], windows: [...windows.values()], segments: generations.length, damagedLines, tornTail };
+  }
+
+  /**
+   * Starts a new generation in `dir` holding exactly `records` (what recover() returned, which also
+   * clears any damage), then deletes the older generations. Throws when the directory is unusable.
+   */
+  static create(dir: string, records: readonly LiveRecord[], log?: Logger): Journal {
+    mkdirSync(dir, { recursive: true });
+    const generations = listSegments(dir);
+    const journal = new Journal(dir, (generations[generations.length - 1] ?? 0) + 1, log);
+    try {
+      journal.rewrite(records, generations);
+    } catch (err) {
+      closeSync(journal.fd);
+      throw err;
+    }
+    return journal;
   }
 
   get bytesOnDisk(): number {
@@ -172,14 +260,22 @@ export class Journal {
     if (seqs.length > 0) this.push(line(`D\t${encodeRanges(seqs)}`));
   }
 
+  appendWindow(seq: number, json: string): void {
+    this.push(windowLine({ seq, json }));
+  }
+
+  appendHits(updates: readonly HitUpdate[]): void {
+    if (updates.length > 0) this.push(line(`H\t${JSON.stringify(updates)}`));
+  }
+
   /**
    * Writes the pending records (page cache) and starts a data sync in the background. `liveBytes`
    * (the queues' current content) decides whether the segment is worth compacting, with `live()`.
    */
-  flush(liveBytes: number, live: () => Iterable<JournalRecord>): void {
+  flush(liveBytes: number, live: () => Iterable<LiveRecord>): void {
     if (this.closed) return;
     this.writePending();
-    if (this.activeBytes > COMPACT_MIN_BYTES && this.activeBytes > 2 * liveBytes + COMPACT_MIN_BYTES / 4) {
+    if (this.activeBytes > COMPACT_MIN_BYTES && this.activeBytes > 2 * Math.max(liveBytes, this.baseBytes) + COMPACT_MIN_BYTES / 4) {
       this.compact([...live()]);
       return;
     }
@@ -235,17 +331,31 @@ export class Journal {
     });
   }
 
-  private compact(records: readonly JournalRecord[]): void {
-    const old = listSegments(this.dir);
+  /** A failed compaction leaves the older generations in place: replaying them all still gives the queues. */
+  private compact(records: readonly LiveRecord[]): void {
+    let fd: number;
+    let old: number[];
+    try {
+      old = listSegments(this.dir);
+      fd = openSync(segmentPath(this.dir, this.generation + 1), 'a');
+    } catch (err) {
+      this.log?.warn('queue journal compaction failed', { error: err });
+      this.syncInBackground();
+      return;
+    }
     closeSync(this.fd);
+    this.fd = fd;
     this.generation++;
-    this.fd = openSync(segmentPath(this.dir, this.generation), 'a');
     this.activeBytes = 0;
-    this.rewrite(records, old);
+    try {
+      this.rewrite(records, old);
+    } catch (err) {
+      this.log?.warn('queue journal compaction failed', { error: err });
+    }
   }
 
   /** Writes `records` into the (new, empty) active segment, syncs it, then deletes `older` generations. */
-  private rewrite(records: readonly JournalRecord[], older: readonly number[]): void {
+  private rewrite(records: readonly LiveRecord[], older: readonly number[]): void {
     const chunk: string[] = [];
     let size = 0;
     const write = (): void => {
@@ -254,12 +364,13 @@ export class Journal {
       size = 0;
     };
     for (const r of records) {
-      const text = line(`A\t${r.queue}\t${r.seq}\t${r.json}`);
+      const text = 'queue' in r ? line(`A\t${r.queue}\t${r.seq}\t${r.json}`) : windowLine(r);
       chunk.push(text);
       size += text.length;
       if (size > 256 * 1024) write();
     }
     if (chunk.length > 0) write();
+    this.baseBytes = this.activeBytes;
     fdatasyncSync(this.fd);
     for (const g of older) {
       if (g === this.generation) continue;

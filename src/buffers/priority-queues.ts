@@ -2,7 +2,7 @@ import type { Logger } from '../core/logger';
 import type { Clock } from '../pipeline/types';
 import type { MessagePriority } from '../sinks/transport';
 import { EventQueue, type QueuedEvent } from './event-queue';
-import { Journal, type JournalRecord } from './journal';
+import { Journal, MemoryOnlyJournal, type HitUpdate, type LiveRecord, type QueueJournal, type WindowRecord } from './journal';
 
 export const QUEUE_NAMES: readonly MessagePriority[] = ['High', 'Low', 'Operational'];
 
@@ -22,6 +22,18 @@ export interface PriorityQueuesOptions {
   readonly log?: Logger;
 }
 
+/**
+ * Where the aggregator records its open windows, in the queues' journal, so that a crash loses no
+ * key: a new key is written like a queued event; hit counts are brought up to date periodically.
+ */
+export interface WindowJournal {
+  /** Records a new aggregation entry; returns its id. */
+  open(json: string): number;
+  hits(updates: readonly HitUpdate[]): void;
+  /** The entries were emitted (their events are queued by now). */
+  close(ids: readonly number[]): void;
+}
+
 export interface RecoveredFigures {
   events: number;
   damagedLines: number;
@@ -37,11 +49,14 @@ const perQueue = <T>(make: () => T): Record<MessagePriority, T> => ({ High: make
  */
 export class PriorityQueues {
   readonly recovered: RecoveredFigures;
+  /** Aggregation entries open when the journal was last written; the aggregator takes them back. */
+  readonly recoveredWindows: readonly WindowRecord[];
+  private windowSource: () => Iterable<WindowRecord> = () => [];
   private readonly queues = perQueue(() => new EventQueue());
   private readonly dropped = perQueue(() => 0);
   private readonly collected = perQueue(() => 0);
   private readonly lastDropWarning = perQueue(() => -Infinity);
-  private readonly journal: Journal;
+  private readonly journal: QueueJournal;
   private cacheBytes: number;
   private nextSeq = 1;
   private flushTimer: unknown;
@@ -49,12 +64,19 @@ export class PriorityQueues {
 
   constructor(private readonly options: PriorityQueuesOptions) {
     this.cacheBytes = options.cacheBytes;
-    const { journal, recovery } = Journal.open(options.dir, options.log);
-    this.journal = journal;
+    const recovery = Journal.recover(options.dir, options.log);
+    this.recoveredWindows = recovery.windows;
+    try {
+      this.journal = Journal.create(options.dir, [...recovery.records, ...recovery.windows], options.log);
+    } catch (err) {
+      options.log?.error('queue journal unusable: events are kept in memory only and will not survive a restart', { dir: options.dir, error: err });
+      this.journal = new MemoryOnlyJournal();
+    }
     for (const r of recovery.records) {
       this.queues[r.queue].push({ seq: r.seq, json: r.json, bytes: Buffer.byteLength(r.json) });
       if (r.seq >= this.nextSeq) this.nextSeq = r.seq + 1;
     }
+    for (const w of recovery.windows) if (w.seq >= this.nextSeq) this.nextSeq = w.seq + 1;
     this.recovered = { events: recovery.records.length, damagedLines: recovery.damagedLines, tornTail: recovery.tornTail };
     if (recovery.records.length > 0) options.log?.info('queued events recovered from the journal', { events: recovery.records.length });
     for (const q of QUEUE_NAMES) this.enforce(q, 0);
@@ -129,6 +151,27 @@ export class PriorityQueues {
     this.scheduleFlush();
   }
 
+  /** The journal side of aggregation; `source` gives the open entries' current state for compaction. */
+  windowJournal(source: () => Iterable<WindowRecord>): WindowJournal {
+    this.windowSource = source;
+    return {
+      open: (json) => {
+        const seq = this.nextSeq++;
+        this.journal.appendWindow(seq, json);
+        this.scheduleFlush();
+        return seq;
+      },
+      hits: (updates) => {
+        this.journal.appendHits(updates);
+        this.scheduleFlush();
+      },
+      close: (ids) => {
+        this.journal.appendDelete(ids);
+        this.scheduleFlush();
+      },
+    };
+  }
+
   /** Writes the journal now (page cache, data sync in the background). */
   flushJournal(): void {
     if (this.flushTimer !== undefined) {
@@ -149,8 +192,9 @@ export class PriorityQueues {
     this.journal.close();
   }
 
-  private *liveRecords(): IterableIterator<JournalRecord> {
+  private *liveRecords(): IterableIterator<LiveRecord> {
     for (const queue of QUEUE_NAMES) for (const e of this.queues[queue].values()) yield { queue, seq: e.seq, json: e.json };
+    yield* this.windowSource();
   }
 
   /** Drops the oldest events of `queue` until `incoming` more bytes fit. */

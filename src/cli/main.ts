@@ -37,7 +37,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       return runScan(rest, processIO());
     case 'run': {
       if (rest.includes('--help') || rest.includes('-h')) {
-        process.stdout.write('Usage: edgeguard run\n\nStarts the agent. Configuration comes from the module twin (or, standalone, from defaults and EDGEGUARD_* variables).\n');
+        process.stdout.write(
+          'Usage: edgeguard run [--config <file>]\n\nStarts the agent. As an IoT Edge module its configuration comes from the module twin; standalone\n(no IoT Edge variables) from --config <file>, EDGEGUARD_CONFIG or ./edgeguard.yaml, and messages go to stdout.\nSee docs/configuration.md.\n',
+        );
         return 0;
       }
       // Loaded lazily: the agent's dependencies are heavy and `scan` must not pay for them.

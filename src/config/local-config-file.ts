@@ -47,7 +47,8 @@ export function parseLocalConfig(text: string, where = 'configuration file'): Wr
   let parsed: unknown;
   try {
     // YAML is a superset of JSON: one parser for both.
-    parsed = text.trim() === '' ? {} : load(text);
+    const onlyComments = text.split('\n').every((line) => /^\s*(#.*)?$/.test(line));
+    parsed = onlyComments ? {} : load(text);
   } catch (error) {
     if (error instanceof YAMLException) {
       const at = error.mark ? ` at line ${error.mark.line + 1}, column ${error.mark.column + 1}` : '';

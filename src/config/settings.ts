@@ -22,7 +22,7 @@ export interface SettingDefinition {
 const PRIORITIES: readonly Priority[] = ['Off', 'Low', 'High'];
 
 /** Defender for IoT's own settings, with the names, types and defaults of its twin schema. */
-const DEFENDER_SETTINGS: readonly SettingDefinition[] = [
+export const DEFENDER_SETTINGS: readonly SettingDefinition[] = [
   { name: 'highPriorityMessageFrequency', type: 'duration', default: 'PT7M', standaloneDefault: 'PT5S', description: 'Interval for sending high priority messages (ISO 8601 duration).' },
   { name: 'lowPriorityMessageFrequency', type: 'duration', default: 'PT5H', standaloneDefault: 'PT10S', description: 'Interval for sending low priority messages (ISO 8601 duration).' },
   { name: 'snapshotFrequency', type: 'duration', default: 'PT13H', standaloneDefault: 'PT1M', description: 'Interval between snapshots (system information, users, ports, inventory, baseline…).' },
@@ -41,7 +41,7 @@ const DEFENDER_SETTINGS: readonly SettingDefinition[] = [
 ];
 
 /** EdgeGuard's settings that belong to no single source. */
-const AGENT_SETTINGS: readonly SettingDefinition[] = [
+export const AGENT_SETTINGS: readonly SettingDefinition[] = [
   { name: 'logLevel', type: 'enum', default: 'info', values: ['error', 'warn', 'info', 'debug'], description: 'Log level; the IoT Edge RuntimeLogLevel variable sets it until the twin does.' },
 ];
 

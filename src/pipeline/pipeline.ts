@@ -8,7 +8,7 @@ import { PriorityQueues, QUEUE_NAMES } from '../buffers/priority-queues';
 import type { EmitOptions } from '../sources/source';
 import { buildMessage, envelope, maxEventBytes, serializeForQueue, splitOversizeEvent, type BuiltMessage, type Envelope } from '../sinks/message-builder';
 import type { MessagePriority, Transport } from '../sinks/transport';
-import { Aggregator } from '../transforms/aggregator';
+import { Aggregator, HIT_CHECKPOINT_MS } from '../transforms/aggregator';
 import { systemClock } from './clock';
 import { OperationalStats } from './operational-stats';
 import type { Clock, EventPipeline, PipelineOptions, PipelineStats } from './types';
@@ -33,6 +33,8 @@ export interface DetailedPipelineStats extends PipelineStats {
   aggregating: number;
   /** Events read back from the journal at open. */
   recovered: number;
+  /** Raw hits of open aggregation windows read back from the journal at open. */
+  recoveredHits: number;
 }
 
 interface Settings {
@@ -105,6 +107,8 @@ class Pipeline implements EventPipeline {
   private readonly highTicker: Ticker;
   private readonly lowTicker: Ticker;
   private readonly statsTicker: Ticker;
+  private readonly checkpointTicker: Ticker;
+  private readonly recoveredHits: number;
   private config!: ConfigView;
   private settings!: Settings;
   private env: Envelope;
@@ -135,7 +139,12 @@ class Pipeline implements EventPipeline {
     this.env = envelope({ agentId: options.agentId, agentVersion: options.agentVersion });
     const settings = readSettings(config);
     this.queues = new PriorityQueues({ dir: path.join(options.stateDir, 'queues'), cacheBytes: settings.cacheBytes, clock: this.clock, log: this.log });
-    this.aggregator = new Aggregator({ clock: this.clock, emit: (e) => this.route(e, false), log: this.log });
+    this.aggregator = new Aggregator({
+      clock: this.clock,
+      emit: (e) => this.route(e, false),
+      log: this.log,
+      journal: this.queues.windowJournal(() => this.aggregator.persisted()),
+    });
     this.opStats = new OperationalStats(this.queues, () => ({
       messagesSent: this.sent.messages,
       messagesUnder4KB: this.sent.under4KB,
@@ -144,7 +153,10 @@ class Pipeline implements EventPipeline {
     this.highTicker = new Ticker(this.clock, () => this.requestSend('High'));
     this.lowTicker = new Ticker(this.clock, () => this.onLowTick());
     this.statsTicker = new Ticker(this.clock, () => this.reportStatistics());
+    this.checkpointTicker = new Ticker(this.clock, () => this.aggregator.checkpoint());
     this.applySettings(config, settings);
+    this.recoveredHits = this.aggregator.restore(this.queues.recoveredWindows);
+    if (this.recoveredHits > 0) this.log.info('open aggregation windows recovered from the journal', { hits: this.recoveredHits });
   }
 
   applyConfig(config: ConfigView): void {
@@ -171,6 +183,7 @@ class Pipeline implements EventPipeline {
     this.highTicker.start(this.settings.highMs);
     this.lowTicker.start(this.settings.lowMs);
     this.statsTicker.start(this.settings.snapshotMs);
+    this.checkpointTicker.start(HIT_CHECKPOINT_MS);
     for (const q of QUEUE_NAMES) this.checkFull(q);
     if (this.wanted.size > 0) this.kick();
   }
@@ -188,6 +201,7 @@ class Pipeline implements EventPipeline {
     this.highTicker.stop();
     this.lowTicker.stop();
     this.statsTicker.stop();
+    this.checkpointTicker.stop();
     this.clearTimer('kickHandle');
     this.clearTimer('retryHandle');
     let timer: NodeJS.Timeout | undefined;
@@ -221,6 +235,7 @@ class Pipeline implements EventPipeline {
       failedSends: this.failedSends,
       aggregating: this.aggregator.stats().pendingHits,
       recovered: this.queues.recovered.events,
+      recoveredHits: this.recoveredHits,
     };
     if (this.lastSendError !== undefined) stats.lastSendError = this.lastSendError;
     return stats;

@@ -39,7 +39,11 @@ export interface PropertyReporterOptions {
 /** The status section: identity, sources, configuration problems, pipeline figures, last send error. */
 export function statusSection(inputs: ReportInputs): JsonObject {
   const errors: JsonObject = {};
-  for (const p of inputs.problems()) errors[p.setting] = { errorType: p.errorType, usedConfiguration: p.usedConfiguration, message: p.message };
+  for (const p of inputs.problems()) {
+    // One entry per setting; a second problem of the same setting (e.g. TypeMismatch and NotOptimal) gets its own key.
+    const key = p.setting in errors ? `${p.setting}:${p.errorType}` : p.setting;
+    errors[key] = { errorType: p.errorType, usedConfiguration: p.usedConfiguration, message: p.message };
+  }
   const unknown: JsonObject = {};
   for (const name of inputs.unknownSettings()) unknown[name] = 'ignored: not an EdgeGuard setting';
   const stats = inputs.pipelineStats();
@@ -128,7 +132,8 @@ export class PropertyReporter {
       await this.inFlight;
       return this.flush();
     }
-    const doc = reportedDocument(this.inputs);
+    // A deep copy: the inputs may hand out live objects that change after this report.
+    const doc = JSON.parse(JSON.stringify(reportedDocument(this.inputs))) as JsonObject;
     if (this.lastSent && significant(doc) === significant(this.lastSent)) return;
     this.inFlight = this.send(doc).finally(() => {
       this.inFlight = undefined;

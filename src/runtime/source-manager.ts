@@ -35,7 +35,6 @@ function withTimeout(promise: Promise<void>, ms: number): Promise<'done' | 'time
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), ms);
-    timer.unref?.();
   });
   return Promise.race([promise.then(() => 'done' as const), timeout]).finally(() => clearTimeout(timer));
 }

@@ -2,11 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type { ConfigView } from '../config/config-view';
 import { createEvent, type PayloadItem, type SecurityEvent } from '../core/event';
 import type { Logger } from '../core/logger';
+import type { HitUpdate, WindowRecord } from '../buffers/journal';
+import type { WindowJournal } from '../buffers/priority-queues';
 import type { Clock } from '../pipeline/types';
 import { AGGREGATION_RULES, type AggregationRule } from './aggregation-keys';
 
 /** Distinct keys one type's window may hold; past it the window closes early (nothing is dropped). */
 export const DEFAULT_MAX_KEYS_PER_WINDOW = 2048;
+
+/** How often hit counts of open keys are brought up to date in the journal (new keys are written at once). */
+export const HIT_CHECKPOINT_MS = 30_000;
 
 export interface AggregatorOptions {
   readonly clock: Clock;
@@ -14,6 +19,8 @@ export interface AggregatorOptions {
   readonly emit: (event: SecurityEvent) => void;
   readonly maxKeysPerWindow?: number;
   readonly log?: Logger;
+  /** Persists open windows so that a crash loses no key (the queues' journal). */
+  readonly journal?: WindowJournal;
 }
 
 export interface AggregatorStats {
@@ -27,12 +34,47 @@ export interface AggregatorStats {
 
 interface Hits {
   count: number;
+  /** The first hit as a one-item event: what a single-hit key is sent as. */
   first: SecurityEvent;
-  item: PayloadItem;
   startUtc: string;
   startLocal: string;
   endUtc: string;
   endLocal: string;
+  /** Journal id, when persisted. */
+  id?: number;
+  /** Hits since the last checkpoint. */
+  dirty?: boolean;
+}
+
+/** An open entry as written to the journal. */
+interface PersistedHits {
+  name: string;
+  openedAt: number;
+  count: number;
+  startUtc: string;
+  startLocal: string;
+  endUtc: string;
+  endLocal: string;
+  first: SecurityEvent;
+}
+
+function isPersistedHits(v: unknown): v is PersistedHits {
+  if (v === null || typeof v !== 'object') return false;
+  const p = v as Record<string, unknown>;
+  const first = p.first as Record<string, unknown> | null | undefined;
+  return (
+    typeof p.name === 'string' &&
+    typeof p.openedAt === 'number' &&
+    Number.isSafeInteger(p.count) &&
+    (p.count as number) > 0 &&
+    ['startUtc', 'startLocal', 'endUtc', 'endLocal'].every((k) => typeof p[k] === 'string') &&
+    first !== null &&
+    typeof first === 'object' &&
+    Array.isArray(first.Payload) &&
+    first.Payload.length === 1 &&
+    typeof first.Payload[0] === 'object' &&
+    first.Payload[0] !== null
+  );
 }
 
 interface TypeWindow {
@@ -82,13 +124,79 @@ export class Aggregator {
     if (event.Category !== 'Triggered' || event.Payload.length === 0) return false;
     const w = this.windows.get(event.Name);
     if (w === undefined || !w.enabled) return false;
-    for (const item of event.Payload) this.add(w, event, item);
+    if (event.Payload.length === 1) this.add(w, event, event.Payload[0]!);
+    else for (const item of event.Payload) this.add(w, { ...event, Id: randomUUID(), IsEmpty: false, Payload: [item] }, item);
     return true;
   }
 
   /** Emits every open window now (flush, close, shutdown). */
   closeAll(): void {
     for (const w of this.windows.values()) this.close(w);
+  }
+
+  /** Writes the hit counts that changed since the last checkpoint to the journal. */
+  checkpoint(): void {
+    const journal = this.options.journal;
+    if (journal === undefined) return;
+    const updates: HitUpdate[] = [];
+    for (const w of this.windows.values()) {
+      for (const h of w.hits.values()) {
+        if (!h.dirty || h.id === undefined) continue;
+        h.dirty = false;
+        updates.push([h.id, h.count, h.endUtc, h.endLocal]);
+      }
+    }
+    journal.hits(updates);
+  }
+
+  /** The open entries in their current state, for the journal's compaction. */
+  *persisted(): IterableIterator<WindowRecord> {
+    for (const w of this.windows.values()) {
+      for (const h of w.hits.values()) if (h.id !== undefined) yield { seq: h.id, json: this.serialize(w, h) };
+    }
+  }
+
+  /**
+   * Takes back the entries a previous run left open (after configure()): windows keep their opening
+   * time, so one already due closes at once; a type no longer aggregated is emitted at once.
+   * Returns how many raw hits came back.
+   */
+  restore(records: readonly WindowRecord[]): number {
+    let hits = 0;
+    const touched = new Set<TypeWindow>();
+    for (const r of records) {
+      let p: unknown;
+      try {
+        p = JSON.parse(r.json);
+      } catch {
+        p = undefined;
+      }
+      const w = isPersistedHits(p) ? this.windows.get(p.name) : undefined;
+      if (!isPersistedHits(p) || w === undefined) {
+        this.options.log?.warn('unreadable aggregation entry in the queue journal, skipped', { id: r.seq });
+        this.options.journal?.close([r.seq]);
+        continue;
+      }
+      const h: Hits = { count: p.count, first: p.first, startUtc: p.startUtc, startLocal: p.startLocal, endUtc: p.endUtc, endLocal: p.endLocal, id: r.seq };
+      if (r.hits !== undefined) [, h.count, h.endUtc, h.endLocal] = r.hits;
+      const key = w.rule.key(p.first.Payload[0]!);
+      const existing = w.hits.get(key);
+      if (existing !== undefined) {
+        this.merge(existing, h);
+        this.options.journal?.close([r.seq]);
+      } else {
+        w.hits.set(key, h);
+      }
+      w.openedAt = touched.has(w) ? Math.min(w.openedAt, p.openedAt) : p.openedAt;
+      w.pendingHits += h.count;
+      hits += h.count;
+      touched.add(w);
+    }
+    for (const w of touched) {
+      if (w.enabled) this.schedule(w);
+      else this.close(w);
+    }
+    return hits;
   }
 
   stats(): AggregatorStats {
@@ -106,6 +214,7 @@ export class Aggregator {
     const hits = w.hits.get(key);
     if (hits !== undefined) {
       hits.count++;
+      hits.dirty = true;
       w.pendingHits++;
       if (event.TimestampUTC < hits.startUtc) {
         hits.startUtc = event.TimestampUTC;
@@ -122,12 +231,35 @@ export class Aggregator {
       this.close(w);
     }
     const t = { startUtc: event.TimestampUTC, startLocal: event.TimestampLocal };
-    w.hits.set(key, { count: 1, first: event, item, ...t, endUtc: t.startUtc, endLocal: t.startLocal });
+    const h: Hits = { count: 1, first: event, ...t, endUtc: t.startUtc, endLocal: t.startLocal };
+    w.hits.set(key, h);
     w.pendingHits++;
     if (w.hits.size === 1) {
       w.openedAt = this.options.clock.now();
       this.schedule(w);
     }
+    if (this.options.journal !== undefined) h.id = this.options.journal.open(this.serialize(w, h));
+  }
+
+  private serialize(w: TypeWindow, h: Hits): string {
+    const p: PersistedHits = {
+      name: w.rule.name,
+      openedAt: w.openedAt,
+      count: h.count,
+      startUtc: h.startUtc,
+      startLocal: h.startLocal,
+      endUtc: h.endUtc,
+      endLocal: h.endLocal,
+      first: h.first,
+    };
+    return JSON.stringify(p);
+  }
+
+  private merge(into: Hits, other: Hits): void {
+    into.count += other.count;
+    into.dirty = true;
+    if (other.startUtc < into.startUtc) [into.startUtc, into.startLocal] = [other.startUtc, other.startLocal];
+    if (other.endUtc > into.endUtc) [into.endUtc, into.endLocal] = [other.endUtc, other.endLocal];
   }
 
   private schedule(w: TypeWindow): void {
@@ -150,21 +282,23 @@ export class Aggregator {
     w.hits = new Map();
     w.pendingHits = 0;
     const now = new Date(this.options.clock.now());
+    const ids: number[] = [];
     for (const h of hits.values()) {
       try {
         this.options.emit(this.toEvent(w.rule, h, now));
       } catch (err) {
         this.options.log?.warn('could not emit an aggregated event', { type: w.rule.name, error: err });
       }
+      if (h.id !== undefined) ids.push(h.id);
     }
+    // After the emitted events were queued (and journaled), so a crash in between duplicates, never loses.
+    this.options.journal?.close(ids);
   }
 
   private toEvent(rule: AggregationRule, h: Hits, now: Date): SecurityEvent {
-    if (h.count === 1) {
-      // A single hit goes out as the original Triggered event (only its own item if it carried several).
-      return h.first.Payload.length === 1 ? h.first : { ...h.first, Id: randomUUID(), IsEmpty: false, Payload: [h.item] };
-    }
-    const item = rule.normalize(h.item);
+    // A single hit goes out as the original Triggered event (only its own item if it carried several).
+    if (h.count === 1) return h.first;
+    const item = rule.normalize(h.first.Payload[0]!);
     item.ExtraDetails = {
       ...item.ExtraDetails,
       StartTimeUtc: h.startUtc,
