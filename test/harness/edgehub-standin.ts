@@ -122,6 +122,8 @@ export class EdgeHubStandIn {
   readonly reportedPatches: Json[] = [];
   readonly connects: RecordedConnect[] = [];
   twinGets = 0;
+  /** The next this-many reported patches are refused (status 400 with an IoT Hub error body). */
+  refuseReportedPatches = 0;
   /** The next this-many twin GETs are answered with a body that is not JSON. */
   corruptTwinResponses = 0;
 
@@ -400,8 +402,10 @@ export class EdgeHubStandIn {
       } catch {
         patch = undefined;
       }
-      if (!isObject(patch)) {
-        void this.reply(client, `$iothub/twin/res/400/?$rid=${rid}`, '{"message":"patch is not a JSON object"}');
+      if (!isObject(patch) || this.refuseReportedPatches > 0) {
+        if (isObject(patch)) this.refuseReportedPatches--;
+        // The SDK ignores the status code and looks for errorCode in the body, as IoT Hub sends it.
+        void this.reply(client, `$iothub/twin/res/400/?$rid=${rid}`, '{"errorCode":400004,"message":"reported patch refused"}');
         return;
       }
       this.reportedPatches.push(patch);

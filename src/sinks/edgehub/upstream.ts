@@ -6,7 +6,7 @@ import type { OutgoingMessage, Transport } from '../transport';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 import { detectEdgeHubEndpoint, missingWorkloadVariables } from './environment';
 import { SECURITY_OUTPUT, toSdkMessage } from './message';
-import { callWithTimeout, mergePatch, promiseWithTimeout } from './promises';
+import { callWithTimeout, mergePatch, OperationTimeoutError, promiseWithTimeout } from './promises';
 import { guardIncomingMessages } from './sdk-guards';
 
 export interface MethodResult {
@@ -147,7 +147,8 @@ class EdgeHubLink implements EdgeHubUpstream {
     try {
       await Promise.race([this.updateReported(session.twin, patch), session.lost]);
     } catch (err) {
-      this.keepPendingReported(patch);
+      // Kept for the next connection only when the link failed; a patch edgeHub refused would be refused again.
+      if (err instanceof NotConnectedError || err instanceof OperationTimeoutError) this.keepPendingReported(patch);
       throw err;
     }
   }

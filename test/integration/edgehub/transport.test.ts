@@ -209,8 +209,20 @@ test('edgeHub outage: sends reject, reconnect re-fetches the twin (patch made of
   const sent = message('Low');
   await upstream.transport.send(sent);
   await hub.waitForOutput((o) => o.messageId === sent.messageId);
+
+  // A patch edgeHub refuses is not kept for the next connection (it would be refused again).
+  hub.refuseReportedPatches = 1;
+  await assert.rejects(upstream.reportProperties({ refused: true }), /reported patch refused/);
+  await hub.stopListener();
+  await until(() => upstream.connectionState() !== 'connected', 5000, 'second outage');
+  await hub.startListener();
+  await until(() => upstream.connectionState() === 'connected', 10_000, 'second reconnect');
+  await upstream.reportProperties({ after: true });
+  assert.equal(hub.reported.after, true);
+  assert.equal(hub.reported.refused, undefined);
+
   const ping = await hub.invokeMethod('ping', null);
-  assert.equal((ping.payload as { reconnects: number }).reconnects, 1, 'direct methods registered again on the new connection');
+  assert.equal((ping.payload as { reconnects: number }).reconnects, 2, 'direct methods registered again on the new connection');
   await upstream.close();
   restore();
 });
