@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../../../src/core/logger';
 import type { DesiredProperties } from '../../../src/runtime/upstream';
 import { createEdgeHubUpstream, NotConnectedError, type EdgeHubUpstream } from '../../../src/sinks/edgehub';
 import type { MessagePriority, OutgoingMessage } from '../../../src/sinks/transport';
@@ -252,4 +253,44 @@ test('malformed twin messages from edgeHub are logged and survived: garbage desi
   await hub.waitForOutput((o) => o.messageId === sent.messageId);
   await upstream.close();
   restore();
+});
+
+/** A Logger that keeps every line (message and details) for assertions. */
+function capturingLogger(): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const entry = (level: string) => (message: string, details: Record<string, unknown> = {}) => lines.push(`${level} ${message} ${JSON.stringify(details)}`);
+  const log: Logger = { error: entry('error'), warn: entry('warn'), info: entry('info'), debug: entry('debug'), child: () => log };
+  return { log, lines };
+}
+
+test('a broken environment (CA file missing, workload socket absent) is retried and logged, never fatal, no key logged', { skip }, async () => {
+  const hub = await EdgeHubStandIn.start();
+  cleanups.push(() => hub.close());
+  const environments: Array<Record<string, string>> = [
+    { EdgeHubConnectionString: hub.connectionString(), EdgeModuleCACertificateFile: '/nonexistent/edgeguard-ca.pem' },
+    {
+      IOTEDGE_WORKLOADURI: 'unix:///nonexistent/workload.sock',
+      IOTEDGE_DEVICEID: hub.deviceId,
+      IOTEDGE_MODULEID: hub.moduleId,
+      IOTEDGE_MODULEGENERATIONID: 'g',
+      IOTEDGE_IOTHUBHOSTNAME: hub.hubName,
+      IOTEDGE_AUTHSCHEME: 'sasToken',
+      IOTEDGE_GATEWAYHOSTNAME: `localhost:${hub.port}`,
+    },
+  ];
+  for (const vars of environments) {
+    const restore = useIotEnvironment(vars);
+    const { log, lines } = capturingLogger();
+    const upstream = createEdgeHubUpstream({ log, backoff: FAST_BACKOFF });
+    await upstream.start();
+    await until(() => lines.filter((l) => l.includes('edgeHub not reachable, retrying')).length >= 2, 5000, 'two logged retries');
+    assert.notEqual(upstream.connectionState(), 'connected');
+    assert.ok(lines.some((l) => /ENOENT/.test(l)), `the cause is logged: ${lines.join('\n')}`);
+    assert.ok(!lines.some((l) => l.includes(hub.sharedAccessKey)), 'the key never reaches a log line');
+    await assert.rejects(upstream.transport.send(message('High')), NotConnectedError);
+    await upstream.close();
+    assert.equal(upstream.connectionState(), 'closed');
+    restore();
+  }
+  assert.equal(hub.connects.length, 0);
 });
