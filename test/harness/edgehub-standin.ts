@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import { mergePatch } from '../../src/runtime/reported-document';
 import { makeTestCertificates, opensslSkipReason, type TestCertificates } from './certificates';
 
 /** Why the edgeHub stand-in cannot run here (then the test skips loudly), or undefined. */
@@ -60,16 +61,10 @@ function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Twin patch semantics: objects merge, `null` deletes. */
+/** Twin patch semantics (objects merge, `null` deletes); `$version` is the stand-in's to set. */
 function applyTwinPatch(target: Json, patch: Json): void {
-  for (const [key, value] of Object.entries(patch)) {
-    if (key === '$version') continue;
-    if (value === null) delete target[key];
-    else if (isObject(value)) {
-      if (!isObject(target[key])) target[key] = {};
-      applyTwinPatch(target[key] as Json, value);
-    } else target[key] = value;
-  }
+  const { $version: _ignored, ...rest } = patch;
+  mergePatch(target, rest);
 }
 
 function queryOf(topic: string): URLSearchParams {

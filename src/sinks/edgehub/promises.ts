@@ -42,12 +42,15 @@ export function promiseWithTimeout<T>(operation: string, timeoutMs: number, star
   });
 }
 
-/** Deep merge of a JSON patch into `target`, keeping `null` (which deletes a twin property) as a value. */
-export function mergePatch(target: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+/**
+ * Combines two twin patches into one: objects merge, and `null` stays a value (it deletes the property
+ * when the combined patch is applied). Not `mergePatch` of reported-document.ts, which applies a patch.
+ */
+export function combinePatches(target: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
   for (const [key, value] of Object.entries(patch)) {
     const current = target[key];
-    if (isPlainObject(value) && isPlainObject(current)) mergePatch(current, value);
-    else target[key] = isPlainObject(value) ? mergePatch({}, value) : value;
+    if (isPlainObject(value) && isPlainObject(current)) combinePatches(current, value);
+    else target[key] = isPlainObject(value) ? combinePatches({}, value) : value;
   }
   return target;
 }

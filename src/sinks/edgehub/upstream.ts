@@ -6,7 +6,7 @@ import type { OutgoingMessage, Transport } from '../transport';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 import { detectEdgeHubEndpoint, missingWorkloadVariables } from './environment';
 import { SECURITY_OUTPUT, toSdkMessage } from './message';
-import { callWithTimeout, mergePatch, OperationTimeoutError, promiseWithTimeout } from './promises';
+import { callWithTimeout, combinePatches, OperationTimeoutError, promiseWithTimeout } from './promises';
 import { guardIncomingMessages } from './sdk-guards';
 
 export interface MethodResult {
@@ -172,7 +172,7 @@ class EdgeHubLink implements EdgeHubUpstream {
   }
 
   private keepPendingReported(patch: Record<string, unknown>): void {
-    this.pendingReported = mergePatch(this.pendingReported ?? {}, structuredClone(patch));
+    this.pendingReported = combinePatches(this.pendingReported ?? {}, structuredClone(patch));
   }
 
   private updateReported(twin: Twin, patch: Record<string, unknown>): Promise<void> {
@@ -266,7 +266,7 @@ class EdgeHubLink implements EdgeHubUpstream {
       await Promise.race([this.updateReported(twin, pending), session.lost]);
       this.log.info('sent reported properties kept while offline');
     } catch (err) {
-      this.pendingReported = mergePatch(pending, this.pendingReported ?? {});
+      this.pendingReported = combinePatches(pending, this.pendingReported ?? {});
       if (this.session === session) this.log.warn('reported properties kept while offline not sent yet', { error: errorText(err) });
     }
   }

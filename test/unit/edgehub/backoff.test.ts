@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { backoffDelay, detectEdgeHubEndpoint } from '../../../src/sinks/edgehub';
-import { callWithTimeout, mergePatch, OperationTimeoutError } from '../../../src/sinks/edgehub/promises';
+import { callWithTimeout, combinePatches, OperationTimeoutError } from '../../../src/sinks/edgehub/promises';
 
 test('backoff doubles from the initial delay, is capped, and jitters within the upper half', () => {
   const options = { initialDelayMs: 1000, maxDelayMs: 15000 };
@@ -36,8 +36,8 @@ test('endpoint detection: connection string wins, workload set must be complete,
 });
 
 test('pending reported patches merge deeply and keep nulls (a null deletes a twin property)', () => {
-  const pending = mergePatch({}, { a: { x: 1, y: 2 }, s: 'old' });
-  mergePatch(pending, { a: { y: null }, s: 'new', b: [1, 2] });
+  const pending = combinePatches({}, { a: { x: 1, y: 2 }, s: 'old' });
+  combinePatches(pending, { a: { y: null }, s: 'new', b: [1, 2] });
   assert.deepEqual(pending, { a: { x: 1, y: null }, s: 'new', b: [1, 2] });
 });
 
