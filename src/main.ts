@@ -6,6 +6,7 @@ import { buildCatalogue, CONFIG_KEY } from './config/settings';
 import { resolveHostRoot } from './core/host-root';
 import { getLogger, levelFromEnvironment, setLogDestination, setLogLevel, type Logger, type LogLevel } from './core/logger';
 import { openPipeline } from './pipeline/pipeline';
+import { MetricsServer } from './runtime/metrics';
 import { PropertyReporter, reportedDocument, type AgentIdentity, type ReportInputs } from './runtime/property-reporter';
 import { SourceManager } from './runtime/source-manager';
 import { StandaloneUpstream } from './runtime/standalone-upstream';
@@ -35,12 +36,16 @@ export interface Agent {
   stop(): Promise<void>;
 }
 
-/** IoT Edge (production workload API or the dev connection string) or standalone. */
+/** IoT Edge (production workload API, or a connection string as ModuleClient.fromEnvironment reads it) or standalone. */
 export function selectMode(env: NodeJS.ProcessEnv): Upstream['mode'] {
-  return env.IOTEDGE_WORKLOADURI || env.EdgeHubConnectionString ? 'edgeHub' : 'standalone';
+  return env.IOTEDGE_WORKLOADURI || env.EdgeHubConnectionString || env.IotHubConnectionString ? 'edgeHub' : 'standalone';
 }
 
-type UpstreamWithMethods = Upstream & { onMethod?(name: string, handler: (payload: unknown) => { status: number; payload?: unknown }): void };
+/** What the edgeHub upstream offers beyond the Upstream contract (absent standalone). */
+type UpstreamWithMethods = Upstream & {
+  onMethod?(name: string, handler: (payload: unknown) => { status: number; payload?: unknown }): void;
+  connectionState?(): string;
+};
 
 interface EdgeHubModule {
   createEdgeHubUpstream(options: { log?: Logger }): UpstreamWithMethods;
@@ -66,6 +71,24 @@ function effectiveLogLevel(desired: DesiredProperties, update: ConfigUpdate, env
   if (given === undefined || given === null) return levelFromEnvironment(env);
   if (update.problems.some((p) => p.setting === 'logLevel')) return undefined;
   return update.view.string('logLevel') as LogLevel;
+}
+
+/**
+ * The Prometheus endpoint (GET /metrics) when EDGEGUARD_METRICS_LISTEN is set (`:9600`, `host:port`), for
+ * IoT Edge's metrics-collector. A bad address or a busy port is logged; the agent runs without it.
+ */
+async function startMetrics(env: NodeJS.ProcessEnv, collect: ConstructorParameters<typeof MetricsServer>[0]): Promise<MetricsServer | undefined> {
+  const address = env.EDGEGUARD_METRICS_LISTEN?.trim();
+  if (!address) return undefined;
+  const server = new MetricsServer(collect);
+  try {
+    const bound = await server.listen(address);
+    log.info('metrics endpoint listening', { address: `${bound.address}:${bound.port}`, path: '/metrics' });
+    return server;
+  } catch (error) {
+    log.error('metrics endpoint not started', { address, error: error instanceof Error ? error.message : String(error) });
+    return undefined;
+  }
 }
 
 /** Starts the agent: state, upstream, pipeline, sources, reported properties. */
@@ -112,17 +135,22 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   let sourcesStarted = false;
   let firstDesired: () => void = () => undefined;
   const gotFirstDesired = new Promise<void>((resolve) => (firstDesired = resolve));
+  let stopping: Promise<void> | undefined;
   upstream.onDesired((desired) => {
-    const update = store.applyDesired(desired);
-    if (update.newProblems.length > 0) pipeline.ingest(configurationErrorEvent(update.newProblems));
-    const level = effectiveLogLevel(desired, update, env);
-    if (level) setLogLevel(level);
-    if (update.changedSettings.length > 0) {
-      log.info('configuration applied', { changed: update.changedSettings.length });
-      pipeline.applyConfig(update.view);
-      if (sourcesStarted) void manager.apply(update.view);
+    try {
+      const update = store.applyDesired(desired);
+      if (update.newProblems.length > 0) pipeline.ingest(configurationErrorEvent(update.newProblems));
+      const level = effectiveLogLevel(desired, update, env);
+      if (level) setLogLevel(level);
+      if (update.changedSettings.length > 0) {
+        log.info('configuration applied', { changed: update.changedSettings.length, settings: update.changedSettings.slice(0, 10).join(',') });
+        pipeline.applyConfig(update.view);
+        if (sourcesStarted && !stopping) void manager.apply(update.view);
+      }
+      reporter?.schedule();
+    } catch (error) {
+      log.error('configuration could not be applied', { error: error instanceof Error ? error.message : String(error) });
     }
-    reporter?.schedule();
     firstDesired();
   });
 
@@ -136,9 +164,14 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   sourcesStarted = true;
   await manager.apply(store.current());
   reporter.start();
+  const metrics = await startMetrics(env, () => ({
+    pipeline: pipeline.stats(),
+    sources: manager.statuses(),
+    upstreamConnected: (upstream as UpstreamWithMethods).connectionState?.() === 'connected' || upstream.mode === 'standalone',
+    configurationErrors: store.problems().filter((p) => p.errorType === 'TypeMismatch').length,
+  }));
   log.info('EdgeGuard running', { sources: Object.entries(manager.statuses()).map(([n, s]) => `${n}:${s.state}`).join(',') });
 
-  let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       log.info('stopping: sources, then flushing the queues');
@@ -154,6 +187,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
         // best effort: the upstream may be gone
       }
       reporter?.close();
+      await metrics?.close().catch(() => undefined);
       try {
         await upstream.close();
       } catch (error) {

@@ -1,39 +1,16 @@
 import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { crc32 } from 'node:zlib';
-import type { MessagePriority } from '../sinks/transport';
 import type { Logger } from '../core/logger';
+import type { MessagePriority } from '../sinks/transport';
+import { addLine, deleteLine, hitsLine, replay, windowLine, type HitUpdate, type JournalRecord, type LiveRecord, type WindowRecord } from './journal-records';
 
 /**
- * Append-only journal of the queues, in `<dir>/segment-<generation>.log`. One record a line:
- *   `<crc32 hex>\tA\t<queue>\t<seq>\t<event JSON>`   an event entered a queue
- *   `<crc32 hex>\tD\t<seq ranges>`                   events left (acknowledged upstream or dropped),
- *                                                    or aggregation entries closed
- *   `<crc32 hex>\tK\t<seq>\t<entry JSON>`           an aggregation window got a new key (opaque here)
- *   `<crc32 hex>\tH\t<JSON [[seq,count,endUtc,endLocal],…]>`  later hits on open keys
- * The CRC covers the text after the first tab. Event JSON never holds a raw newline (JSON.stringify
- * escapes it), so a line is a record. Replaying every segment in generation order rebuilds the queues;
- * a torn or damaged line is skipped with a warning and every intact record around it is kept.
- * Compaction writes the live records to a new generation, syncs it, then deletes the older ones; a
- * crash in between leaves both, and replaying both gives the same queues.
+ * The queues' journal on disk, in `<dir>/segment-<generation>.log` (record format: journal-records.ts).
+ * Replaying every segment in generation order rebuilds the queues and open aggregation windows; a torn
+ * or damaged line is skipped with a warning and every intact record around it is kept. Compaction
+ * writes the live records to a new generation, syncs it, then deletes the older ones; a crash in
+ * between leaves both, and replaying both gives the same state.
  */
-
-export interface JournalRecord {
-  readonly queue: MessagePriority;
-  readonly seq: number;
-  readonly json: string;
-}
-
-/** An open aggregation entry, as the aggregator serialized it, with its latest hit update if any. */
-export interface WindowRecord {
-  readonly seq: number;
-  readonly json: string;
-  hits?: HitUpdate;
-}
-
-export type HitUpdate = readonly [seq: number, count: number, endUtc: string, endLocal: string];
-
-export type LiveRecord = JournalRecord | WindowRecord;
 
 export interface RecoveryReport {
   records: JournalRecord[];
@@ -43,41 +20,11 @@ export interface RecoveryReport {
   tornTail: boolean;
 }
 
-const QUEUES: readonly MessagePriority[] = ['High', 'Low', 'Operational'];
 const SEGMENT = /^segment-(\d+)\.log$/;
+/** Pending records beyond this are written at once rather than waiting for the timer (bounds memory in a burst). */
+const MAX_PENDING_CHARS = 1 << 20;
 /** Below this size the active segment is never compacted: rewriting costs more than it saves. */
 const COMPACT_MIN_BYTES = 1 << 20;
-
-function line(body: string): string {
-  return `${crc32(body).toString(16).padStart(8, '0')}\t${body}\n`;
-}
-
-/** "1-5,9,12-13" from ascending-or-not seq numbers. */
-export function encodeRanges(seqs: readonly number[]): string {
-  const sorted = [...seqs].sort((a, b) => a - b);
-  const parts: string[] = [];
-  let i = 0;
-  while (i < sorted.length) {
-    const start = sorted[i]!;
-    let end = start;
-    while (i + 1 < sorted.length && sorted[i + 1]! <= end + 1) end = sorted[++i]!;
-    parts.push(start === end ? String(start) : `${start}-${end}`);
-    i++;
-  }
-  return parts.join(',');
-}
-
-function decodeRanges(text: string, each: (seq: number) => void): boolean {
-  for (const part of text.split(',')) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-    if (!m) return false;
-    const start = Number(m[1]);
-    const end = m[2] === undefined ? start : Number(m[2]);
-    if (end < start || end - start > 10_000_000) return false;
-    for (let s = start; s <= end; s++) each(s);
-  }
-  return true;
-}
 
 function listSegments(dir: string): number[] {
   return readdirSync(dir)
@@ -89,75 +36,6 @@ function listSegments(dir: string): number[] {
 
 function segmentPath(dir: string, generation: number): string {
   return path.join(dir, `segment-${generation}.log`);
-}
-
-function isHitUpdate(u: unknown): u is HitUpdate {
-  return Array.isArray(u) && u.length === 4 && Number.isSafeInteger(u[0]) && Number.isSafeInteger(u[1]) && typeof u[2] === 'string' && typeof u[3] === 'string';
-}
-
-function windowLine(r: WindowRecord): string {
-  const entry = line(`K\t${r.seq}\t${r.json}`);
-  return r.hits === undefined ? entry : entry + line(`H\t${JSON.stringify([r.hits])}`);
-}
-
-/** Replays one segment's text into `live` and `windows`; returns [damaged lines, torn tail]. */
-function replay(text: string, live: Map<number, JournalRecord>, windows: Map<number, WindowRecord>): [number, boolean] {
-  let damaged = 0;
-  const lines = text.split('\n');
-  const tail = lines.pop() ?? '';
-  const torn = tail.length > 0;
-  for (const l of lines) {
-    if (l.length === 0) continue;
-    const tab = l.indexOf('\t');
-    const body = tab === 8 ? l.slice(9) : '';
-    if (tab !== 8 || crc32(body).toString(16).padStart(8, '0') !== l.slice(0, 8)) {
-      damaged++;
-      continue;
-    }
-    if (body.startsWith('A\t')) {
-      const t1 = body.indexOf('\t', 2);
-      const t2 = body.indexOf('\t', t1 + 1);
-      const queue = body.slice(2, t1) as MessagePriority;
-      const seq = Number(body.slice(t1 + 1, t2));
-      if (t1 < 0 || t2 < 0 || !QUEUES.includes(queue) || !Number.isSafeInteger(seq)) {
-        damaged++;
-        continue;
-      }
-      live.set(seq, { queue, seq, json: body.slice(t2 + 1) });
-    } else if (body.startsWith('D\t')) {
-      const ok = decodeRanges(body.slice(2), (s) => {
-        if (!live.delete(s)) windows.delete(s);
-      });
-      if (!ok) damaged++;
-    } else if (body.startsWith('K\t')) {
-      const t1 = body.indexOf('\t', 2);
-      const seq = Number(body.slice(2, t1));
-      if (t1 < 0 || !Number.isSafeInteger(seq)) {
-        damaged++;
-        continue;
-      }
-      windows.set(seq, { seq, json: body.slice(t1 + 1) });
-    } else if (body.startsWith('H\t')) {
-      let updates: unknown;
-      try {
-        updates = JSON.parse(body.slice(2));
-      } catch {
-        updates = undefined;
-      }
-      if (!Array.isArray(updates)) {
-        damaged++;
-        continue;
-      }
-      for (const u of updates) {
-        if (!isHitUpdate(u)) continue;
-        const w = windows.get(u[0]);
-        if (w !== undefined) w.hits = u;
-      }
-    } else {
-      damaged++;
-    }
-  }
-  return [damaged, torn];
 }
 
 /** What the queues need from a journal. */
@@ -253,11 +131,11 @@ export class Journal implements QueueJournal {
   }
 
   appendAdd(queue: MessagePriority, seq: number, json: string): void {
-    this.push(line(`A\t${queue}\t${seq}\t${json}`));
+    this.push(addLine(queue, seq, json));
   }
 
   appendDelete(seqs: readonly number[]): void {
-    if (seqs.length > 0) this.push(line(`D\t${encodeRanges(seqs)}`));
+    if (seqs.length > 0) this.push(deleteLine(seqs));
   }
 
   appendWindow(seq: number, json: string): void {
@@ -265,7 +143,7 @@ export class Journal implements QueueJournal {
   }
 
   appendHits(updates: readonly HitUpdate[]): void {
-    if (updates.length > 0) this.push(line(`H\t${JSON.stringify(updates)}`));
+    if (updates.length > 0) this.push(hitsLine(updates));
   }
 
   /**
@@ -299,6 +177,7 @@ export class Journal implements QueueJournal {
     if (this.closed) return;
     this.pending.push(text);
     this.pendingBytes += text.length;
+    if (this.pendingBytes > MAX_PENDING_CHARS) this.writePending();
   }
 
   private writePending(): void {
@@ -364,7 +243,7 @@ export class Journal implements QueueJournal {
       size = 0;
     };
     for (const r of records) {
-      const text = 'queue' in r ? line(`A\t${r.queue}\t${r.seq}\t${r.json}`) : windowLine(r);
+      const text = 'queue' in r ? addLine(r.queue, r.seq, r.json) : windowLine(r);
       chunk.push(text);
       size += text.length;
       if (size > 256 * 1024) write();

@@ -2,7 +2,8 @@ import type { Logger } from '../core/logger';
 import type { Clock } from '../pipeline/types';
 import type { MessagePriority } from '../sinks/transport';
 import { EventQueue, type QueuedEvent } from './event-queue';
-import { Journal, MemoryOnlyJournal, type HitUpdate, type LiveRecord, type QueueJournal, type WindowRecord } from './journal';
+import { Journal, MemoryOnlyJournal, type QueueJournal } from './journal';
+import type { HitUpdate, LiveRecord, WindowRecord } from './journal-records';
 
 export const QUEUE_NAMES: readonly MessagePriority[] = ['High', 'Low', 'Operational'];
 

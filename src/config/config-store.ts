@@ -159,7 +159,8 @@ export class ConfigStore {
     this.currentProblems = problems;
     this.unknown = unknown;
     for (const p of newProblems) this.log?.warn('configuration problem', { setting: p.setting, errorType: p.errorType, detail: p.message });
-    for (const name of newUnknown) this.log?.warn('unknown setting ignored', { setting: name });
+    for (const name of newUnknown.slice(0, 20)) this.log?.warn('unknown setting ignored', { setting: name });
+    if (newUnknown.length > 20) this.log?.warn('more unknown settings ignored', { count: newUnknown.length - 20 });
     return { view: this.view, changedSettings, problems, newProblems, unknownSettings: unknown };
   }
 

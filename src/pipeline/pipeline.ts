@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { ConfigView } from '../config/config-view';
+import { isPriority } from '../config/settings';
 import type { SecurityEvent } from '../core/event';
 import type { Priority } from '../core/event-types';
 import { getLogger, type Logger } from '../core/logger';
@@ -11,12 +12,15 @@ import type { MessagePriority, Transport } from '../sinks/transport';
 import { Aggregator, HIT_CHECKPOINT_MS } from '../transforms/aggregator';
 import { systemClock } from './clock';
 import { OperationalStats } from './operational-stats';
+import { Ticker } from './ticker';
 import type { Clock, EventPipeline, PipelineOptions, PipelineStats } from './types';
 
 /** First retry after a rejected send; doubles per failure up to RETRY_MAX_MS. */
 export const RETRY_BASE_MS = 1_000;
 export const RETRY_MAX_MS = 60_000;
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
+/** A send neither accepted nor rejected by then counts as failed (events stay queued; a late accept means a duplicate). */
+export const SEND_TIMEOUT_MS = 120_000;
 const BILLING_UNIT_BYTES = 4096;
 const WARN_EVERY_MS = 60_000;
 
@@ -53,47 +57,6 @@ function readSettings(config: ConfigView): Settings {
     cacheBytes: config.integer('maxLocalCacheSizeInBytes'),
     maxMessageBytes: config.integer('maxMessageSizeInBytes'),
   };
-}
-
-/** A periodic timer on the pipeline's clock whose period can change without losing its phase. */
-class Ticker {
-  private handle: unknown;
-  private last = 0;
-  private periodMs = 0;
-
-  constructor(
-    private readonly clock: Clock,
-    private readonly fire: () => void,
-  ) {}
-
-  start(periodMs: number): void {
-    this.last = this.clock.now();
-    this.periodMs = periodMs;
-    this.arm();
-  }
-
-  /** A new period counts from the previous tick: due at once when that moment has already passed. */
-  setPeriod(periodMs: number): void {
-    if (periodMs === this.periodMs) return;
-    this.periodMs = periodMs;
-    if (this.handle !== undefined) this.arm();
-  }
-
-  stop(): void {
-    if (this.handle !== undefined) this.clock.clearTimeout(this.handle);
-    this.handle = undefined;
-  }
-
-  private arm(): void {
-    this.stop();
-    const due = Math.max(0, this.last + this.periodMs - this.clock.now());
-    this.handle = this.clock.setTimeout(() => {
-      this.handle = undefined;
-      this.last = this.clock.now();
-      this.arm();
-      this.fire();
-    }, due);
-  }
 }
 
 class Pipeline implements EventPipeline {
@@ -170,6 +133,7 @@ class Pipeline implements EventPipeline {
   ingest(event: SecurityEvent, options?: EmitOptions): void {
     try {
       this.ingested++;
+      if (this.closed) throw new Error('pipeline closed: stop the sources before closing it');
       this.route(event, options?.urgent === true, true);
     } catch (err) {
       this.ingestErrors++;
@@ -262,7 +226,13 @@ class Pipeline implements EventPipeline {
   private priorityOf(name: string): Priority {
     let p = this.priorities.get(name);
     if (p === undefined) {
-      p = this.config.priority(name);
+      const configured: unknown = this.config.priority(name);
+      if (isPriority(configured)) p = configured;
+      else {
+        // The twin validation should never let this through; Low keeps the events rather than losing them.
+        p = 'Low';
+        this.log.warn('unknown priority for an event type, using Low', { name, priority: String(configured) });
+      }
       this.priorities.set(name, p);
     }
     return p;
@@ -405,14 +375,22 @@ class Pipeline implements EventPipeline {
   }
 
   private async sendOne(queue: MessagePriority, message: BuiltMessage): Promise<boolean> {
+    let timer: unknown;
     try {
-      await this.transport.send({ body: message.body, messageId: randomUUID(), priority: queue, eventCount: message.eventCount });
+      const timeout = new Promise<never>((_, reject) => {
+        timer = this.clock.setTimeout(() => reject(new Error(`no answer from the ${this.transport.name} transport within ${SEND_TIMEOUT_MS / 1000} s`)), SEND_TIMEOUT_MS);
+      });
+      const sent = this.transport.send({ body: message.body, messageId: randomUUID(), priority: queue, eventCount: message.eventCount });
+      sent.catch(() => undefined); // a rejection after the timeout has nobody left to handle it
+      await Promise.race([sent, timeout]);
     } catch (err) {
       this.failedSends++;
       this.consecutiveFailures++;
       this.lastSendError = err instanceof Error ? err.message : String(err);
       this.warnSometimes('send', 'message not accepted; events stay queued', { transport: this.transport.name, error: this.lastSendError });
       return false;
+    } finally {
+      this.clock.clearTimeout(timer);
     }
     this.consecutiveFailures = 0;
     for (const q of QUEUE_NAMES) if (message.taken[q].length > 0) this.queues.ack(q, message.taken[q]);

@@ -5,6 +5,8 @@ import type { PipelineStats } from '../pipeline/types';
 import { diffPatch, type JsonObject } from './reported-document';
 import type { ReportedSourceStatus } from './source-manager';
 
+const MAX_UNKNOWN_REPORTED = 20;
+
 /** Reported-properties key of the agent's status section (beside CONFIG_KEY). */
 export const STATUS_KEY = 'edgeguard_status';
 
@@ -45,7 +47,11 @@ export function statusSection(inputs: ReportInputs): JsonObject {
     errors[key] = { errorType: p.errorType, usedConfiguration: p.usedConfiguration, message: p.message };
   }
   const unknown: JsonObject = {};
-  for (const name of inputs.unknownSettings()) unknown[name] = 'ignored: not an EdgeGuard setting';
+  // Bounded: reported properties are limited to 32 KB, and the names come from whoever edits the twin.
+  // (Twin keys may not contain '$', '.' or spaces, hence `_more`.)
+  const names = inputs.unknownSettings();
+  for (const name of names.slice(0, MAX_UNKNOWN_REPORTED)) unknown[name] = 'ignored: not an EdgeGuard setting';
+  if (names.length > MAX_UNKNOWN_REPORTED) unknown._more = `${names.length - MAX_UNKNOWN_REPORTED} more not listed`;
   const stats = inputs.pipelineStats();
   const section: JsonObject = {
     version: inputs.identity.version,

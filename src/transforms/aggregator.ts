@@ -2,13 +2,19 @@ import { randomUUID } from 'node:crypto';
 import type { ConfigView } from '../config/config-view';
 import { createEvent, type PayloadItem, type SecurityEvent } from '../core/event';
 import type { Logger } from '../core/logger';
-import type { HitUpdate, WindowRecord } from '../buffers/journal';
+import type { HitUpdate, WindowRecord } from '../buffers/journal-records';
 import type { WindowJournal } from '../buffers/priority-queues';
 import type { Clock } from '../pipeline/types';
 import { AGGREGATION_RULES, type AggregationRule } from './aggregation-keys';
 
 /** Distinct keys one type's window may hold; past it the window closes early (nothing is dropped). */
 export const DEFAULT_MAX_KEYS_PER_WINDOW = 2048;
+
+/**
+ * Text a type's window may hold in its keys (which contain the command lines, the bulk of an entry;
+ * the entry's first event holds about as much again); past it the window closes early.
+ */
+export const DEFAULT_MAX_KEY_CHARS_PER_WINDOW = 1 << 20;
 
 /** How often hit counts of open keys are brought up to date in the journal (new keys are written at once). */
 export const HIT_CHECKPOINT_MS = 30_000;
@@ -18,6 +24,7 @@ export interface AggregatorOptions {
   /** Receives each Aggregated event (or the original Triggered event of a single-hit key). */
   readonly emit: (event: SecurityEvent) => void;
   readonly maxKeysPerWindow?: number;
+  readonly maxKeyCharsPerWindow?: number;
   readonly log?: Logger;
   /** Persists open windows so that a crash loses no key (the queues' journal). */
   readonly journal?: WindowJournal;
@@ -85,6 +92,8 @@ interface TypeWindow {
   timer: unknown;
   hits: Map<string, Hits>;
   pendingHits: number;
+  keyChars: number;
+  lastEarlyCloseLog: number;
 }
 
 /**
@@ -95,12 +104,14 @@ interface TypeWindow {
 export class Aggregator {
   private readonly windows = new Map<string, TypeWindow>();
   private readonly maxKeys: number;
+  private readonly maxKeyChars: number;
   private earlyCloses = 0;
 
   constructor(private readonly options: AggregatorOptions) {
     this.maxKeys = Math.max(1, options.maxKeysPerWindow ?? DEFAULT_MAX_KEYS_PER_WINDOW);
+    this.maxKeyChars = Math.max(1, options.maxKeyCharsPerWindow ?? DEFAULT_MAX_KEY_CHARS_PER_WINDOW);
     for (const rule of AGGREGATION_RULES.values()) {
-      this.windows.set(rule.name, { rule, enabled: false, intervalMs: 0, openedAt: 0, timer: undefined, hits: new Map(), pendingHits: 0 });
+      this.windows.set(rule.name, { rule, enabled: false, intervalMs: 0, openedAt: 0, timer: undefined, hits: new Map(), pendingHits: 0, keyChars: 0, lastEarlyCloseLog: -Infinity });
     }
   }
 
@@ -186,6 +197,7 @@ export class Aggregator {
         this.options.journal?.close([r.seq]);
       } else {
         w.hits.set(key, h);
+        w.keyChars += key.length;
       }
       w.openedAt = touched.has(w) ? Math.min(w.openedAt, p.openedAt) : p.openedAt;
       w.pendingHits += h.count;
@@ -225,11 +237,16 @@ export class Aggregator {
       }
       return;
     }
-    if (w.hits.size >= this.maxKeys) {
+    if (w.hits.size > 0 && (w.hits.size >= this.maxKeys || w.keyChars + key.length > this.maxKeyChars)) {
       this.earlyCloses++;
-      this.options.log?.info('aggregation window reached its key limit, closing it early', { type: w.rule.name, keys: w.hits.size });
+      const now = this.options.clock.now();
+      if (now - w.lastEarlyCloseLog >= 60_000) {
+        w.lastEarlyCloseLog = now;
+        this.options.log?.info('aggregation window reached its size limit, closing it early', { type: w.rule.name, keys: w.hits.size, keyChars: w.keyChars, earlyClosesTotal: this.earlyCloses });
+      }
       this.close(w);
     }
+    w.keyChars += key.length;
     const t = { startUtc: event.TimestampUTC, startLocal: event.TimestampLocal };
     const h: Hits = { count: 1, first: event, ...t, endUtc: t.startUtc, endLocal: t.startLocal };
     w.hits.set(key, h);
@@ -265,7 +282,8 @@ export class Aggregator {
   private schedule(w: TypeWindow): void {
     const { clock } = this.options;
     if (w.timer !== undefined) clock.clearTimeout(w.timer);
-    const due = Math.max(0, w.openedAt + w.intervalMs - clock.now());
+    // Clamped to one interval: a wall clock set backwards must not hold a window open longer.
+    const due = Math.min(w.intervalMs, Math.max(0, w.openedAt + w.intervalMs - clock.now()));
     w.timer = clock.setTimeout(() => {
       w.timer = undefined;
       this.close(w);
@@ -281,6 +299,7 @@ export class Aggregator {
     const hits = w.hits;
     w.hits = new Map();
     w.pendingHits = 0;
+    w.keyChars = 0;
     const now = new Date(this.options.clock.now());
     const ids: number[] = [];
     for (const h of hits.values()) {

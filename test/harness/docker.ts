@@ -27,6 +27,23 @@ export async function dockerForTests(): Promise<{ connection: DockerConnection }
   }
 }
 
+/** What a Docker test file needs, or the (already printed) reason it skips. */
+export interface DockerTests {
+  skip: string | false;
+  /** Valid only when `skip` is false. */
+  connection: DockerConnection;
+  /** Valid only when `skip` is false. */
+  containers: TestContainers;
+}
+
+/** For a test file's `before`: connects, makes sure the test image exists, prepares container clean-up. */
+export async function openDockerTests(): Promise<DockerTests> {
+  const d = await dockerForTests();
+  if ('skip' in d) return { skip: d.skip } as DockerTests;
+  const skip = (await ensureTestImage(d.connection.docker)) ?? false;
+  return { skip, connection: d.connection, containers: new TestContainers(d.connection.docker) };
+}
+
 /**
  * local/busybox:1, imported from a root file system of Debian's busybox-static binary and links for
  * the applets the tests use. Nothing is pulled. Returns a skip reason when it cannot be built.

@@ -93,12 +93,15 @@ class DeploymentManifestsSource implements Source {
   private readonly alerts: AlertState;
   private readonly patterns: string[];
   private readonly analyseRunning: boolean;
+  /** The ContainerRuntime source's dockerHost setting, so both talk to the same daemon. */
+  private readonly dockerHost: string;
   private readonly overrides?: RuleOverrides;
   private readonly overridesProblem?: string;
 
   constructor(private readonly ctx: SourceContext) {
     this.patterns = ctx.config.stringList('manifestSources');
     this.analyseRunning = ctx.config.boolean('manifestAnalyseRunningDeployment');
+    this.dockerHost = ctx.config.has('dockerHost') ? ctx.config.string('dockerHost') : '';
     try {
       this.overrides = parseRuleOverridesText(ctx.config.string('manifestRuleOverrides'));
     } catch (error) {
@@ -149,14 +152,14 @@ class DeploymentManifestsSource implements Source {
     let dockerProblem: string | undefined;
     if (this.analyseRunning) {
       try {
-        const inspects = await inspectEdgeContainers();
+        const inspects = await inspectEdgeContainers(this.dockerHost);
         const signature = createHash('sha256').update(JSON.stringify(inspects.map((i) => [i.Id, i.Config?.Labels, i.HostConfig, i.Config?.Env, i.Config?.User, i.Mounts, i.State?.Running]))).digest('hex');
         if (signature !== this.runningSignature) changed = true;
         this.runningSignature = signature;
         runningFindings = analyseRunningDeployment(inspects, { overrides: this.overrides }).map((f) => ({ ...f, source: RUNNING_SOURCE }));
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code ?? (error as { statusCode?: number }).statusCode ?? 'error';
-        dockerProblem = `Docker not reachable at ${dockerEndpoint()} (${code}): the running deployment is not analysed; mount the Docker socket into the module or set manifestAnalyseRunningDeployment to false`;
+        const code = (error as NodeJS.ErrnoException).code ?? (error as { statusCode?: number }).statusCode ?? (error instanceof Error ? error.message : 'error');
+        dockerProblem = `Docker not reachable at ${dockerEndpoint(this.dockerHost)} (${code}): the running deployment is not analysed; mount the Docker socket into the module or set manifestAnalyseRunningDeployment to false`;
         if (this.runningSignature !== 'unavailable') changed = true;
         this.runningSignature = 'unavailable';
       }

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
 import type { DockerConnection } from '../../../src/sources/docker/client';
 import { containerRuntimeSource } from '../../../src/sources/docker/index';
-import { dockerForTests, ensureTestImage, execIn, TEST_IMAGE, TestContainers } from '../../harness/docker';
+import { execIn, openDockerTests, TEST_IMAGE, type TestContainers } from '../../harness/docker';
 import { referenceSchemaDir } from '../../harness/paths';
 import { SourceHarness, type RecordedEvent } from '../../harness/source-harness';
 
@@ -16,14 +16,7 @@ const volumes: string[] = [];
 const tags: string[] = [];
 
 before(async () => {
-  const d = await dockerForTests();
-  if ('skip' in d) {
-    skip = d.skip;
-    return;
-  }
-  connection = d.connection;
-  skip = (await ensureTestImage(connection.docker)) ?? false;
-  containers = new TestContainers(connection.docker);
+  ({ skip, connection, containers } = await openDockerTests());
 });
 
 after(async () => {

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
 import { containerRuntimeSource } from '../../../src/sources/docker/index';
 import type { DockerConnection } from '../../../src/sources/docker/client';
-import { dockerForTests, ensureTestImage, TestContainers } from '../../harness/docker';
+import { openDockerTests, type TestContainers } from '../../harness/docker';
 import { referenceSchemaDir } from '../../harness/paths';
 import { SourceHarness } from '../../harness/source-harness';
 
@@ -14,14 +14,7 @@ let connection: DockerConnection;
 let containers: TestContainers;
 
 before(async () => {
-  const d = await dockerForTests();
-  if ('skip' in d) {
-    skip = d.skip;
-    return;
-  }
-  connection = d.connection;
-  skip = (await ensureTestImage(connection.docker)) ?? false;
-  containers = new TestContainers(connection.docker);
+  ({ skip, connection, containers } = await openDockerTests());
 });
 
 after(async () => {

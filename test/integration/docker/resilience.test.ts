@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import type { SettingValue } from '../../../src/config/settings';
 import type { DockerConnection } from '../../../src/sources/docker/client';
 import { containerRuntimeSource, type ContainerRuntimeSource } from '../../../src/sources/docker/index';
-import { dockerEnvScript, dockerForTests, ensureTestImage, execIn, TestContainers } from '../../harness/docker';
+import { dockerEnvScript, execIn, openDockerTests, type TestContainers } from '../../harness/docker';
 import { SourceHarness } from '../../harness/source-harness';
 import { EngineProxy } from './engine-proxy';
 
@@ -22,14 +22,7 @@ let containers: TestContainers;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-docker-test-'));
 
 before(async () => {
-  const d = await dockerForTests();
-  if ('skip' in d) {
-    skip = d.skip;
-    return;
-  }
-  connection = d.connection;
-  skip = (await ensureTestImage(connection.docker)) ?? false;
-  containers = new TestContainers(connection.docker);
+  ({ skip, connection, containers } = await openDockerTests());
 });
 
 after(async () => {

@@ -187,3 +187,38 @@ function readQueueText(dir: string): string {
     return '';
   }
 }
+
+async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+test('EDGEGUARD_METRICS_LISTEN: the agent serves Prometheus metrics on loopback', { timeout: 60_000 }, async (t) => {
+  if (!existsSync(MAIN)) {
+    const reason = `SKIP: ${MAIN} not built (npm run build)`;
+    console.error(reason);
+    t.skip(reason);
+    return;
+  }
+  const dir = setupDir(t, FAST);
+  const port = await freePort();
+  const agent = new AgentProcess(dir, { EDGEGUARD_METRICS_LISTEN: `127.0.0.1:${port}` });
+  t.after(() => agent.kill());
+  await agent.waitFor('a message', () => agent.messages.length > 0);
+  await agent.waitFor('the metrics endpoint', () => agent.stderr.includes('metrics endpoint listening'));
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+  assert.equal(response.status, 200);
+  const text = await response.text();
+  assert.match(text, /^edgeguard_source_state\{source="SystemInformation",state="running"\} 1$/m);
+  assert.match(text, /^edgeguard_upstream_connected 1$/m);
+  assert.match(text, /^edgeguard_events_ingested_total [1-9]\d*$/m);
+  agent.signal('SIGTERM');
+  assert.equal(await exitWithin(agent, 15_000), 0);
+});

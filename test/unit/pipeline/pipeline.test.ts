@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { createEvent, type SecurityEvent } from '../../../src/core/event';
-import { openPipeline, type DetailedPipelineStats, RETRY_BASE_MS } from '../../../src/pipeline/pipeline';
+import { openPipeline, type DetailedPipelineStats, RETRY_BASE_MS, SEND_TIMEOUT_MS } from '../../../src/pipeline/pipeline';
 import type { EventPipeline } from '../../../src/pipeline/types';
+import { StdoutTransport } from '../../../src/sinks/stdout-transport';
 import { AGENT, CapturingLogger, config, FakeClock, login, processCreate, RecordingTransport, tempDir, validator } from './helpers';
 
 const FAST = { highPriorityMessageFrequency: 'PT5S', lowPriorityMessageFrequency: 'PT10S', snapshotFrequency: 'PT1M' };
@@ -218,4 +220,48 @@ test('retries do not spin while edgeHub is down: full queues wait for the backof
   for (let i = 0; i < 300; i++) pipeline.ingest(login(clock, `flood-${i}`));
   await clock.advance(RETRY_BASE_MS / 2);
   assert.ok(transport.attempts <= 2, `attempts ${transport.attempts}`);
+});
+
+test('an event ingested after close is counted and logged, not silently lost', async (t) => {
+  const { clock, pipeline, log } = await open(t);
+  await pipeline.close(100);
+  pipeline.ingest(login(clock, 'late'));
+  assert.equal(detailed(pipeline).ingestErrors, 1);
+  assert.ok(log.warnings().some((w) => /could not be queued/.test(w)));
+});
+
+test('a send that never answers times out as a failure: events stay queued and go out on a later attempt', async (t) => {
+  const { clock, transport, pipeline } = await open(t);
+  let hang = true;
+  const realSend = transport.send.bind(transport);
+  transport.send = (m) => (hang ? new Promise<void>(() => undefined) : realSend(m));
+  pipeline.start();
+  pipeline.ingest(login(clock, 'patient'));
+  await clock.advance(5_000 + SEND_TIMEOUT_MS);
+  assert.match(pipeline.stats().lastSendError ?? '', /no answer/);
+  assert.equal(pipeline.stats().queued.High.events, 1);
+  hang = false;
+  await clock.advance(RETRY_BASE_MS * 2);
+  assert.deepEqual(transport.events().filter((e) => e.Name === 'Login').map((e) => e.Payload[0]!.UserName), ['patient']);
+  assert.equal(pipeline.stats().queued.High.events, 0);
+});
+
+test('standalone: with the stdout transport each message is one schema-valid JSON line', async (t) => {
+  const stream = new PassThrough();
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  const clock = new FakeClock();
+  const pipeline = await openPipeline({ ...AGENT, stateDir: tempDir(t), transport: new StdoutTransport(stream), clock, log: new CapturingLogger() }, config(FAST));
+  pipeline.ingest(login(clock, 'ünïcode-user'));
+  for (let i = 0; i < 3; i++) pipeline.ingest(processCreate(clock, '/bin/echo ☃', 10 + i));
+  await pipeline.close(1000);
+  const lines = Buffer.concat(chunks).toString('utf8').split('\n');
+  assert.equal(lines.pop(), '');
+  assert.ok(lines.length >= 1);
+  const events = lines.flatMap((l) => {
+    const m = JSON.parse(l) as { Events: SecurityEvent[] };
+    assert.deepEqual(validator.validateMessage(m).errors, []);
+    return m.Events;
+  });
+  assert.deepEqual(events.map((e) => `${e.Name}/${e.Category}`).sort(), ['Login/Triggered', 'ProcessCreate/Aggregated']);
 });

@@ -7,7 +7,7 @@ import { ConfigStore } from '../../../src/config/config-store';
 import { buildCatalogue, CONFIG_KEY } from '../../../src/config/settings';
 import { getLogger } from '../../../src/core/logger';
 import type { PipelineStats } from '../../../src/pipeline/types';
-import { PropertyReporter, STATUS_KEY, type ReportInputs } from '../../../src/runtime/property-reporter';
+import { PropertyReporter, reportedDocument, STATUS_KEY, type ReportInputs } from '../../../src/runtime/property-reporter';
 import { diffPatch, mergePatch } from '../../../src/runtime/reported-document';
 import type { ReportedSourceStatus } from '../../../src/runtime/source-manager';
 import { StandaloneUpstream } from '../../../src/runtime/standalone-upstream';
@@ -160,3 +160,25 @@ async function waitUntil(predicate: () => boolean, timeoutMs = 3000): Promise<vo
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+test('the status stays small and twin-safe: unknown settings are capped, keys have no $ . or space', () => {
+  const f = fixture();
+  const many: Record<string, unknown> = {};
+  for (let i = 0; i < 200; i++) many[`unknownSetting${i}`] = { value: i };
+  f.store.applyDesired({ [CONFIG_KEY]: { ...many, maxMessageSizeInBytes: { value: 'x' } } });
+  const doc = reportedDocument(f.inputs);
+  const unknown = (doc[STATUS_KEY] as { unknownSettings: Record<string, string> }).unknownSettings;
+  assert.equal(Object.keys(unknown).length, 21);
+  assert.equal(unknown._more, '180 more not listed');
+  const keys: string[] = [];
+  const walk = (node: unknown) => {
+    if (node && typeof node === 'object' && !Array.isArray(node))
+      for (const [k, v] of Object.entries(node)) {
+        keys.push(k);
+        walk(v);
+      }
+  };
+  walk(doc);
+  for (const k of keys) assert.doesNotMatch(k, /[$. ]/, k);
+  assert.ok(Buffer.byteLength(JSON.stringify(doc)) < 32 * 1024);
+});

@@ -37,4 +37,6 @@ test('mode: IoT Edge variables select edgeHub, otherwise standalone', () => {
   assert.equal(selectMode({}), 'standalone');
   assert.equal(selectMode({ IOTEDGE_WORKLOADURI: 'unix:///var/run/iotedge/workload.sock' }), 'edgeHub');
   assert.equal(selectMode({ EdgeHubConnectionString: 'HostName=h;DeviceId=d;ModuleId=m;SharedAccessKey=a2V5' }), 'edgeHub');
+  assert.equal(selectMode({ IotHubConnectionString: 'HostName=h;DeviceId=d;ModuleId=m;SharedAccessKey=a2V5' }), 'edgeHub');
+  assert.equal(selectMode({ IOTEDGE_DEVICEID: 'd' }), 'standalone');
 });

@@ -3,7 +3,7 @@ import { appendFileSync, readdirSync, readFileSync, statSync, truncateSync, writ
 import path from 'node:path';
 import { test } from 'node:test';
 import { PriorityQueues, QUEUE_NAMES } from '../../../../src/buffers/priority-queues';
-import { encodeRanges } from '../../../../src/buffers/journal';
+import { encodeRanges } from '../../../../src/buffers/journal-records';
 import type { MessagePriority } from '../../../../src/sinks/transport';
 import { CapturingLogger, FakeClock, login, tempDir } from '../helpers';
 

@@ -61,6 +61,7 @@ test('the size limit is exact on the final UTF-8 JSON, multi-byte characters inc
   assert.ok(exact > all.body.length, 'the body holds multi-byte characters');
   // Exactly the size: everything fits. One byte less: the last event stays behind.
   assert.equal(buildMessage(qs, ['Operational', 'Low', 'High'], env, exact)!.eventCount, 5);
+  parse(all.body);
   const less = buildMessage(qs, ['Operational', 'Low', 'High'], env, exact - 1)!;
   assert.equal(less.eventCount, 4);
   assert.equal(Buffer.byteLength(less.body), less.bytes);
@@ -72,6 +73,7 @@ test('the size limit is exact on the final UTF-8 JSON, multi-byte characters inc
     if (m === undefined) continue;
     assert.equal(Buffer.byteLength(m.body), m.bytes);
     assert.ok(m.bytes <= limit);
+    parse(m.body);
   }
 });
 
@@ -84,6 +86,7 @@ test('a queue whose next event does not fit yields to the next queue', () => {
   assert.equal(m.eventCount, 1);
   assert.equal(m.taken.High.length, 0);
   assert.equal(m.taken.Low.length, 1);
+  parse(m.body);
 });
 
 test('an event larger than a message is split into events of the same name and category; an item that alone is too big is left out', () => {

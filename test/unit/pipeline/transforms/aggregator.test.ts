@@ -153,3 +153,15 @@ test('several payload items in one raw event are aggregated item by item', async
   assert.equal(single.Payload[0]!.CommandLine, '/bin/x 2');
   assertValid(out);
 });
+
+test('a window whose keys hold too much text (long command lines) closes early too', async () => {
+  const clock = new FakeClock();
+  const out: SecurityEvent[] = [];
+  const agg = new Aggregator({ clock, emit: (e) => out.push(e), maxKeyCharsPerWindow: 50_000 });
+  agg.configure(config({ aggregationIntervalProcessCreate: 'PT1M' }));
+  for (let k = 0; k < 10; k++) agg.ingest(processCreate(clock, `/bin/run ${String(k).repeat(16_000)}`, k + 1));
+  assert.ok(out.length >= 6, `early closes emitted ${out.length} events before the interval`);
+  assert.ok(agg.stats().pendingKeys <= 3);
+  agg.closeAll();
+  assert.equal(out.length, 10);
+});
