@@ -48,6 +48,8 @@ const NO_SDK_RETRY = { shouldRetry: (): boolean => false, nextRetryTimeout: (): 
 
 const DEFAULT_OPERATION_TIMEOUT_MS = 30_000;
 const CLOSE_TIMEOUT_MS = 5_000;
+const LOG_EVERY_ATTEMPT_UNTIL = 5;
+const REPEAT_FAILURE_LOG_MS = 60_000;
 
 /** One MQTT connection's worth of SDK objects; a lost connection discards the whole session. */
 interface Session {
@@ -91,6 +93,8 @@ class EdgeHubLink implements EdgeHubUpstream {
   /** Reported patches not acknowledged yet, merged; sent after the next (re)connect. */
   private pendingReported?: Record<string, unknown>;
   private connectedSince?: Date;
+  private lastFailure?: string;
+  private lastFailureLoggedAt = 0;
   private reconnects = 0;
 
   constructor(options: EdgeHubUpstreamOptions) {
@@ -204,7 +208,13 @@ class EdgeHubLink implements EdgeHubUpstream {
       if (this.isClosed() || generation !== this.generation) return;
       const delayMs = backoffDelay(this.attempt++, this.backoff);
       this.state = 'waiting';
-      this.log.warn('edgeHub not reachable, retrying', { attempt: this.attempt, retryInMs: delayMs, error: errorText(err) });
+      const text = errorText(err);
+      // Every attempt while it is new or the cause changes, then once a minute: edgeHub may be down for hours.
+      if (this.attempt <= LOG_EVERY_ATTEMPT_UNTIL || text !== this.lastFailure || Date.now() - this.lastFailureLoggedAt >= REPEAT_FAILURE_LOG_MS) {
+        this.log.warn('edgeHub not reachable, retrying', { attempt: this.attempt, retryInMs: delayMs, error: text });
+        this.lastFailureLoggedAt = Date.now();
+      }
+      this.lastFailure = text;
       this.retryTimer = setTimeout(() => void this.connect(), delayMs);
     }
   }
@@ -254,6 +264,7 @@ class EdgeHubLink implements EdgeHubUpstream {
     if (this.attempt > 0 || this.reconnects > 0) this.log.info('connected to edgeHub', { attempts: this.attempt + 1, reconnects: this.reconnects });
     else this.log.info('connected to edgeHub');
     this.attempt = 0;
+    this.lastFailure = undefined;
     await this.flushPendingReported(session, twin);
     this.publishDesired(twin);
   }

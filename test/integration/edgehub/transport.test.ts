@@ -293,4 +293,16 @@ test('a broken environment (CA file missing, workload socket absent) is retried 
     restore();
   }
   assert.equal(hub.connects.length, 0);
+
+  // A lasting outage with the same cause: the first five failures are logged, then at most one a minute.
+  const restore = useIotEnvironment(environments[0]!);
+  const { log, lines } = capturingLogger();
+  const upstream = createEdgeHubUpstream({ log, backoff: { initialDelayMs: 50, maxDelayMs: 100 } });
+  await upstream.start();
+  const retries = (): number => lines.filter((l) => l.includes('edgeHub not reachable, retrying')).length;
+  await until(() => retries() >= 5, 5000, 'five logged retries');
+  await sleep(1500);
+  assert.equal(retries(), 5, 'about 15 more attempts, none logged');
+  await upstream.close();
+  restore();
 });
