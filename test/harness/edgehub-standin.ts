@@ -328,7 +328,7 @@ export class EdgeHubStandIn {
     this.broker.on('publish', (packet, client) => {
       if (!client) return;
       try {
-        this.onModulePublish(packet.topic, Buffer.from(packet.payload), client);
+        this.onModulePublish(packet.topic, Buffer.from(packet.payload));
       } finally {
         this.notify();
       }
@@ -357,7 +357,7 @@ export class EdgeHubStandIn {
     return undefined;
   }
 
-  private onModulePublish(topic: string, payload: Buffer, client: Client): void {
+  private onModulePublish(topic: string, payload: Buffer): void {
     const eventsPrefix = `devices/${this.deviceId}/modules/${this.moduleId}/messages/events/`;
     if (topic.startsWith(eventsPrefix)) {
       const topicProperties = decodeTopicProperties(topic.slice(eventsPrefix.length).replace(/\/$/, ''));
@@ -386,7 +386,7 @@ export class EdgeHubStandIn {
       };
       const corrupt = this.corruptTwinResponses > 0;
       if (corrupt) this.corruptTwinResponses--;
-      void this.reply(client, `$iothub/twin/res/200/?$rid=${rid}`, corrupt ? '{"desired": not json' : JSON.stringify(twin));
+      void this.publishRaw(`$iothub/twin/res/200/?$rid=${rid}`, corrupt ? '{"desired": not json' : JSON.stringify(twin));
       return;
     }
     if (topic.startsWith('$iothub/twin/PATCH/properties/reported/')) {
@@ -400,13 +400,13 @@ export class EdgeHubStandIn {
       if (!isObject(patch) || this.refuseReportedPatches > 0) {
         if (isObject(patch)) this.refuseReportedPatches--;
         // The SDK ignores the status code and looks for errorCode in the body, as IoT Hub sends it.
-        void this.reply(client, `$iothub/twin/res/400/?$rid=${rid}`, '{"errorCode":400004,"message":"reported patch refused"}');
+        void this.publishRaw(`$iothub/twin/res/400/?$rid=${rid}`, '{"errorCode":400004,"message":"reported patch refused"}');
         return;
       }
       this.reportedPatches.push(patch);
       applyTwinPatch(this.reported, patch);
       this.reportedVersion++;
-      void this.reply(client, `$iothub/twin/res/204/?$rid=${rid}&$version=${this.reportedVersion}`, '');
+      void this.publishRaw(`$iothub/twin/res/204/?$rid=${rid}&$version=${this.reportedVersion}`, '');
       return;
     }
     const method = /^\$iothub\/methods\/res\/(\d+)\//.exec(topic);
@@ -422,9 +422,5 @@ export class EdgeHubStandIn {
       this.pendingMethods.get(rid)?.answer({ status: Number(method[1]), payload: body });
       this.pendingMethods.delete(rid);
     }
-  }
-
-  private reply(_client: Client, topic: string, payload: string): Promise<void> {
-    return this.publishRaw(topic, payload);
   }
 }
