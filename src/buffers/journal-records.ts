@@ -31,8 +31,12 @@ export type LiveRecord = JournalRecord | WindowRecord;
 
 const QUEUES: readonly MessagePriority[] = ['High', 'Low', 'Operational'];
 
+function hex(crc: number): string {
+  return crc.toString(16).padStart(8, '0');
+}
+
 function line(body: string): string {
-  return `${crc32(body).toString(16).padStart(8, '0')}\t${body}\n`;
+  return `${hex(crc32(body))}\t${body}\n`;
 }
 
 /** "1-5,9,12-13" from ascending-or-not seq numbers. */
@@ -67,7 +71,9 @@ function isHitUpdate(u: unknown): u is HitUpdate {
 }
 
 export function addLine(queue: MessagePriority, seq: number, json: string): string {
-  return line(`A\t${queue}\t${seq}\t${json}`);
+  // Same CRC as over the whole body, without first copying the event JSON into a new string.
+  const prefix = `A\t${queue}\t${seq}\t`;
+  return `${hex(crc32(json, crc32(prefix)))}\t${prefix}${json}\n`;
 }
 
 export function deleteLine(seqs: readonly number[]): string {
@@ -94,7 +100,7 @@ export function replay(text: string, live: Map<number, JournalRecord>, windows: 
     if (l.length === 0) continue;
     const tab = l.indexOf('\t');
     const body = tab === 8 ? l.slice(9) : '';
-    if (tab !== 8 || crc32(body).toString(16).padStart(8, '0') !== l.slice(0, 8)) {
+    if (tab !== 8 || hex(crc32(body)) !== l.slice(0, 8)) {
       damaged++;
       continue;
     }

@@ -10,6 +10,21 @@ export const QUEUE_NAMES: readonly MessagePriority[] = ['High', 'Low', 'Operatio
 /** How maxLocalCacheSizeInBytes is shared between the queues. */
 export const QUEUE_SHARES: Readonly<Record<MessagePriority, number>> = { High: 0.5, Low: 0.4, Operational: 0.1 };
 
+/**
+ * The Operational queue gets at least this much (at most a quarter of the cache), so that a
+ * ConfigurationError and the two statistics events fit even with the smallest cache (8192 bytes,
+ * where 10 % would be 819 bytes); High and Low share the rest 5:4.
+ */
+export const OPERATIONAL_MIN_BYTES = 2048;
+
+/** Byte capacity of each queue for a given cache size; the three add up to `cacheBytes`. */
+export function queueCapacities(cacheBytes: number): Record<MessagePriority, number> {
+  const operational = Math.max(Math.floor(cacheBytes * QUEUE_SHARES.Operational), Math.min(OPERATIONAL_MIN_BYTES, Math.floor(cacheBytes / 4)));
+  const rest = cacheBytes - operational;
+  const high = Math.floor((rest * QUEUE_SHARES.High) / (QUEUE_SHARES.High + QUEUE_SHARES.Low));
+  return { High: high, Low: rest - high, Operational: operational };
+}
+
 /** Journal records are written at most this long after the event was queued (the power-cut window). */
 export const JOURNAL_FLUSH_MS = 200;
 
@@ -58,13 +73,13 @@ export class PriorityQueues {
   private readonly collected = perQueue(() => 0);
   private readonly lastDropWarning = perQueue(() => -Infinity);
   private readonly journal: QueueJournal;
-  private cacheBytes: number;
+  private capacities: Record<MessagePriority, number>;
   private nextSeq = 1;
   private flushTimer: unknown;
   private closed = false;
 
   constructor(private readonly options: PriorityQueuesOptions) {
-    this.cacheBytes = options.cacheBytes;
+    this.capacities = queueCapacities(options.cacheBytes);
     const recovery = Journal.recover(options.dir, options.log);
     this.recoveredWindows = recovery.windows;
     try {
@@ -84,12 +99,12 @@ export class PriorityQueues {
   }
 
   capacity(queue: MessagePriority): number {
-    return Math.floor(this.cacheBytes * QUEUE_SHARES[queue]);
+    return this.capacities[queue];
   }
 
   /** Shrinking drops the oldest events (counted); growing only makes room. */
   setCacheSize(bytes: number): void {
-    this.cacheBytes = bytes;
+    this.capacities = queueCapacities(bytes);
     for (const q of QUEUE_NAMES) this.enforce(q, 0);
   }
 

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { ConfigView } from '../config/config-view';
 import { isPriority } from '../config/settings';
@@ -7,21 +6,17 @@ import type { Priority } from '../core/event-types';
 import { getLogger, type Logger } from '../core/logger';
 import { PriorityQueues, QUEUE_NAMES } from '../buffers/priority-queues';
 import type { EmitOptions } from '../sources/source';
-import { buildMessage, envelope, maxEventBytes, serializeForQueue, splitOversizeEvent, type BuiltMessage, type Envelope } from '../sinks/message-builder';
-import type { MessagePriority, Transport } from '../sinks/transport';
+import { envelope, maxEventBytes, serializeForQueue, type Envelope } from '../sinks/message-builder';
+import type { MessagePriority } from '../sinks/transport';
 import { Aggregator, HIT_CHECKPOINT_MS } from '../transforms/aggregator';
 import { systemClock } from './clock';
 import { OperationalStats } from './operational-stats';
+import { Sender } from './sender';
 import { Ticker } from './ticker';
 import type { Clock, EventPipeline, PipelineOptions, PipelineStats } from './types';
 
-/** First retry after a rejected send; doubles per failure up to RETRY_MAX_MS. */
-export const RETRY_BASE_MS = 1_000;
-export const RETRY_MAX_MS = 60_000;
+export { RETRY_BASE_MS, RETRY_MAX_MS, SEND_TIMEOUT_MS } from './sender';
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
-/** A send neither accepted nor rejected by then counts as failed (events stay queued; a late accept means a duplicate). */
-export const SEND_TIMEOUT_MS = 120_000;
-const BILLING_UNIT_BYTES = 4096;
 const WARN_EVERY_MS = 60_000;
 
 /** stats() returns these too, beyond the EventPipeline contract. */
@@ -59,46 +54,38 @@ function readSettings(config: ConfigView): Settings {
   };
 }
 
+function safeName(event: unknown): string {
+  return event !== null && typeof event === 'object' && typeof (event as { Name?: unknown }).Name === 'string' ? (event as { Name: string }).Name : '?';
+}
+
 class Pipeline implements EventPipeline {
   private readonly log: Logger;
   private readonly clock: Clock;
-  private readonly transport: Transport;
   private readonly queues: PriorityQueues;
   private readonly aggregator: Aggregator;
+  private readonly sender: Sender;
   private readonly opStats: OperationalStats;
   private readonly priorities = new Map<string, Priority>();
-  private readonly highTicker: Ticker;
-  private readonly lowTicker: Ticker;
-  private readonly statsTicker: Ticker;
-  private readonly checkpointTicker: Ticker;
+  private readonly tickers: { high: Ticker; low: Ticker; stats: Ticker; checkpoint: Ticker };
+  private readonly env: Envelope;
   private readonly recoveredHits: number;
   private config!: ConfigView;
   private settings!: Settings;
-  private env: Envelope;
   private eventLimit = 0;
 
   private started = false;
   private closing = false;
   private closed = false;
-  private readonly wanted = new Set<MessagePriority>();
-  private draining: Promise<void> | undefined;
-  private kickHandle: unknown;
-  private retryHandle: unknown;
-  private consecutiveFailures = 0;
 
   private ingested = 0;
   private filtered = 0;
   private oversizeDropped = 0;
   private ingestErrors = 0;
-  private failedSends = 0;
-  private sent = { messages: 0, events: 0, bytes: 0, under4KB: 0 };
-  private lastSendError: string | undefined;
-  private lastWarning = new Map<string, number>();
+  private readonly lastWarning = new Map<string, number>();
 
   constructor(options: PipelineOptions, config: ConfigView) {
     this.log = options.log ?? getLogger('pipeline');
     this.clock = options.clock ?? systemClock;
-    this.transport = options.transport;
     this.env = envelope({ agentId: options.agentId, agentVersion: options.agentVersion });
     const settings = readSettings(config);
     this.queues = new PriorityQueues({ dir: path.join(options.stateDir, 'queues'), cacheBytes: settings.cacheBytes, clock: this.clock, log: this.log });
@@ -108,15 +95,23 @@ class Pipeline implements EventPipeline {
       log: this.log,
       journal: this.queues.windowJournal(() => this.aggregator.persisted()),
     });
-    this.opStats = new OperationalStats(this.queues, () => ({
-      messagesSent: this.sent.messages,
-      messagesUnder4KB: this.sent.under4KB,
-      failedSends: this.failedSends,
-    }));
-    this.highTicker = new Ticker(this.clock, () => this.requestSend('High'));
-    this.lowTicker = new Ticker(this.clock, () => this.onLowTick());
-    this.statsTicker = new Ticker(this.clock, () => this.reportStatistics());
-    this.checkpointTicker = new Ticker(this.clock, () => this.aggregator.checkpoint());
+    this.sender = new Sender({
+      queues: this.queues,
+      transport: options.transport,
+      clock: this.clock,
+      onOversize: (name, items) => this.countOversize(name, items),
+      warn: (key, message, details) => this.warnSometimes(key, message, details),
+    });
+    this.opStats = new OperationalStats(this.queues, () => {
+      const s = this.sender.stats();
+      return { messagesSent: s.messages, messagesUnder4KB: s.under4KB, failedSends: s.failed };
+    });
+    this.tickers = {
+      high: new Ticker(this.clock, () => this.sender.request('High')),
+      low: new Ticker(this.clock, () => this.onLowTick()),
+      stats: new Ticker(this.clock, () => this.reportStatistics()),
+      checkpoint: new Ticker(this.clock, () => this.aggregator.checkpoint()),
+    };
     this.applySettings(config, settings);
     this.recoveredHits = this.aggregator.restore(this.queues.recoveredWindows);
     if (this.recoveredHits > 0) this.log.info('open aggregation windows recovered from the journal', { hits: this.recoveredHits });
@@ -142,32 +137,27 @@ class Pipeline implements EventPipeline {
   }
 
   start(): void {
-    if (this.started || this.closed) return;
+    if (this.started || this.closing) return;
     this.started = true;
-    this.highTicker.start(this.settings.highMs);
-    this.lowTicker.start(this.settings.lowMs);
-    this.statsTicker.start(this.settings.snapshotMs);
-    this.checkpointTicker.start(HIT_CHECKPOINT_MS);
+    this.tickers.high.start(this.settings.highMs);
+    this.tickers.low.start(this.settings.lowMs);
+    this.tickers.stats.start(this.settings.snapshotMs);
+    this.tickers.checkpoint.start(HIT_CHECKPOINT_MS);
     for (const q of QUEUE_NAMES) this.checkFull(q);
-    if (this.wanted.size > 0) this.kick();
+    this.sender.start();
   }
 
   async flush(): Promise<void> {
     this.aggregator.closeAll();
-    for (const q of QUEUE_NAMES) this.wanted.add(q);
-    await this.drain();
+    await this.sender.sendAll();
     this.queues.flushJournal();
   }
 
   async close(timeoutMs: number = DEFAULT_CLOSE_TIMEOUT_MS): Promise<void> {
-    if (this.closed || this.closing) return;
+    if (this.closing) return;
     this.closing = true;
-    this.highTicker.stop();
-    this.lowTicker.stop();
-    this.statsTicker.stop();
-    this.checkpointTicker.stop();
-    this.clearTimer('kickHandle');
-    this.clearTimer('retryHandle');
+    for (const t of Object.values(this.tickers)) t.stop();
+    this.sender.stop();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => {
       // A real timer: close() must end even when a test's fake clock never advances.
@@ -181,6 +171,7 @@ class Pipeline implements EventPipeline {
       clearTimeout(timer);
     }
     this.closed = true;
+    this.sender.halt();
     this.queues.close();
     const left = QUEUE_NAMES.reduce((n, q) => n + this.queues.length(q), 0);
     if (left > 0) this.log.info('events kept in the queue journal for the next start', { events: left });
@@ -188,24 +179,23 @@ class Pipeline implements EventPipeline {
 
   stats(): DetailedPipelineStats {
     const figures = (q: MessagePriority) => ({ events: this.queues.length(q), bytes: this.queues.bytes(q) });
+    const sent = this.sender.stats();
     const stats: DetailedPipelineStats = {
       queued: { High: figures('High'), Low: figures('Low'), Operational: figures('Operational') },
       dropped: { High: this.queues.droppedCount('High'), Low: this.queues.droppedCount('Low'), Operational: this.queues.droppedCount('Operational') },
-      sent: { messages: this.sent.messages, events: this.sent.events, bytes: this.sent.bytes },
+      sent: { messages: sent.messages, events: sent.events, bytes: sent.bytes },
       ingested: this.ingested,
       filtered: this.filtered,
       oversizeDropped: this.oversizeDropped,
       ingestErrors: this.ingestErrors,
-      failedSends: this.failedSends,
+      failedSends: sent.failed,
       aggregating: this.aggregator.stats().pendingHits,
       recovered: this.queues.recovered.events,
       recoveredHits: this.recoveredHits,
     };
-    if (this.lastSendError !== undefined) stats.lastSendError = this.lastSendError;
+    if (sent.lastError !== undefined) stats.lastSendError = sent.lastError;
     return stats;
   }
-
-  // --- configuration ---------------------------------------------------------------------------
 
   private applySettings(config: ConfigView, s: Settings): void {
     if (!(s.highMs > 0 && s.lowMs > 0 && s.snapshotMs > 0 && s.cacheBytes > 0 && s.maxMessageBytes > this.env.bytes)) {
@@ -215,11 +205,12 @@ class Pipeline implements EventPipeline {
     this.settings = s;
     this.priorities.clear();
     this.eventLimit = maxEventBytes(this.env, s.maxMessageBytes);
+    this.sender.setLimits({ envelope: this.env, maxMessageBytes: s.maxMessageBytes, eventLimit: this.eventLimit });
     this.queues.setCacheSize(s.cacheBytes);
     this.aggregator.configure(config);
-    this.highTicker.setPeriod(s.highMs);
-    this.lowTicker.setPeriod(s.lowMs);
-    this.statsTicker.setPeriod(s.snapshotMs);
+    this.tickers.high.setPeriod(s.highMs);
+    this.tickers.low.setPeriod(s.lowMs);
+    this.tickers.stats.setPeriod(s.snapshotMs);
     for (const q of QUEUE_NAMES) this.checkFull(q);
   }
 
@@ -238,8 +229,6 @@ class Pipeline implements EventPipeline {
     return p;
   }
 
-  // --- events in -------------------------------------------------------------------------------
-
   /** Off → filtered; urgent → High; Operational events → Operational queue; aggregatable → aggregator. */
   private route(event: SecurityEvent, urgent: boolean, raw = false): void {
     const priority = this.priorityOf(event.Name);
@@ -249,14 +238,29 @@ class Pipeline implements EventPipeline {
     }
     if (raw && !urgent && this.aggregator.ingest(event)) return;
     const queue: MessagePriority = event.EventType === 'Operational' ? 'Operational' : urgent ? 'High' : priority;
-    this.enqueue(queue, event);
-  }
-
-  private enqueue(queue: MessagePriority, event: SecurityEvent): void {
     const { parts, droppedItems } = serializeForQueue(event, this.eventLimit);
     if (droppedItems > 0) this.countOversize(event.Name, droppedItems);
     for (const json of parts) this.queues.push(queue, json);
     this.checkFull(queue);
+  }
+
+  /** A queue holding a full message is sent at once. */
+  private checkFull(queue: MessagePriority): void {
+    const n = this.queues.length(queue);
+    if (n > 0 && this.queues.bytes(queue) + n - 1 >= this.eventLimit) this.sender.request(queue);
+  }
+
+  private onLowTick(): void {
+    if (this.opStats.hasActivity()) this.reportStatistics();
+    this.sender.request('Low');
+  }
+
+  private reportStatistics(): void {
+    try {
+      for (const e of this.opStats.report(new Date(this.clock.now()))) this.route(e, false);
+    } catch (err) {
+      this.warnSometimes('stats', 'operational statistics not produced', { error: err });
+    }
   }
 
   private countOversize(name: string, items: number): void {
@@ -268,148 +272,6 @@ class Pipeline implements EventPipeline {
     });
   }
 
-  /** A queue holding a full message is sent at once. */
-  private checkFull(queue: MessagePriority): void {
-    const n = this.queues.length(queue);
-    if (n > 0 && this.queues.bytes(queue) + n - 1 >= this.eventLimit) this.requestSend(queue);
-  }
-
-  // --- timers ----------------------------------------------------------------------------------
-
-  private onLowTick(): void {
-    if (this.opStats.hasActivity()) this.reportStatistics();
-    this.requestSend('Low');
-  }
-
-  private reportStatistics(): void {
-    try {
-      for (const e of this.opStats.report(new Date(this.clock.now()))) this.route(e, false);
-    } catch (err) {
-      this.warnSometimes('stats', 'operational statistics not produced', { error: err });
-    }
-  }
-
-  private requestSend(queue: MessagePriority): void {
-    this.wanted.add(queue);
-    if (!this.started || this.closed || this.retryHandle !== undefined || this.draining !== undefined) return;
-    this.kick();
-  }
-
-  private kick(): void {
-    if (this.kickHandle !== undefined) return;
-    this.kickHandle = this.clock.setTimeout(() => {
-      this.kickHandle = undefined;
-      void this.drain();
-    }, 0);
-  }
-
-  private clearTimer(which: 'kickHandle' | 'retryHandle'): void {
-    const h = this[which];
-    if (h !== undefined) this.clock.clearTimeout(h);
-    this[which] = undefined;
-  }
-
-  // --- sending ---------------------------------------------------------------------------------
-
-  /** Sends what `wanted` asks for, one message at a time; a rejection schedules a retry with backoff. */
-  private async drain(): Promise<void> {
-    while (this.draining !== undefined) await this.draining;
-    const run = this.sendWanted();
-    this.draining = run;
-    try {
-      await run;
-    } finally {
-      this.draining = undefined;
-    }
-    // Requests that came in while this drain was sending its last message.
-    if (this.wanted.size > 0 && this.retryHandle === undefined && this.started && !this.closing) this.kick();
-  }
-
-  private async sendWanted(): Promise<void> {
-    for (const q of ['High', 'Operational', 'Low'] as const) {
-      if (!this.wanted.has(q)) continue;
-      this.wanted.delete(q);
-      const ok = await this.sendQueue(q);
-      if (!ok) {
-        this.wanted.add(q);
-        this.scheduleRetry();
-        return;
-      }
-    }
-  }
-
-  private hasOwnEvents(queue: MessagePriority): boolean {
-    if (queue === 'High') return this.queues.length('High') > 0;
-    if (queue === 'Operational') return this.queues.length('Operational') > 0;
-    return this.queues.length('Low') > 0 || this.queues.length('Operational') > 0;
-  }
-
-  /** Messages for `queue` until it (and the Operational queue, which rides along) is empty; false on a rejection. */
-  private async sendQueue(queue: MessagePriority): Promise<boolean> {
-    const order: readonly MessagePriority[] =
-      queue === 'Operational' ? ['Operational', 'High', 'Low'] : ['Operational', queue, queue === 'High' ? 'Low' : 'High'];
-    while (!this.closed && this.hasOwnEvents(queue)) {
-      for (const q of order) this.fitHead(q);
-      const message = buildMessage(this.queues, order, this.env, this.settings.maxMessageBytes);
-      if (message === undefined) return true;
-      if (!(await this.sendOne(queue, message))) return false;
-    }
-    return true;
-  }
-
-  /** Makes the head of `queue` fit a message alone (after maxMessageSizeInBytes shrank): split, or drop what cannot. */
-  private fitHead(queue: MessagePriority): void {
-    for (let head = this.queues.at(queue, 0); head !== undefined && head.bytes > this.eventLimit; head = this.queues.at(queue, 0)) {
-      let event: SecurityEvent;
-      try {
-        event = JSON.parse(head.json) as SecurityEvent;
-      } catch {
-        this.queues.replaceHead(queue, []);
-        this.countOversize('(unreadable)', 1);
-        continue;
-      }
-      const { parts, droppedItems } = splitOversizeEvent(event, this.eventLimit);
-      if (droppedItems > 0) this.countOversize(event.Name, droppedItems);
-      this.queues.replaceHead(queue, parts);
-    }
-  }
-
-  private async sendOne(queue: MessagePriority, message: BuiltMessage): Promise<boolean> {
-    let timer: unknown;
-    try {
-      const timeout = new Promise<never>((_, reject) => {
-        timer = this.clock.setTimeout(() => reject(new Error(`no answer from the ${this.transport.name} transport within ${SEND_TIMEOUT_MS / 1000} s`)), SEND_TIMEOUT_MS);
-      });
-      const sent = this.transport.send({ body: message.body, messageId: randomUUID(), priority: queue, eventCount: message.eventCount });
-      sent.catch(() => undefined); // a rejection after the timeout has nobody left to handle it
-      await Promise.race([sent, timeout]);
-    } catch (err) {
-      this.failedSends++;
-      this.consecutiveFailures++;
-      this.lastSendError = err instanceof Error ? err.message : String(err);
-      this.warnSometimes('send', 'message not accepted; events stay queued', { transport: this.transport.name, error: this.lastSendError });
-      return false;
-    } finally {
-      this.clock.clearTimeout(timer);
-    }
-    this.consecutiveFailures = 0;
-    for (const q of QUEUE_NAMES) if (message.taken[q].length > 0) this.queues.ack(q, message.taken[q]);
-    this.sent.messages++;
-    this.sent.events += message.eventCount;
-    this.sent.bytes += message.bytes;
-    if (message.bytes < BILLING_UNIT_BYTES) this.sent.under4KB++;
-    return true;
-  }
-
-  private scheduleRetry(): void {
-    if (this.closing || this.retryHandle !== undefined) return;
-    const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(16, Math.max(0, this.consecutiveFailures - 1)));
-    this.retryHandle = this.clock.setTimeout(() => {
-      this.retryHandle = undefined;
-      void this.drain();
-    }, delay);
-  }
-
   private warnSometimes(key: string, message: string, details: Record<string, unknown>): void {
     const now = this.clock.now();
     const last = this.lastWarning.get(key);
@@ -419,13 +281,9 @@ class Pipeline implements EventPipeline {
   }
 }
 
-function safeName(event: unknown): string {
-  return event !== null && typeof event === 'object' && typeof (event as { Name?: unknown }).Name === 'string' ? (event as { Name: string }).Name : '?';
-}
-
 /**
- * Opens the pipeline: recovers the queues from `<stateDir>/queues`, applies `config`. Call start() to
- * begin sending; ingest() may be called before.
+ * Opens the pipeline: recovers the queues and open aggregation windows from `<stateDir>/queues`, applies
+ * `config`. Call start() to begin sending; ingest() may be called before (events just queue).
  */
 export async function openPipeline(options: PipelineOptions, config: ConfigView): Promise<EventPipeline> {
   return new Pipeline(options, config);

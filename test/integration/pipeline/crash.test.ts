@@ -37,7 +37,7 @@ async function reopen(stateDir: string) {
 
 test('kill -9 after the journal delay: every queued event and every open aggregation key comes back', async (t) => {
   const dir = tempDir(t);
-  await runChild(dir, 500, 40, 700, 'SIGKILL');
+  await runChild(dir, 500, 40, 1500, 'SIGKILL');
   const { transport, stats } = await reopen(dir);
   assert.equal(stats.recovered, 500);
   assert.equal(stats.recoveredHits, 1, 'the key survives; its hit count is checkpointed every 30 s, so only the first hit is on disk');

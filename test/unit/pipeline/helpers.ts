@@ -96,6 +96,8 @@ export class RecordingTransport implements Transport {
     }
     if (this.maxBytes !== undefined) assert.ok(Buffer.byteLength(message.body) <= this.maxBytes, 'message over maxMessageSizeInBytes');
     assert.equal(message.eventCount, parsed.Events.length);
+    assert.match(message.messageId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'message id is a UUID');
+    assert.ok(!this.messages.some((m) => m.messageId === message.messageId), 'message id is new');
     this.messages.push(message);
   }
 

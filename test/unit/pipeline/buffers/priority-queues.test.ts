@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { PriorityQueues, QUEUE_NAMES } from '../../../../src/buffers/priority-queues';
+import { PriorityQueues, QUEUE_NAMES, queueCapacities } from '../../../../src/buffers/priority-queues';
 import { encodeRanges } from '../../../../src/buffers/journal-records';
 import type { MessagePriority } from '../../../../src/sinks/transport';
 import { CapturingLogger, FakeClock, login, tempDir } from '../helpers';
@@ -20,22 +20,30 @@ function contents(q: PriorityQueues, name: MessagePriority): string[] {
 
 const segments = (dir: string) => readdirSync(dir).filter((f) => f.startsWith('segment-'));
 
-test('the budget is shared 50/40/10 and measured in UTF-8 bytes; a full queue drops its oldest, counted', (t) => {
+test('the budget is shared 50/40/10, with room for operational events even in the smallest cache', () => {
+  assert.deepEqual(queueCapacities(2_560_000), { High: 1_280_000, Low: 1_024_000, Operational: 256_000 });
+  const smallest = queueCapacities(8192);
+  assert.equal(smallest.Operational, 2048);
+  assert.equal(smallest.High + smallest.Low + smallest.Operational, 8192);
+  assert.ok(smallest.High > smallest.Low);
+});
+
+test('sizes are UTF-8 bytes; a full queue drops its oldest, counted', (t) => {
   const { queues } = open(tempDir(t), 10_000);
-  assert.deepEqual(QUEUE_NAMES.map((n) => queues.capacity(n)), [5000, 4000, 1000]);
+  assert.deepEqual(QUEUE_NAMES.map((n) => queues.capacity(n)), [4417, 3535, 2048]);
   const event = (i: number) => JSON.stringify({ n: i, text: 'é'.repeat(40) }); // 2 bytes per é
-  const bytes = Buffer.byteLength(event(10));
-  assert.ok(bytes > event(10).length + 30);
-  for (let i = 10; i < 110; i++) queues.push('Low', event(i));
-  const kept = Math.floor(4000 / bytes);
+  const bytes = Buffer.byteLength(event(1000));
+  assert.ok(bytes > event(1000).length + 30);
+  for (let i = 1000; i < 1100; i++) queues.push('Low', event(i));
+  const kept = Math.floor(3535 / bytes);
   assert.equal(queues.length('Low'), kept);
   assert.equal(queues.droppedCount('Low'), 100 - kept);
   assert.equal(queues.collectedCount('Low'), 100);
-  assert.equal(JSON.parse(queues.at('Low', 0)!.json).n, 110 - kept, 'the oldest went first');
-  assert.ok(queues.bytes('Low') <= 4000);
+  assert.equal(JSON.parse(queues.at('Low', 0)!.json).n, 1100 - kept, 'the oldest went first');
+  assert.ok(queues.bytes('Low') <= 3535);
   assert.equal(queues.length('High'), 0);
   // One event larger than its whole queue is dropped alone and counted, the queue is left as it was.
-  assert.equal(queues.push('Operational', JSON.stringify({ big: 'x'.repeat(2000) })), false);
+  assert.equal(queues.push('Operational', JSON.stringify({ big: 'x'.repeat(2100) })), false);
   assert.equal(queues.droppedCount('Operational'), 1);
   queues.close();
 });
