@@ -137,6 +137,8 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   const gotFirstDesired = new Promise<void>((resolve) => (firstDesired = resolve));
   let stopping: Promise<void> | undefined;
   upstream.onDesired((desired) => {
+    // Desired properties arrive after every (re)connect: what the outage held back goes now.
+    pipeline.resume();
     try {
       const update = store.applyDesired(desired);
       if (update.newProblems.length > 0) pipeline.ingest(configurationErrorEvent(update.newProblems));

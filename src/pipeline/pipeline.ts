@@ -147,6 +147,10 @@ class Pipeline implements EventPipeline {
     this.sender.start();
   }
 
+  resume(): void {
+    this.sender.retryNow();
+  }
+
   async flush(): Promise<void> {
     this.aggregator.closeAll();
     await this.sender.sendAll();

@@ -99,6 +99,14 @@ export class Sender {
     await this.drain();
   }
 
+  /** The transport is back: send what waits now, not at the end of the backoff. */
+  retryNow(): void {
+    if (!this.active || this.retryHandle === undefined) return;
+    this.clear('retryHandle');
+    this.consecutiveFailures = 0;
+    this.kick();
+  }
+
   private kick(): void {
     if (this.kickHandle !== undefined) return;
     this.kickHandle = this.options.clock.setTimeout(() => {

@@ -47,6 +47,8 @@ export interface EventPipeline {
   ingest(event: SecurityEvent, options?: EmitOptions): void;
   /** Starts the send timers. */
   start(): void;
+  /** The upstream (re)connected: sends what waits for a retry now instead of at the end of the backoff. */
+  resume(): void;
   /** Closes aggregation windows and sends everything the transport accepts now. */
   flush(): Promise<void>;
   /** flush within `timeoutMs`, persist what is left, stop timers. */

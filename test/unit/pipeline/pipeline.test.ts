@@ -87,6 +87,25 @@ test('a rejected send keeps every event, backs off, then delivers them all once 
   assert.ok(detailed(pipeline).failedSends >= 3);
 });
 
+test('resume() after a reconnect sends at once instead of waiting out the backoff', async (t) => {
+  const { clock, transport, pipeline } = await open(t);
+  transport.failing = true;
+  pipeline.start();
+  pipeline.ingest(login(clock, 'before'));
+  await clock.advance(40_000); // several failures: the next retry is tens of seconds away
+  const attempts = transport.attempts;
+  assert.ok(attempts >= 4, `attempts ${attempts}`);
+  transport.failing = false;
+  await clock.advance(1_000);
+  assert.equal(transport.events().length, 0, 'still backing off');
+  pipeline.resume();
+  await clock.advance(0);
+  assert.deepEqual(transport.events().filter((e) => e.Name === 'Login').map((e) => e.Payload[0]!.UserName), ['before']);
+  pipeline.resume(); // nothing pending: no send
+  await clock.advance(0);
+  assert.equal(transport.attempts, attempts + 1);
+});
+
 test('identical ProcessCreate events reach the cloud as one Aggregated event when the window closes', async (t) => {
   const { clock, transport, pipeline } = await open(t, { aggregationIntervalProcessCreate: 'PT20S' });
   pipeline.start();
