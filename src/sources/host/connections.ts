@@ -1,0 +1,131 @@
+import type { SettingDefinition } from '../../config/settings';
+import { createEvent } from '../../core/event';
+import type { Source, SourceContext, SourceDefinition, SourceStatus } from '../source';
+import { ConnectionTracker } from './net/connection-tracker';
+import { requireTables, resolveNetDir } from './net/net-dir';
+import { connectionCreatePayload } from './net/socket-payloads';
+import { SocketOwnerFinder } from './net/socket-owners';
+import { readSocketTables, type SocketTableName } from './net/socket-table';
+import { rateLimitedWarning } from './proc/rate-limited-warning';
+
+export const CONNECTIONS_METHOD = 'kernel socket tables (/proc/net/tcp, tcp6) polling';
+const TABLES: readonly SocketTableName[] = ['tcp', 'tcp6'];
+
+const SETTINGS: readonly SettingDefinition[] = [
+  {
+    name: 'connectionsPollInterval',
+    type: 'duration',
+    default: 'PT1S',
+    description:
+      'Interval between two reads of the kernel TCP tables. Connections that open and close between two reads are not seen; an idle read costs well under a millisecond.',
+  },
+  {
+    name: 'connectionsIncludeLoopback',
+    type: 'boolean',
+    default: false,
+    description: 'Also report connections between loopback addresses (127.0.0.0/8, ::1): local traffic, usually noise on an edge device.',
+  },
+  {
+    name: 'connectionsMaxTracked',
+    type: 'integer',
+    default: 16_384,
+    minimum: 256,
+    maximum: 1_048_576,
+    description: 'Most open connections remembered (to report each once); new connections beyond it are not reported and the status says so.',
+  },
+];
+
+export interface ConnectionsStats {
+  polls: number;
+  reported: number;
+  /** Polls that had new connections and so looked for their processes. */
+  ownerScans: number;
+  overflow: number;
+  tracked: number;
+  /** CPU (user + system, µs) spent in polls, owner scans included. */
+  pollCpuMicros: number;
+}
+
+export interface ConnectionsSource extends Source {
+  stats(): ConnectionsStats;
+  /** Runs one poll now (benchmarks and tests; the timer keeps running). */
+  pollNow(): void;
+}
+
+export const connectionsSource: SourceDefinition = {
+  name: 'Connections',
+  description: 'new inbound and outbound TCP connections (ConnectionCreate), IPv4 and IPv6, with the owning process, by polling the kernel socket tables',
+  events: ['ConnectionCreate'],
+  settings: SETTINGS,
+  async start(ctx: SourceContext): Promise<ConnectionsSource> {
+    const { procRoot, netDir } = resolveNetDir(ctx.hostRoot);
+    const tables = requireTables(netDir, TABLES);
+    const warn = rateLimitedWarning(ctx.log);
+    const tracker = new ConnectionTracker({
+      includeLoopback: ctx.config.boolean('connectionsIncludeLoopback'),
+      maxTracked: ctx.config.integer('connectionsMaxTracked'),
+    });
+    const owners = new SocketOwnerFinder(procRoot, warn);
+    const stats: ConnectionsStats = { polls: 0, reported: 0, ownerScans: 0, overflow: 0, tracked: 0, pollCpuMicros: 0 };
+    const baseStatus: SourceStatus = {
+      state: 'running',
+      method: `${CONNECTIONS_METHOD}: ${netDir}`,
+      ...(tables.length < TABLES.length ? { state: 'degraded' as const, reason: `only ${tables.join(', ')} readable (no IPv6 in the kernel?)` } : {}),
+    };
+    let lastStatus = '';
+    // Sticky: whether a scan reaches an unreadable process depends on where the owners are found.
+    let deniedSeen = 0;
+    const setStatus = (problem?: string): void => {
+      const status: SourceStatus = problem
+        ? { state: 'degraded', method: baseStatus.method, reason: [baseStatus.reason, problem].filter(Boolean).join('; ') }
+        : baseStatus;
+      const key = JSON.stringify(status);
+      if (key !== lastStatus) ctx.setStatus(status);
+      lastStatus = key;
+    };
+
+    const poll = (): void => {
+      const before = process.cpuUsage();
+      try {
+        const { fresh, overflow } = tracker.diff(readSocketTables(netDir, tables, warn));
+        stats.overflow += overflow;
+        if (overflow > 0) warn('connections not reported: connectionsMaxTracked reached', { limit: ctx.config.integer('connectionsMaxTracked'), skipped: overflow });
+        if (fresh.length === 0 || ctx.config.priority('ConnectionCreate') === 'Off') {
+          if (overflow > 0) setStatus(`connectionsMaxTracked (${ctx.config.integer('connectionsMaxTracked')}) reached, new connections skipped`);
+          return;
+        }
+        // Only now, with new connections to attribute, are the processes' file descriptors read.
+        stats.ownerScans++;
+        const found = owners.find(fresh.map((c) => c.entry.inode));
+        for (const { entry, direction } of fresh) {
+          ctx.emit(createEvent('ConnectionCreate', 'Triggered', [connectionCreatePayload(entry, direction, found.get(entry.inode))]));
+          stats.reported++;
+        }
+        deniedSeen = Math.max(deniedSeen, owners.lastScan.deniedProcesses);
+        const problems = [
+          deniedSeen > 0 ? `file descriptors of ${deniedSeen} process(es) not readable, their connections come without process (needs root with CAP_SYS_PTRACE, and pid: host in a container)` : '',
+          overflow > 0 ? `connectionsMaxTracked (${ctx.config.integer('connectionsMaxTracked')}) reached, new connections skipped` : '',
+        ].filter(Boolean);
+        setStatus(problems.join('; ') || undefined);
+      } catch (err) {
+        ctx.log.error('connection poll failed', { netDir, error: err });
+      } finally {
+        const used = process.cpuUsage(before);
+        stats.pollCpuMicros += used.user + used.system;
+        stats.polls++;
+        stats.tracked = tracker.tracked;
+      }
+    };
+
+    poll(); // learns the connections already open; they are not reported
+    setStatus();
+    const timer = setInterval(poll, ctx.config.durationMs('connectionsPollInterval'));
+    return {
+      stats: () => ({ ...stats }),
+      pollNow: poll,
+      async stop() {
+        clearInterval(timer);
+      },
+    };
+  },
+};
