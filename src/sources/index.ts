@@ -2,13 +2,23 @@ import type { SettingDefinition } from '../config/settings';
 import { containerRuntimeSource } from './docker/index';
 import { DeploymentManifests } from './manifest/index';
 import { processEventsSource } from './host/process-events';
+import { connectionsSource } from './host/connections';
+import { listeningPortsSource } from './host/listening-ports';
+import { kernelModulesSource } from './host/kernel-modules';
 import type { SourceDefinition } from './source';
 
 /**
  * Every source EdgeGuard has, in start order. Add a source here and it gets its
  * `collectorEnabled<Name>` setting, a status entry in the twin, and start/stop/restart handling.
  */
-export const ALL_SOURCES: readonly SourceDefinition[] = [processEventsSource, containerRuntimeSource, DeploymentManifests];
+export const ALL_SOURCES: readonly SourceDefinition[] = [
+  processEventsSource,
+  connectionsSource,
+  listeningPortsSource,
+  kernelModulesSource,
+  containerRuntimeSource,
+  DeploymentManifests,
+];
 
 export function enabledSettingName(source: SourceDefinition): string {
   return `collectorEnabled${source.name}`;
