@@ -117,21 +117,23 @@ test('Connections on a prepared host root: new connections once, with direction,
 
 test('Connections: connectionsIncludeLoopback reports loopback; eventPriority Off reports nothing and reads no fds', async () => {
   const host = fakeHost();
+  const started: ConnectionsSource[] = [];
   try {
     host.table('tcp', []);
     const loop = context(connectionsSource, host.root, { connectionsPollInterval: 'PT1H', connectionsIncludeLoopback: true });
     const s1 = (await connectionsSource.start(loop.ctx)) as ConnectionsSource;
+    started.push(s1);
     const off = context(connectionsSource, host.root, { connectionsPollInterval: 'PT1H', eventPriorityConnectionCreate: 'Off' });
     const s2 = (await connectionsSource.start(off.ctx)) as ConnectionsSource;
+    started.push(s2);
     host.table('tcp', [row(0, v4('127.0.0.1', 41002), v4('127.0.0.1', 22), TcpState.ESTABLISHED, 0, 601)]);
     s1.pollNow();
     s2.pollNow();
     assert.deepEqual(loop.events.map((e) => [e.Payload[0]?.RemoteAddress, e.Payload[0]?.ProcessId, e.Payload[0]?.Direction]), [['127.0.0.1', 10, 'Out']]);
     assert.equal(off.events.length, 0);
     assert.equal(s2.stats().ownerScans, 0);
-    await s1.stop();
-    await s2.stop();
   } finally {
+    for (const s of started) await s.stop();
     host.cleanup();
   }
 });
@@ -165,7 +167,7 @@ test('ListeningPorts on a prepared host root: TCP listeners and bound UDP, v4 an
     ]);
     host.table('udp6', [row(0, `${V6_LOOP}:${port(53)}`, `${V6_ANY}:0000`, TcpState.CLOSE, 0, 504)]);
     const { ctx, events, log } = context(listeningPortsSource, host.root);
-    const source = await listeningPortsSource.start(ctx);
+    const source = await listeningPortsSource.start(ctx); // no timer: nothing to stop on failure
     await source.snapshot!();
     assert.equal(events.length, 1);
     const [event] = events;
@@ -182,7 +184,6 @@ test('ListeningPorts on a prepared host root: TCP listeners and bound UDP, v4 an
     ]);
     assertValid(events);
     assert.ok(log.warnings().includes('malformed lines in kernel socket table skipped'));
-    await source.stop();
   } finally {
     host.cleanup();
   }
