@@ -98,10 +98,10 @@ test('live: a second connection to the same server is a new report; TIME_WAIT af
     const source = (await harness.start()) as import('../../../src/sources/host/connections').ConnectionsSource;
     const port = portOf(server);
     const first = await connectTcp('127.0.0.1', port);
-    await harness.waitFor(() => matching(harness, first.localPort!, port).length === 1);
+    await harness.waitFor(() => matching(harness, first.localPort!, port).length === 1 && matching(harness, port, first.localPort!).length === 1);
     first.destroy();
     const second = await connectTcp('127.0.0.1', port);
-    await harness.waitFor(() => matching(harness, second.localPort!, port).length === 1);
+    await harness.waitFor(() => matching(harness, second.localPort!, port).length === 1 && matching(harness, port, second.localPort!).length === 1);
     assert.notEqual(second.localPort, first.localPort);
     second.destroy();
     await sleep(300);
