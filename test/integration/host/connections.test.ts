@@ -98,16 +98,18 @@ test('live: a second connection to the same server is a new report; TIME_WAIT af
     const source = (await harness.start()) as import('../../../src/sources/host/connections').ConnectionsSource;
     const port = portOf(server);
     const first = await connectTcp('127.0.0.1', port);
-    await harness.waitFor(() => matching(harness, first.localPort!, port).length === 1 && matching(harness, port, first.localPort!).length === 1);
+    const firstPort = first.localPort!; // a destroyed socket forgets its port
+    await harness.waitFor(() => matching(harness, firstPort, port).length === 1 && matching(harness, port, firstPort).length === 1);
     first.destroy();
     const second = await connectTcp('127.0.0.1', port);
-    await harness.waitFor(() => matching(harness, second.localPort!, port).length === 1 && matching(harness, port, second.localPort!).length === 1);
-    assert.notEqual(second.localPort, first.localPort);
+    const secondPort = second.localPort!;
+    await harness.waitFor(() => matching(harness, secondPort, port).length === 1 && matching(harness, port, secondPort).length === 1);
+    assert.notEqual(secondPort, firstPort);
     second.destroy();
     await sleep(300);
-    assert.equal(matching(harness, first.localPort!, port).length, 1);
-    assert.equal(matching(harness, port, first.localPort!).length, 1);
-    assert.equal(matching(harness, port, second.localPort!).length, 1);
+    assert.equal(matching(harness, firstPort, port).length, 1);
+    assert.equal(matching(harness, port, firstPort).length, 1);
+    assert.equal(matching(harness, port, secondPort).length, 1);
     assert.ok(source.stats().polls >= 3, 'the timer keeps polling');
   } finally {
     await harness.stop();
