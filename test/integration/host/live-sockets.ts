@@ -95,7 +95,9 @@ export function ssListeners(): SsListener[] {
     const colon = local.lastIndexOf(':');
     const port = Number(local.slice(colon + 1));
     if (!Number.isInteger(port) || port === 0) continue; // "*": not bound to a port
-    const address = local.slice(0, colon).replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+    // ss prints a dual-stack IPv6 wildcard socket as "*", an IPv6-only one as "[::]".
+    const raw = local.slice(0, colon).replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+    const address = raw === '*' ? '::' : raw;
     const pids = [...line.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
     out.push({ protocol: f[0] === 'tcp' ? 'TCP' : 'UDP', address, port, pids });
   }
