@@ -6,9 +6,12 @@ import { requireTables, resolveNetDir } from './net/net-dir';
 import { connectionCreatePayload } from './net/socket-payloads';
 import { SocketOwnerFinder } from './net/socket-owners';
 import { readSocketTables, type SocketTableName } from './net/socket-table';
+import { readTcpOpenCounters, sameCounters, type TcpOpenCounters } from './net/tcp-open-counters';
 import { rateLimitedWarning } from './proc/rate-limited-warning';
 
-export const CONNECTIONS_METHOD = 'kernel socket tables (/proc/net/tcp, tcp6) polling';
+export const CONNECTIONS_METHOD = 'kernel socket tables (/proc/net/tcp, tcp6), read when the TCP open counters (/proc/net/snmp) move';
+/** Tables are read at least this often even when the counters say nothing opened (forgets closed connections). */
+const FULL_READ_MS = 60_000;
 const TABLES: readonly SocketTableName[] = ['tcp', 'tcp6'];
 
 const SETTINGS: readonly SettingDefinition[] = [
@@ -37,6 +40,8 @@ const SETTINGS: readonly SettingDefinition[] = [
 
 export interface ConnectionsStats {
   polls: number;
+  /** Polls that read the tables (the others saw unchanged TCP open counters and stopped there). */
+  tableReads: number;
   reported: number;
   /** Polls that had new connections and so looked for their processes. */
   ownerScans: number;
@@ -66,7 +71,7 @@ export const connectionsSource: SourceDefinition = {
       maxTracked: ctx.config.integer('connectionsMaxTracked'),
     });
     const owners = new SocketOwnerFinder(procRoot, warn);
-    const stats: ConnectionsStats = { polls: 0, reported: 0, ownerScans: 0, overflow: 0, tracked: 0, pollCpuMicros: 0 };
+    const stats: ConnectionsStats = { polls: 0, tableReads: 0, reported: 0, ownerScans: 0, overflow: 0, tracked: 0, pollCpuMicros: 0 };
     const baseStatus: SourceStatus = {
       state: 'running',
       method: `${CONNECTIONS_METHOD}: ${netDir}`,
@@ -84,9 +89,22 @@ export const connectionsSource: SourceDefinition = {
       lastStatus = key;
     };
 
+    let lastCounters: TcpOpenCounters | undefined;
+    let changedLastPoll = true;
+    let lastFullRead = 0;
     const poll = (): void => {
       const before = process.cpuUsage();
       try {
+        // Counters first: a connection opened after this read moves them again for the next poll.
+        const counters = readTcpOpenCounters(netDir);
+        const changed = !sameCounters(counters, lastCounters);
+        lastCounters = counters;
+        // The poll after a change reads again: an accepted socket is counted just before it is hashed.
+        const mustRead = changed || changedLastPoll || tracker.waiting > 0 || Date.now() - lastFullRead >= FULL_READ_MS;
+        changedLastPoll = changed;
+        if (!mustRead) return;
+        lastFullRead = Date.now();
+        stats.tableReads++;
         const { fresh, overflow } = tracker.diff(readSocketTables(netDir, tables, warn));
         stats.overflow += overflow;
         if (overflow > 0) warn('connections not reported: connectionsMaxTracked reached', { limit: ctx.config.integer('connectionsMaxTracked'), skipped: overflow });

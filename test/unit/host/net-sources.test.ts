@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { defaultConfigView } from '../../../src/config/defaults';
@@ -11,6 +11,7 @@ import { listeningPortsSource } from '../../../src/sources/host/listening-ports'
 import { connectionCreatePayload, listeningPortPayload } from '../../../src/sources/host/net/socket-payloads';
 import { SocketOwnerFinder } from '../../../src/sources/host/net/socket-owners';
 import { TcpState } from '../../../src/sources/host/net/socket-table';
+import { parseTcpOpenCounters } from '../../../src/sources/host/net/tcp-open-counters';
 import { sourceSettings } from '../../../src/sources/index';
 import { SourceUnavailableError, type SourceContext, type SourceDefinition, type SourceStatus } from '../../../src/sources/source';
 import { referenceSchemaDir } from '../../harness/paths';
@@ -208,6 +209,61 @@ test('payload builders: long command lines are cut in ListeningPorts; an empty s
     assertValid(events);
     await source.stop();
   } finally {
+    host.cleanup();
+  }
+});
+
+function snmp(active: number, passive: number): string {
+  return [
+    'Ip: Forwarding DefaultTTL InReceives',
+    'Ip: 1 64 100',
+    'Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors',
+    `Tcp: 1 200 120000 -1 ${active} ${passive} 615 289 0 52078 51609 3 0 955 0`,
+    'Udp: InDatagrams NoPorts',
+    'Udp: 5 0',
+    '',
+  ].join('\n');
+}
+
+test('parseTcpOpenCounters reads ActiveOpens/PassiveOpens by header name; garbage gives undefined', () => {
+  assert.deepEqual(parseTcpOpenCounters(snmp(1079, 427)), { activeOpens: '1079', passiveOpens: '427' });
+  assert.equal(parseTcpOpenCounters('Tcp: ActiveOpens\n'), undefined);
+  assert.equal(parseTcpOpenCounters('Tcp: ActiveOpens PassiveOpens\nTcp: x 1\n'), undefined);
+  assert.equal(parseTcpOpenCounters('\u0000garbage'), undefined);
+});
+
+test('Connections reads the tables only when the TCP open counters moved (and the poll after), or when none are readable', async () => {
+  const host = fakeHost();
+  const started: ConnectionsSource[] = [];
+  try {
+    const established = (n: number): string[] => Array.from({ length: n }, (_, i) => row(i, v4('10.0.0.2', 41000 + i), v4('93.184.216.34', 443), TcpState.ESTABLISHED, 1000, 602 + i));
+    host.table('tcp', []);
+    writeFileSync(path.join(host.proc, 'net', 'snmp'), snmp(10, 5));
+    const { ctx, events } = context(connectionsSource, host.root, { connectionsPollInterval: 'PT1H' });
+    const source = (await connectionsSource.start(ctx)) as ConnectionsSource;
+    started.push(source);
+    source.pollNow(); // the poll after the first change (start) still reads
+    const reads = source.stats().tableReads;
+    host.table('tcp', established(1)); // a socket with no counter move (not possible in a real kernel)
+    source.pollNow();
+    source.pollNow();
+    assert.equal(source.stats().tableReads, reads, 'unchanged counters: no table read');
+    assert.equal(events.length, 0);
+    writeFileSync(path.join(host.proc, 'net', 'snmp'), snmp(11, 5));
+    source.pollNow();
+    assert.equal(events.length, 1);
+    assert.equal(events[0]!.Payload[0]!.ProcessId, 20);
+    source.pollNow();
+    assert.equal(source.stats().tableReads, reads + 2, 'the change and the poll after it');
+    source.pollNow();
+    assert.equal(source.stats().tableReads, reads + 2);
+
+    rmSync(path.join(host.proc, 'net', 'snmp'));
+    source.pollNow();
+    source.pollNow();
+    assert.equal(source.stats().tableReads, reads + 4, 'without counters every poll reads');
+  } finally {
+    for (const s of started) await s.stop();
     host.cleanup();
   }
 });

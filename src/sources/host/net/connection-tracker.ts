@@ -67,6 +67,11 @@ export class ConnectionTracker {
     return this.seen.size;
   }
 
+  /** Sockets held back because they were not accepted yet: the next read must look at them again. */
+  get waiting(): number {
+    return this.pendingUnaccepted.size;
+  }
+
   diff(entries: readonly SocketEntry[]): DiffResult {
     this.poll++;
     const listeners = new Set<string>();
