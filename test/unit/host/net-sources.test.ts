@@ -10,6 +10,7 @@ import { connectionsSource, type ConnectionsSource } from '../../../src/sources/
 import { listeningPortsSource } from '../../../src/sources/host/listening-ports';
 import { connectionCreatePayload, listeningPortPayload } from '../../../src/sources/host/net/socket-payloads';
 import { SocketOwnerFinder } from '../../../src/sources/host/net/socket-owners';
+import { decodeSockDiagRecords } from '../../../src/sources/host/net/sock-diag';
 import { TcpState } from '../../../src/sources/host/net/socket-table';
 import { parseTcpOpenCounters } from '../../../src/sources/host/net/tcp-open-counters';
 import { sourceSettings } from '../../../src/sources/index';
@@ -25,6 +26,8 @@ const V6_PEER = 'B80D0120000000000000000009000000'; // 2001:db8::9
 const port = (p: number): string => p.toString(16).toUpperCase().padStart(4, '0');
 
 function context(def: SourceDefinition, hostRoot: string, overrides: Record<string, SettingValue> = {}) {
+  // A prepared host root is read through its text tables; netlink would answer for the real kernel.
+  if (def === connectionsSource) overrides = { connectionsMethod: 'procfs', ...overrides };
   const events: SecurityEvent[] = [];
   const statuses: SourceStatus[] = [];
   const log = new RecordingLogger();
@@ -265,5 +268,37 @@ test('Connections reads the tables only when the TCP open counters moved (and th
   } finally {
     for (const s of started) await s.stop();
     host.cleanup();
+  }
+});
+
+test('decodeSockDiagRecords: the addon layout, IPv4, IPv6 and v4-mapped, both byte orders', () => {
+  const record = (le: boolean, family: number, state: number, sport: number, dport: number, uid: number, inode: number, src: number[], dst: number[]): Buffer => {
+    const b = Buffer.alloc(48);
+    b[0] = family;
+    b[1] = state;
+    if (le) {
+      b.writeUInt16LE(sport, 2); b.writeUInt16LE(dport, 4); b.writeUInt32LE(uid, 8); b.writeUInt32LE(inode, 12);
+    } else {
+      b.writeUInt16BE(sport, 2); b.writeUInt16BE(dport, 4); b.writeUInt32BE(uid, 8); b.writeUInt32BE(inode, 12);
+    }
+    Buffer.from(src).copy(b, 16);
+    Buffer.from(dst).copy(b, 32);
+    return b;
+  };
+  const v6 = (...groups: number[]): number[] => groups.flatMap((g) => [g >> 8, g & 0xff]);
+  for (const le of [true, false]) {
+    const buf = Buffer.concat([
+      record(le, 2, 1, 41000, 443, 1000, 4242, [10, 0, 0, 2], [93, 184, 216, 34]),
+      record(le, 10, 10, 22, 0, 0, 77, v6(0, 0, 0, 0, 0, 0, 0, 0), v6(0, 0, 0, 0, 0, 0, 0, 0)),
+      record(le, 10, 1, 443, 50003, 0, 78, v6(0, 0, 0, 0, 0, 0xffff, 0x0a00, 0x0002), v6(0, 0, 0, 0, 0, 0xffff, 0x0a00, 0x0009)),
+      record(le, 10, 2, 42000, 8883, 0, 79, v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2), v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 9)),
+      Buffer.alloc(10), // a partial record is ignored
+    ]);
+    assert.deepEqual(decodeSockDiagRecords(buf, 'TCP', le), [
+      { protocol: 'TCP', family: 4, localAddress: '10.0.0.2', localPort: 41000, remoteAddress: '93.184.216.34', remotePort: 443, state: 1, uid: 1000, inode: 4242 },
+      { protocol: 'TCP', family: 6, localAddress: '::', localPort: 22, remoteAddress: '::', remotePort: 0, state: 10, uid: 0, inode: 77 },
+      { protocol: 'TCP', family: 6, localAddress: '10.0.0.2', localPort: 443, remoteAddress: '10.0.0.9', remotePort: 50003, state: 1, uid: 0, inode: 78 },
+      { protocol: 'TCP', family: 6, localAddress: '2001:db8::2', localPort: 42000, remoteAddress: '2001:db8::9', remotePort: 8883, state: 2, uid: 0, inode: 79 },
+    ]);
   }
 });

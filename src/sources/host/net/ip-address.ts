@@ -58,7 +58,11 @@ function isV4Mapped(bytes: Buffer): boolean {
  */
 export function decodeHexAddress(hex: string, littleEndian = LITTLE_ENDIAN): string | undefined {
   const bytes = hexAddressBytes(hex, littleEndian);
-  if (!bytes) return undefined;
+  return bytes ? formatAddressBytes(bytes) : undefined;
+}
+
+/** Text of 4 (IPv4) or 16 (IPv6) address bytes in network order; v4-mapped IPv6 as dotted IPv4. */
+export function formatAddressBytes(bytes: Buffer): string {
   if (bytes.length === 4) return formatIpv4(bytes);
   return isV4Mapped(bytes) ? formatIpv4(bytes.subarray(12)) : formatIpv6(bytes);
 }
