@@ -3,13 +3,14 @@ import { performance } from 'node:perf_hooks';
 import { ConnectionTracker } from '../src/sources/host/net/connection-tracker';
 import { SocketOwnerFinder } from '../src/sources/host/net/socket-owners';
 import { readSocketTables, TcpState } from '../src/sources/host/net/socket-table';
+import { sockDiagReader } from '../src/sources/host/net/sock-diag';
 import { readTcpOpenCounters } from '../src/sources/host/net/tcp-open-counters';
 
 /**
  * Cost of one Connections poll with N open loopback connections (held by a child process, so both
- * ends are in the tables: 2N sockets), against N = 0 in the same run: reading and parsing tcp + tcp6,
- * the diff when nothing is new, the owner scan for N new connections, and the counter check that
- * lets an idle poll skip the tables.
+ * ends are in the tables: 2N sockets), against N = 0 in the same run: reading tcp + tcp6 through
+ * sock_diag netlink and through the /proc/net text tables (ratio), the diff when nothing is new, the
+ * owner scan for N new connections, and the counter check that lets an idle poll skip the tables.
  */
 
 const SIZES = [0, 100, 1000, 4000];
@@ -44,6 +45,9 @@ export async function run(): Promise<void> {
   console.log('## connections: one Connections poll vs open connections (loopback, both ends in the tables)');
   const counters = timeMs(() => readTcpOpenCounters(NET_DIR), 200);
   console.log(`counter check (/proc/net/snmp, every poll): ${counters.cpu.toFixed(3)} ms CPU`);
+  const netlink = sockDiagReader();
+  if ('reason' in netlink) console.log(`SKIPPED netlink figures: ${netlink.reason}`);
+  const states = [TcpState.ESTABLISHED, TcpState.SYN_SENT, TcpState.LISTEN];
   let base: number | undefined;
   for (const n of SIZES) {
     const holder = n > 0 ? await holdConnections(n) : undefined;
@@ -56,10 +60,12 @@ export async function run(): Promise<void> {
       const diff = timeMs(() => tracker.diff(entries));
       const inodes = entries.filter((e) => e.state === TcpState.ESTABLISHED).map((e) => e.inode);
       const scan = timeMs(() => new SocketOwnerFinder('/proc').find(inodes), 3);
+      const viaNetlink = 'reader' in netlink ? timeMs(() => netlink.reader(['tcp', 'tcp6'], states)) : undefined;
       base ??= read.cpu;
       console.log(
-        `N=${String(n).padStart(5)} (${established} established sockets on the machine): table read+parse ${read.cpu.toFixed(2)} ms CPU (x${(read.cpu / base).toFixed(1)} of N=0), ` +
-          `diff with nothing new ${diff.cpu.toFixed(3)} ms, owner scan for all ${inodes.length} ${scan.cpu.toFixed(1)} ms`,
+        `N=${String(n).padStart(5)} (${established} established sockets on the machine): /proc/net read+parse ${read.cpu.toFixed(2)} ms CPU (x${(read.cpu / base).toFixed(1)} of N=0)` +
+          (viaNetlink ? `, sock_diag read+decode ${viaNetlink.cpu.toFixed(2)} ms (procfs/netlink x${(read.cpu / viaNetlink.cpu).toFixed(1)})` : '') +
+          `; diff with nothing new ${diff.cpu.toFixed(3)} ms; owner scan for all ${inodes.length} ${scan.cpu.toFixed(1)} ms`,
       );
     } finally {
       holder?.kill('SIGKILL');
