@@ -144,10 +144,13 @@ export async function run(): Promise<void> {
 
     const rows = all.map((p, i) => {
       const cpuPercent = (100 * (last[i]!.ticks - first[i]!.ticks)) / CLOCK_TICKS_PER_SECOND / seconds;
-      return { name: p.name, cpuPercent, rssMb: median(rss[i]!) / 1024, cpuMs: ((last[i]!.ticks - first[i]!.ticks) * 1000) / CLOCK_TICKS_PER_SECOND };
+      return {
+        name: p.name, cpuPercent, rssMb: median(rss[i]!) / 1024, cpuMs: ((last[i]!.ticks - first[i]!.ticks) * 1000) / CLOCK_TICKS_PER_SECOND,
+        rssFirstMb: rss[i]![0]! / 1024, rssLastMb: rss[i]![rss[i]!.length - 1]! / 1024,
+      };
     });
     console.log(`window ${seconds.toFixed(1)} s after ${WARMUP_MS / 1000} s warm-up; CPU from /proc/<pid>/stat (10 ms ticks), RSS median of ${rss[0]!.length} samples`);
-    for (const r of rows) console.log(`  ${r.name.padEnd(18)} CPU ${r.cpuPercent.toFixed(2)}% of one core (${r.cpuMs.toFixed(0)} ms)   RSS ${r.rssMb.toFixed(1)} MB`);
+    for (const r of rows) console.log(`  ${r.name.padEnd(18)} CPU ${r.cpuPercent.toFixed(2)}% of one core (${r.cpuMs.toFixed(0)} ms)   RSS ${r.rssMb.toFixed(1)} MB (${r.rssFirstMb.toFixed(1)} -> ${r.rssLastMb.toFixed(1)})`);
     const [b, d, c, q] = rows as [typeof rows[0], typeof rows[0], typeof rows[0], typeof rows[0] | undefined];
     console.log(
       `collectors vs deps-only: RSS +${(c.rssMb - d.rssMb).toFixed(1)} MB (target < 20 MB), x${(c.rssMb / d.rssMb).toFixed(2)}; vs bare node: RSS x${(c.rssMb / b.rssMb).toFixed(2)}, CPU +${(c.cpuPercent - b.cpuPercent).toFixed(2)} points (target < 1% of a core: ${c.cpuPercent < 1 ? 'met' : 'NOT met'})`,
