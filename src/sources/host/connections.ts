@@ -154,7 +154,9 @@ export const connectionsSource: SourceDefinition = {
         ].filter(Boolean);
         setStatus(problems.join('; ') || undefined);
       } catch (err) {
-        ctx.log.error('connection poll failed', { netDir, error: err });
+        // Rate-limited: a failure that repeats would otherwise log every poll.
+        warn('connection poll failed', { method, error: err });
+        setStatus(`poll failed: ${err instanceof Error ? err.message : String(err)}`);
       } finally {
         const used = process.cpuUsage(before);
         stats.pollCpuMicros += used.user + used.system;
