@@ -136,18 +136,16 @@ export const connectionsSource: SourceDefinition = {
         const { fresh, overflow } = tracker.diff(readSockets(tables, WANTED_STATES));
         stats.overflow += overflow;
         if (overflow > 0) warn('connections not reported: connectionsMaxTracked reached', { limit: ctx.config.integer('connectionsMaxTracked'), skipped: overflow });
-        if (fresh.length === 0 || ctx.config.priority('ConnectionCreate') === 'Off') {
-          if (overflow > 0) setStatus(`connectionsMaxTracked (${ctx.config.integer('connectionsMaxTracked')}) reached, new connections skipped`);
-          return;
+        if (fresh.length > 0 && ctx.config.priority('ConnectionCreate') !== 'Off') {
+          // Only now, with new connections to attribute, are the processes' file descriptors read.
+          stats.ownerScans++;
+          const found = owners.find(fresh.map((c) => c.entry.inode));
+          for (const { entry, direction } of fresh) {
+            ctx.emit(createEvent('ConnectionCreate', 'Triggered', [connectionCreatePayload(entry, direction, found.get(entry.inode))]));
+            stats.reported++;
+          }
+          deniedSeen = Math.max(deniedSeen, owners.lastScan.deniedProcesses);
         }
-        // Only now, with new connections to attribute, are the processes' file descriptors read.
-        stats.ownerScans++;
-        const found = owners.find(fresh.map((c) => c.entry.inode));
-        for (const { entry, direction } of fresh) {
-          ctx.emit(createEvent('ConnectionCreate', 'Triggered', [connectionCreatePayload(entry, direction, found.get(entry.inode))]));
-          stats.reported++;
-        }
-        deniedSeen = Math.max(deniedSeen, owners.lastScan.deniedProcesses);
         const problems = [
           deniedSeen > 0 ? `file descriptors of ${deniedSeen} process(es) not readable, their connections come without process (needs root with CAP_SYS_PTRACE, and pid: host in a container)` : '',
           overflow > 0 ? `connectionsMaxTracked (${ctx.config.integer('connectionsMaxTracked')}) reached, new connections skipped` : '',
