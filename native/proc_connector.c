@@ -41,6 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sock_diag.h"
+
 #define CMDLINE_MAX 16384
 #define STATUS_MAX 4096
 #define RECV_BUF 8192
@@ -710,6 +712,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  sock_diag_register(env, exports);
   return exports;
 }
 

@@ -7,6 +7,9 @@ import { loginSource } from './host/login';
 import { localUsersSource } from './host/local-users';
 import { firewallConfigurationSource } from './host/firewall-configuration';
 import { osBaselineSource } from './host/os-baseline';
+import { connectionsSource } from './host/connections';
+import { listeningPortsSource } from './host/listening-ports';
+import { kernelModulesSource } from './host/kernel-modules';
 import type { SourceDefinition } from './source';
 
 /**
@@ -16,10 +19,13 @@ import type { SourceDefinition } from './source';
 export const ALL_SOURCES: readonly SourceDefinition[] = [
   systemInformationSource,
   processEventsSource,
+  connectionsSource,
+  listeningPortsSource,
   loginSource,
   localUsersSource,
   firewallConfigurationSource,
   osBaselineSource,
+  kernelModulesSource,
   containerRuntimeSource,
   DeploymentManifests,
 ];

@@ -1,5 +1,4 @@
 import { createEvent, type PayloadItem } from '../../core/event';
-import type { Logger } from '../../core/logger';
 import type { SettingDefinition } from '../../config/settings';
 import { SourceUnavailableError, type Source, type SourceContext, type SourceDefinition } from '../source';
 import { BoundedMap } from './proc/bounded-map';
@@ -7,6 +6,7 @@ import { loadNativeAddon, type NativeAddon, type NativeProcRecord, type ProcConn
 import { listPids, parseCmdline, readExecutable, resolveProcRoot, type ProcWarning } from './proc/process-info';
 import { decodeWaitStatus, processCreatePayload, processTerminatePayload } from './proc/process-payloads';
 import { ProcessPoller } from './proc/process-poller';
+import { rateLimitedWarning } from './proc/rate-limited-warning';
 import { UserNames } from './proc/user-names';
 
 export const NETLINK_METHOD = 'netlink proc connector';
@@ -15,7 +15,6 @@ export const POLLING_METHOD = '/proc polling';
 /** pid -> executable, for the Executable of ProcessTerminate (the exe link is gone at exit). */
 const EXE_CACHE_LIMIT = 32_768;
 const LOSS_CHECK_MS = 10_000;
-const WARNING_INTERVAL_MS = 60_000;
 
 const SETTINGS: readonly SettingDefinition[] = [
   {
@@ -55,21 +54,6 @@ export interface ProcessEventsStats {
 export interface ProcessEventsSource extends Source {
   readonly method: 'netlink' | 'polling';
   stats(): ProcessEventsStats;
-}
-
-/** Logs each distinct warning at most once a minute, with the count of those held back. */
-function rateLimitedWarning(log: Logger): ProcWarning {
-  const last = new Map<string, { at: number; held: number }>();
-  return (message, details) => {
-    const now = Date.now();
-    const entry = last.get(message);
-    if (entry && now - entry.at < WARNING_INTERVAL_MS) {
-      entry.held++;
-      return;
-    }
-    log.warn(message, entry?.held ? { ...details, heldBackSinceLast: entry.held } : details);
-    last.set(message, { at: now, held: 0 });
-  };
 }
 
 /** Turns observations into events; shared by the netlink and polling paths. */

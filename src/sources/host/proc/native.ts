@@ -57,6 +57,12 @@ export interface NativeAddon {
   open(options: ProcConnectorOptions, onBatch: (records: NativeProcRecord[]) => void): ProcConnectorHandle;
   close(handle: ProcConnectorHandle): void;
   stats(handle: ProcConnectorHandle): ProcConnectorStats;
+  /**
+   * sock_diag netlink dump of the caller's network namespace (native/sock_diag.c): 48-byte records,
+   * decoded by src/sources/host/net/sock-diag.ts. Throws with the errno text on failure. Absent
+   * from an addon built before it existed.
+   */
+  sockDiagDump?(family: number, protocol: number, states: number): Buffer;
 }
 
 export type NativeLoadResult = { addon: NativeAddon; file: string } | { addon?: undefined; reason: string };

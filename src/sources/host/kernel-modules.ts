@@ -1,0 +1,91 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { SettingDefinition } from '../../config/settings';
+import { createEvent } from '../../core/event';
+import { SourceUnavailableError, type Source, type SourceContext, type SourceDefinition } from '../source';
+import { kernelModulePayload, parseProcModules, type KernelModule } from './kernel/proc-modules';
+import { resolveProcRoot } from './proc/process-info';
+import { rateLimitedWarning } from './proc/rate-limited-warning';
+
+export const KERNEL_MODULES_METHOD = '/proc/modules polling';
+
+const SETTINGS: readonly SettingDefinition[] = [
+  {
+    name: 'kernelModulesPollInterval',
+    type: 'duration',
+    default: 'PT5S',
+    description: 'Interval between two reads of /proc/modules to detect newly loaded kernel modules (KernelModuleLoad). A module loaded and unloaded between two reads is not seen.',
+  },
+];
+
+/** /proc/modules can be read whole; a cap keeps a hostile or broken file from costing memory. */
+const MAX_MODULES_FILE_BYTES = 4 * 1024 * 1024;
+
+export interface KernelModulesSource extends Source {
+  /** Runs one load check now (tests and benchmarks; the timer keeps running). */
+  pollNow(): void;
+}
+
+export const kernelModulesSource: SourceDefinition = {
+  name: 'KernelModules',
+  description: 'snapshot of loaded kernel modules (KernelModules) and an event for each module loaded while running (KernelModuleLoad), from /proc/modules',
+  events: ['KernelModules', 'KernelModuleLoad'],
+  settings: SETTINGS,
+  async start(ctx: SourceContext): Promise<KernelModulesSource> {
+    const file = path.join(resolveProcRoot(ctx.hostRoot), 'modules');
+    const warn = rateLimitedWarning(ctx.log);
+    const read = (): KernelModule[] | undefined => {
+      let text: string;
+      try {
+        const buf = readFileSync(file);
+        text = buf.subarray(0, MAX_MODULES_FILE_BYTES).toString('latin1');
+      } catch (err) {
+        warn('kernel module list not readable', { file, error: err });
+        return undefined;
+      }
+      const parsed = parseProcModules(text);
+      if (parsed.malformedLines > 0) warn('malformed lines in the kernel module list skipped', { file, lines: parsed.malformedLines });
+      return parsed.modules;
+    };
+    try {
+      readFileSync(file);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new SourceUnavailableError(
+        code === 'ENOENT'
+          ? `${file} does not exist: the kernel has no loadable module support (or the host's /proc is not mounted)`
+          : `${file} not readable (${code ?? String(err)})`,
+      );
+    }
+
+    // Names of the modules loaded at the last read; the first read only learns.
+    let known = new Set((read() ?? []).map((m) => m.name));
+    const poll = (): void => {
+      try {
+        const modules = read();
+        if (!modules) return;
+        const loaded = modules.filter((m) => !known.has(m.name));
+        known = new Set(modules.map((m) => m.name));
+        if (loaded.length === 0 || ctx.config.priority('KernelModuleLoad') === 'Off') return;
+        for (const m of loaded) ctx.emit(createEvent('KernelModuleLoad', 'Triggered', [kernelModulePayload(m)]));
+      } catch (err) {
+        ctx.log.error('kernel module poll failed', { file, error: err });
+      }
+    };
+    const timer = setInterval(poll, ctx.config.durationMs('kernelModulesPollInterval'));
+    ctx.setStatus({ state: 'running', method: `${KERNEL_MODULES_METHOD}: ${file}` });
+    return {
+      pollNow: poll,
+      async snapshot() {
+        if (ctx.config.priority('KernelModules') === 'Off') return;
+        const modules = read();
+        if (!modules) return;
+        const sorted = [...modules].sort((a, b) => a.name.localeCompare(b.name));
+        ctx.emit(createEvent('KernelModules', 'Periodic', sorted.map(kernelModulePayload)));
+      },
+      async stop() {
+        clearInterval(timer);
+      },
+    };
+  },
+};
