@@ -55,7 +55,11 @@ function tempDir(prefix: string): string {
 
 const wrapped = (value: unknown) => ({ value });
 
-/** Short frequencies, the other collectors off, and every ProcessCreate sent on its own (no aggregation). */
+/**
+ * Short frequencies, the Docker collectors off, and every ProcessCreate sent on its own (no aggregation).
+ * Every exec on this machine is then queued one by one during the outage: a 64 MB cache keeps a busy
+ * machine (parallel builds, benchmarks) from pushing the test's marked events out of the Low queue.
+ */
 function fastDesired(): Json {
   return {
     [CONFIG_KEY]: {
@@ -64,6 +68,7 @@ function fastDesired(): Json {
       snapshotFrequency: wrapped('PT2S'),
       aggregationEnabledProcessCreate: wrapped(false),
       eventPriorityProcessTerminate: wrapped('Off'),
+      maxLocalCacheSizeInBytes: wrapped(64 * 1024 * 1024),
       collectorEnabledContainerRuntime: wrapped(false),
       collectorEnabledDeploymentManifests: wrapped(false),
     },
