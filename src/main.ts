@@ -64,6 +64,16 @@ function createUpstream(mode: Upstream['mode'], stateDir: string, env: NodeJS.Pr
   return edgeHub.createEdgeHubUpstream({ log: getLogger('edgehub') });
 }
 
+/** The `snapshot` direct method: 400 for a malformed payload or an unknown source name. */
+export function snapshotMethod(manager: Pick<SourceManager, 'snapshotNow'>, payload: unknown): { status: number; payload: unknown } {
+  const sources = payload && typeof payload === 'object' ? (payload as { sources?: unknown }).sources : undefined;
+  if (sources !== undefined && !(Array.isArray(sources) && sources.every((s) => typeof s === 'string'))) {
+    return { status: 400, payload: { error: 'payload must be {"sources": ["<source name>", …]} or empty' } };
+  }
+  const result = manager.snapshotNow(sources as string[] | undefined);
+  return { status: result.unknown.length > 0 ? 400 : 200, payload: result };
+}
+
 /** The twin's logLevel when it sets one, else the environment's (EDGEGUARD_LOG_LEVEL, RuntimeLogLevel). */
 function effectiveLogLevel(desired: DesiredProperties, update: ConfigUpdate, env: NodeJS.ProcessEnv): LogLevel | undefined {
   const section = desired[CONFIG_KEY] as Record<string, unknown> | undefined;
@@ -131,6 +141,8 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   reporter = new PropertyReporter((patch) => upstream.reportProperties(patch), inputs, { log: getLogger('reported') });
   // edgeHub answers a `status` direct method with the reported document (handy when the twin lags).
   (upstream as UpstreamWithMethods).onMethod?.('status', () => ({ status: 200, payload: reportedDocument(inputs) }));
+  // `snapshot` with {"sources": ["ContainerRuntime", …]} (or no payload: every snapshot source) takes them now.
+  (upstream as UpstreamWithMethods).onMethod?.('snapshot', (payload) => snapshotMethod(manager, payload));
 
   let sourcesStarted = false;
   let firstDesired: () => void = () => undefined;

@@ -160,6 +160,13 @@ class SourceRunner {
     if (first) void this.takeSnapshot();
   }
 
+  /** Takes a snapshot now (on demand); false when the source is not running or takes no snapshots. */
+  snapshotNow(): boolean {
+    if (!this.source?.snapshot) return false;
+    void this.takeSnapshot();
+    return true;
+  }
+
   /** One snapshot at a time; a failing snapshot degrades the status until one succeeds. */
   private async takeSnapshot(): Promise<void> {
     const source = this.source;
@@ -213,6 +220,13 @@ class SourceRunner {
   }
 }
 
+export interface SnapshotRequestResult {
+  triggered: string[];
+  /** Named sources that are stopped, failed or take no snapshots. */
+  notRunning: string[];
+  unknown: string[];
+}
+
 /**
  * Runs every source of the catalogue: starts the enabled ones, isolates failures (a source that
  * cannot start is reported failed, the others run), schedules snapshots every snapshotFrequency,
@@ -228,6 +242,21 @@ export class SourceManager {
   /** Applies a configuration; resolves when every source has reacted to it. */
   async apply(config: ConfigView): Promise<void> {
     await Promise.all(this.runners.map((r) => r.apply(config)));
+  }
+
+  /**
+   * Snapshots now, outside the snapshotFrequency schedule (the `snapshot` direct method): every running
+   * snapshot source, or the named ones.
+   */
+  snapshotNow(names?: readonly string[]): SnapshotRequestResult {
+    const known = new Set(this.runners.map((r) => r.definition.name));
+    const result: SnapshotRequestResult = { triggered: [], notRunning: [], unknown: (names ?? []).filter((n) => !known.has(n)) };
+    for (const runner of this.runners) {
+      if (names && !names.includes(runner.definition.name)) continue;
+      if (runner.snapshotNow()) result.triggered.push(runner.definition.name);
+      else if (names) result.notRunning.push(runner.definition.name);
+    }
+    return result;
   }
 
   statuses(): Record<string, ReportedSourceStatus> {

@@ -151,6 +151,8 @@ test('agent against edgeHub: twin, reported configuration, valid messages, bad p
   const method = await hub.invokeMethod('status', null);
   assert.equal(method.status, 200);
   assert.equal(((method.payload as Json)[STATUS_KEY] as Json).agentId, status.agentId, 'the status direct method answers the reported document');
+  const snapshot = await hub.invokeMethod('snapshot', { sources: ['LocalUsers'] });
+  assert.deepEqual(snapshot, { status: 200, payload: { triggered: ['LocalUsers'], notRunning: [], unknown: [] } }, 'snapshot on demand');
 
   // Security messages that validate, SystemInformation among them, with the transport's properties.
   await hub.waitForOutput(() => events(hub).some((e) => e.Name === 'SystemInformation'), 20_000);
@@ -186,9 +188,17 @@ test('agent against edgeHub: twin, reported configuration, valid messages, bad p
   assert.deepEqual([...markedCommandLines(hub, outageMarker)].sort(), [...outageCommands].sort());
   assertAllValid(hub);
 
-  // SIGTERM while online: pending events are flushed before exit 0. Long frequencies so only the flush can send them.
-  await hub.patchDesired({ [CONFIG_KEY]: { highPriorityMessageFrequency: wrapped('PT1H'), lowPriorityMessageFrequency: wrapped('PT1H') } });
-  await hub.waitForReported((r) => reportedConfig(r).lowPriorityMessageFrequency?.value === 'PT1H', 10_000);
+  // SIGTERM while online: pending events are flushed before exit 0. Long frequencies and a long aggregation
+  // window so only the flush can send them (a burst of other execs on a busy machine cannot fill a message).
+  await hub.patchDesired({
+    [CONFIG_KEY]: {
+      highPriorityMessageFrequency: wrapped('PT1H'),
+      lowPriorityMessageFrequency: wrapped('PT1H'),
+      aggregationEnabledProcessCreate: wrapped(true),
+      aggregationIntervalProcessCreate: wrapped('PT1H'),
+    },
+  });
+  await hub.waitForReported((r) => reportedConfig(r).aggregationIntervalProcessCreate?.value === 'PT1H' && reportedConfig(r).lowPriorityMessageFrequency?.value === 'PT1H', 10_000);
   const flushMarker = `edgeguard-e2e-${randomBytes(4).toString('hex')}`;
   const flushCommands = await runMarkedProcesses(flushMarker, 5);
   await sleep(1500);

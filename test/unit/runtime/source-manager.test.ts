@@ -7,6 +7,7 @@ import { defaultConfigView } from '../../../src/config/defaults';
 import { buildCatalogue, type SettingValue } from '../../../src/config/settings';
 import { createEvent, type SecurityEvent } from '../../../src/core/event';
 import { getLogger } from '../../../src/core/logger';
+import { snapshotMethod } from '../../../src/main';
 import { SourceManager } from '../../../src/runtime/source-manager';
 import { sourceSettings } from '../../../src/sources/index';
 import { SourceUnavailableError, type SourceContext, type SourceDefinition } from '../../../src/sources/source';
@@ -137,6 +138,25 @@ test('snapshots: once after start, then every snapshotFrequency; a new frequency
   await new Promise((r) => setTimeout(r, 350));
   assert.ok(fake.snapshots <= settled + 1, `no more periodic snapshots after PT1H (${fake.snapshots} vs ${settled})`);
   assert.equal(fake.starts, 1, 'snapshot frequency does not restart the source');
+});
+
+test('snapshots on demand: every running snapshot source, or the named ones; unknown and stopped names are said', async (t) => {
+  const a = new FakeSource('SnapA', { snapshot: 'ok' });
+  const b = new FakeSource('SnapB', { snapshot: 'ok' });
+  const plain = new FakeSource('NoSnap');
+  const { manager, config } = setup(t, [a, b, plain]);
+  await manager.apply(config({ collectorEnabledSnapB: false }));
+  await waitUntil(() => a.snapshots === 1);
+  assert.deepEqual(manager.snapshotNow(), { triggered: ['SnapA'], notRunning: [], unknown: [] });
+  await waitUntil(() => a.snapshots === 2);
+  assert.deepEqual(manager.snapshotNow(['SnapB', 'NoSnap', 'Nope']), { triggered: [], notRunning: ['SnapB', 'NoSnap'], unknown: ['Nope'] });
+  assert.equal(b.snapshots, 0);
+  const answer = snapshotMethod(manager, { sources: ['SnapA'] });
+  assert.equal(answer.status, 200);
+  await waitUntil(() => a.snapshots === 3);
+  assert.equal(snapshotMethod(manager, { sources: ['Nope'] }).status, 400);
+  assert.equal(snapshotMethod(manager, { sources: 'SnapA' }).status, 400, 'a malformed payload is refused');
+  assert.equal(snapshotMethod(manager, null).status, 200, 'no payload: every snapshot source');
 });
 
 test('a throwing snapshot degrades the source and never crashes the agent; stop ends the snapshots', async (t) => {
