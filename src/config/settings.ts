@@ -43,6 +43,13 @@ export const DEFENDER_SETTINGS: readonly SettingDefinition[] = [
 /** EdgeGuard's settings that belong to no single source. */
 export const AGENT_SETTINGS: readonly SettingDefinition[] = [
   { name: 'logLevel', type: 'enum', default: 'info', values: ['error', 'warn', 'info', 'debug'], description: 'Log level; the IoT Edge RuntimeLogLevel variable sets it until the twin does.' },
+  {
+    name: 'redactCommandLineSecrets',
+    type: 'boolean',
+    default: true,
+    description:
+      'Replace secrets on command lines (--password x, TOKEN=x, mysql -px, URL credentials, connection-string keys, Authorization headers) with *** before events are queued; the item gets ExtraDetails CommandLineRedacted.',
+  },
 ];
 
 /** The full catalogue: Defender's settings, the agent's, then each source's own. */

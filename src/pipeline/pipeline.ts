@@ -9,6 +9,7 @@ import type { EmitOptions } from '../sources/source';
 import { envelope, maxEventBytes, serializeForQueue, type Envelope } from '../sinks/message-builder';
 import type { MessagePriority } from '../sinks/transport';
 import { Aggregator, HIT_CHECKPOINT_MS } from '../transforms/aggregator';
+import { redactEventCommandLines } from '../transforms/command-line-secrets';
 import { systemClock } from './clock';
 import { OperationalStats } from './operational-stats';
 import { Sender } from './sender';
@@ -66,6 +67,7 @@ class Pipeline implements EventPipeline {
   private readonly sender: Sender;
   private readonly opStats: OperationalStats;
   private readonly priorities = new Map<string, Priority>();
+  private redactSecrets = true;
   private readonly tickers: { high: Ticker; low: Ticker; stats: Ticker; checkpoint: Ticker };
   private readonly env: Envelope;
   private readonly recoveredHits: number;
@@ -129,7 +131,7 @@ class Pipeline implements EventPipeline {
     try {
       this.ingested++;
       if (this.closed) throw new Error('pipeline closed: stop the sources before closing it');
-      this.route(event, options?.urgent === true, true);
+      this.route(this.redactSecrets ? redactEventCommandLines(event) : event, options?.urgent === true, true);
     } catch (err) {
       this.ingestErrors++;
       this.warnSometimes('ingest', 'event could not be queued', { name: safeName(event), error: err });
@@ -207,6 +209,7 @@ class Pipeline implements EventPipeline {
     }
     this.config = config;
     this.settings = s;
+    this.redactSecrets = !config.has('redactCommandLineSecrets') || config.boolean('redactCommandLineSecrets');
     this.priorities.clear();
     this.eventLimit = maxEventBytes(this.env, s.maxMessageBytes);
     this.sender.setLimits({ envelope: this.env, maxMessageBytes: s.maxMessageBytes, eventLimit: this.eventLimit });

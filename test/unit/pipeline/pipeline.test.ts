@@ -106,6 +106,25 @@ test('resume() after a reconnect sends at once instead of waiting out the backof
   assert.equal(transport.attempts, attempts + 1);
 });
 
+test('secrets on command lines are removed before queueing (and kept when redactCommandLineSecrets is off)', async (t) => {
+  const { clock, transport, pipeline } = await open(t, { aggregationIntervalProcessCreate: 'PT20S' });
+  pipeline.start();
+  pipeline.ingest(processCreate(clock, 'mysql -pTopSecret1 db', 7));
+  pipeline.ingest(processCreate(clock, 'mysql -pTopSecret2 db', 8));
+  await clock.advance(60_000);
+  const sent = transport.events().filter((e) => e.Name === 'ProcessCreate');
+  assert.equal(sent.length, 1, 'different secrets, same redacted command: one aggregated event');
+  assert.equal(sent[0]!.Payload[0]!.CommandLine, 'mysql -p*** db');
+  assert.equal(sent[0]!.Payload[0]!.ExtraDetails!.HitCount, '2');
+  assert.ok(!transport.messages.some((m) => m.body.includes('TopSecret')), 'no message carries the secret');
+
+  const off = await open(t, { redactCommandLineSecrets: false, aggregationEnabledProcessCreate: false });
+  off.pipeline.start();
+  off.pipeline.ingest(processCreate(off.clock, 'mysql -pVisible db', 9));
+  await off.clock.advance(60_000);
+  assert.equal(off.transport.events().find((e) => e.Name === 'ProcessCreate')?.Payload[0]!.CommandLine, 'mysql -pVisible db');
+});
+
 test('identical ProcessCreate events reach the cloud as one Aggregated event when the window closes', async (t) => {
   const { clock, transport, pipeline } = await open(t, { aggregationIntervalProcessCreate: 'PT20S' });
   pipeline.start();
