@@ -64,3 +64,15 @@ test('every Dockerfile builds from source and ships the runtime only', () => {
     assert.match(text, /ENTRYPOINT \["node", "dist\/src\/main.js"\]/);
   }
 });
+
+test('the README documents the two commands, and every document it links to exists', () => {
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  assert.match(readme, /^npm start\b/m);
+  assert.match(readme, /^npm test\b/m);
+  const pkg = readJson('package.json') as { scripts: Record<string, string> };
+  assert.equal(pkg.scripts.test, 'bash scripts/test.sh');
+  assert.match(readFileSync(path.join(root, '.ci/run'), 'utf8'), /npm test/);
+  const links = [...readme.matchAll(/\]\(((?:docs|schemas)\/[^)#\s]*)/g)].map((m) => m[1]!);
+  assert.ok(links.length >= 8);
+  for (const link of links) assert.ok(existsSync(path.join(root, link)), `${link} exists`);
+});
