@@ -56,16 +56,21 @@ function printReaderStats(w: Watcher): void {
   console.log(`      delay kernel exec event -> exe read (us): ${hist}`);
 }
 
-function capture(w: Watcher, loopPid: number, workload: Workload): { exe: number; cmd: number } {
+function capture(w: Watcher, loopPid: number, workload: Workload): { exe: number; cmd: number; noExe: number; parentAtExit: number } {
   let exe = 0;
   let cmd = 0;
+  let noExe = 0;
+  let parentAtExit = 0;
   for (const event of w.harness.eventsNamed('ProcessCreate')) {
     const p = event.Payload[0];
     if (!p || p.ParentProcessId !== loopPid) continue;
+    const extra = p.ExtraDetails as Record<string, string> | undefined;
+    if (extra?.MissingFields?.includes('Executable')) noExe++;
+    if (extra?.ParentProcessIdAtExit === 'true') parentAtExit++;
     if (p.Executable === workload.executable) exe++;
     if (p.Executable === workload.executable && p.CommandLine === workload.commandLine) cmd++;
   }
-  return { exe, cmd };
+  return { exe, cmd, noExe, parentAtExit };
 }
 
 async function measure(watchers: Watcher[], workload: Workload): Promise<void> {
@@ -85,6 +90,7 @@ async function measure(watchers: Watcher[], workload: Workload): Promise<void> {
   for (const w of watchers) {
     const c = capture(w, loopPid, workload);
     console.log(`    ${w.label.padEnd(34)} with executable ${pct(c.exe).padStart(6)}   with full command line ${pct(c.cmd).padStart(6)}`);
+    if (c.noExe > 0) console.log(`      reported without executable (MissingFields) but with the loop as parent: ${c.noExe}, ${c.parentAtExit} of them with the parent from the exit event`);
   }
   const per1000 = (ms: number): string => `${((ms * 1000) / N).toFixed(1)} ms`;
   if (netlink) {

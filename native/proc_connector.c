@@ -14,7 +14,7 @@
  *   stats(handle) -> {received, execs, exits, overruns, droppedEvents, exeUnreadable, exeUnreadableOtherCpu,
  *                     threadCpuNs, priority, readers, pinnedReaders, execReadDelayHistogram}
  *   close(handle)
- * onBatch(records): records are {type:'exec', pid, ppid, uid, euid, comm, exe?, cmdline?, cmdlineTruncated}
+ * onBatch(records): records are {type:'exec', pid, ppid, uid, euid, comm, exe?, cmdline?, cmdlineTruncated, ppidAtExit?}
  * (cmdline raw, NUL-separated) and {type:'exit', pid, exitCode (wait status), comm}; -1 means unknown.
  */
 #define _GNU_SOURCE
@@ -62,6 +62,7 @@ typedef struct {
   int pid, ppid;
   long long uid, euid;
   int exit_code;
+  int parent_at_exit; /* exec: ppid was taken from the exit event; exit: the parent's tgid */
   char comm[20];
   char *exe;       /* malloc'd, NULL when unreadable */
   char *cmdline;   /* malloc'd raw argv (NUL-separated), NULL when unreadable */
@@ -109,6 +110,7 @@ typedef struct pe_handle {
   pthread_mutex_t lock;
   pe_batch *batch;
   int64_t flush_at;
+  int batch_unknown_ppids; /* exec records in `batch` whose parent is still unknown */
   atomic_llong received, execs, exits, overruns, dropped_events, exe_unreadable, thread_cpu_ns_final;
   atomic_int queued_batches;
   /* Exec events by delay between the kernel raising the event and the reader reading exe (LATENCY_LIMITS_US). */
@@ -277,6 +279,11 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
       set_int(env, o, "euid", r->euid);
       if (r->exe) set_str(env, o, "exe", r->exe, NAPI_AUTO_LENGTH);
       if (r->cmdline) set_str(env, o, "cmdline", r->cmdline, r->cmdline_len);
+      if (r->parent_at_exit) {
+        napi_value t;
+        napi_get_boolean(env, true, &t);
+        napi_set_named_property(env, o, "ppidAtExit", t);
+      }
       napi_value t;
       napi_get_boolean(env, r->cmdline_truncated != 0, &t);
       napi_set_named_property(env, o, "cmdlineTruncated", t);
@@ -355,6 +362,7 @@ static int start_reader(pe_reader *r, void *(*main_fn)(void *)) {
 static void flush_locked(pe_handle *h) {
   pe_batch *b = h->batch;
   h->batch = NULL;
+  h->batch_unknown_ppids = 0;
   if (!b || b->count == 0) {
     free_batch(b);
     return;
@@ -373,9 +381,29 @@ static void flush_locked(pe_handle *h) {
   }
 }
 
+/*
+ * A process gone before its exec was read (status too: already reaped) has no known parent; its
+ * exit event, usually in the same batch, names the parent at exit time. Called with h->lock held.
+ */
+static void fill_parent_from_exit(pe_handle *h, const pe_record *exit_rec) {
+  pe_batch *b = h->batch;
+  if (!b || h->batch_unknown_ppids == 0 || exit_rec->parent_at_exit <= 0) return;
+  for (size_t i = b->count; i-- > 0;) {
+    pe_record *e = &b->items[i];
+    if (e->type != REC_EXEC || e->pid != exit_rec->pid) continue;
+    if (e->ppid < 0) {
+      e->ppid = exit_rec->parent_at_exit;
+      e->parent_at_exit = 1;
+      h->batch_unknown_ppids--;
+    }
+    return;
+  }
+}
+
 /* Appends a finished record to the shared batch (taking over its strings). */
 static void append_record(pe_handle *h, pe_record *r) {
   pthread_mutex_lock(&h->lock);
+  if (r->type == REC_EXIT) fill_parent_from_exit(h, r);
   if (!h->batch) h->batch = new_batch(h->max_batch);
   pe_batch *b = h->batch;
   if (!b) {
@@ -385,6 +413,7 @@ static void append_record(pe_handle *h, pe_record *r) {
   } else {
     if (b->count == 0) h->flush_at = now_ms() + h->flush_ms;
     b->items[b->count++] = *r;
+    if (r->type == REC_EXEC && r->ppid < 0) h->batch_unknown_ppids++;
     if (b->count >= b->cap) flush_locked(h);
   }
   pthread_mutex_unlock(&h->lock);
@@ -421,6 +450,7 @@ static void handle_message(pe_handle *h, struct nlmsghdr *nlh) {
     r.type = REC_EXIT;
     r.pid = ev->event_data.exit.process_tgid;
     r.exit_code = (int)ev->event_data.exit.exit_code;
+    r.parent_at_exit = ev->event_data.exit.parent_tgid;
     read_comm(h, r.pid, r.comm, sizeof r.comm);
     atomic_fetch_add(&h->exits, 1);
   }

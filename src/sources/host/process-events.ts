@@ -113,6 +113,7 @@ function startNetlink(
           userName: rec.uid >= 0 ? users.name(rec.uid) : undefined,
           comm: rec.comm || undefined,
           commandLineTruncated: rec.cmdlineTruncated,
+          ppidAtExit: rec.ppidAtExit,
         }),
       );
     } else {

@@ -14,6 +14,8 @@ export interface NativeExecRecord {
   /** Raw /proc/<pid>/cmdline: NUL-separated argv. */
   cmdline?: string;
   cmdlineTruncated: boolean;
+  /** The process was gone (reaped) before it was read; ppid is its parent at exit, from the exit event. */
+  ppidAtExit?: boolean;
 }
 
 export interface NativeExitRecord {
