@@ -44,16 +44,33 @@ function runLoop(script: string): Promise<number> {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const pct = (n: number): string => `${((100 * n) / N).toFixed(1)}%`;
 
-function capture(w: Watcher, loopPid: number, workload: Workload): { exe: number; cmd: number } {
+const DELAY_BUCKETS = ['<50', '50-100', '100-250', '250-500', '500-1000', '>=1000'];
+
+/** Reader-side figures of one netlink watcher: misses, where they were read, how late execs were read. */
+function printReaderStats(w: Watcher): void {
+  const s = w.source.stats().native;
+  if (!s) return;
+  const hist = s.execReadDelayHistogram.map((n, i) => `${DELAY_BUCKETS[i]}: ${n}`).join(', ');
+  console.log(`    ${w.label}: ${s.readers} reader(s), ${s.pinnedReaders} pinned, priority ${s.priority}; losses: ${s.overruns} socket overruns, ${s.droppedEvents} dropped`);
+  console.log(`      exe unreadable at exec: ${s.exeUnreadable} (${s.exeUnreadableOtherCpu} of them read on another CPU than the exec ran on)`);
+  console.log(`      delay kernel exec event -> exe read (us): ${hist}`);
+}
+
+function capture(w: Watcher, loopPid: number, workload: Workload): { exe: number; cmd: number; noExe: number; parentAtExit: number } {
   let exe = 0;
   let cmd = 0;
+  let noExe = 0;
+  let parentAtExit = 0;
   for (const event of w.harness.eventsNamed('ProcessCreate')) {
     const p = event.Payload[0];
     if (!p || p.ParentProcessId !== loopPid) continue;
+    const extra = p.ExtraDetails as Record<string, string> | undefined;
+    if (extra?.MissingFields?.includes('Executable')) noExe++;
+    if (extra?.ParentProcessIdAtExit === 'true') parentAtExit++;
     if (p.Executable === workload.executable) exe++;
     if (p.Executable === workload.executable && p.CommandLine === workload.commandLine) cmd++;
   }
-  return { exe, cmd };
+  return { exe, cmd, noExe, parentAtExit };
 }
 
 async function measure(watchers: Watcher[], workload: Workload): Promise<void> {
@@ -73,6 +90,7 @@ async function measure(watchers: Watcher[], workload: Workload): Promise<void> {
   for (const w of watchers) {
     const c = capture(w, loopPid, workload);
     console.log(`    ${w.label.padEnd(34)} with executable ${pct(c.exe).padStart(6)}   with full command line ${pct(c.cmd).padStart(6)}`);
+    if (c.noExe > 0) console.log(`      reported without executable (MissingFields) but with the loop as parent: ${c.noExe}, ${c.parentAtExit} of them with the parent from the exit event`);
   }
   const per1000 = (ms: number): string => `${((ms * 1000) / N).toFixed(1)} ms`;
   if (netlink) {
@@ -92,25 +110,32 @@ export async function run(): Promise<void> {
     { label: `${N} x /bin/true`, script: `i=0; while [ $i -lt ${N} ]; do /bin/true; i=$((i+1)); done`, executable: realpathSync('/bin/true'), commandLine: '/bin/true' },
     { label: `${N} x sh -c "echo x"`, script: `i=0; while [ $i -lt ${N} ]; do sh -c "echo x" >/dev/null; i=$((i+1)); done`, executable: realpathSync('/bin/sh'), commandLine: 'sh -c echo x' },
   ];
-  const netlink = await startWatcher('netlink (realtime reader)', { processEventsMethod: 'netlink' });
+  const netlink = await startWatcher('netlink (realtime, per-CPU readers)', { processEventsMethod: 'netlink' });
   const polling = await startWatcher('/proc polling (PT1S, default)', { processEventsMethod: 'polling' });
   try {
     const priority = netlink.source.stats().native?.priority;
     await sleep(300);
     console.log(`  reader thread priority: ${netlink.source.stats().native?.priority ?? priority}`);
     for (const workload of workloads) await measure([netlink, polling], workload);
-    const s = netlink.source.stats().native;
-    console.log(`  netlink losses: ${s?.overruns ?? 0} socket overruns, ${s?.droppedEvents ?? 0} dropped; exe unreadable at exec: ${s?.exeUnreadable ?? 0}`);
+    printReaderStats(netlink);
   } finally {
     await netlink.harness.stop();
     await polling.harness.stop();
   }
-  // The same /bin/true run with the reader at normal priority, to show what the realtime reader buys.
-  const normal = await startWatcher('netlink (normal-priority reader)', { processEventsMethod: 'netlink', processEventsRealtimeReader: false });
-  try {
-    await measure([normal], workloads[0]!);
-  } finally {
-    await normal.harness.stop();
+  // The same /bin/true run with one unpinned reader, and with normal priority, to show what each buys.
+  const variants: Array<[string, Record<string, SettingValue>]> = [
+    ['netlink (realtime, one unpinned reader)', { processEventsPerCpuReaders: false }],
+    ['netlink (normal-priority reader)', { processEventsRealtimeReader: false }],
+  ];
+  for (const [label, overrides] of variants) {
+    const w = await startWatcher(label, { processEventsMethod: 'netlink', ...overrides });
+    try {
+      await sleep(300);
+      await measure([w], workloads[0]!);
+      printReaderStats(w);
+    } finally {
+      await w.harness.stop();
+    }
   }
 }
 

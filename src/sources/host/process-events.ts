@@ -36,7 +36,14 @@ const SETTINGS: readonly SettingDefinition[] = [
     type: 'boolean',
     default: true,
     description:
-      'Run the proc connector reader thread at SCHED_FIFO priority 1 so it reads /proc of a new process before a very short-lived one is gone (needs CAP_SYS_NICE).',
+      'Run the proc connector reader threads at SCHED_FIFO priority 1 so they read /proc of a new process before a very short-lived one is gone (needs CAP_SYS_NICE).',
+  },
+  {
+    name: 'processEventsPerCpuReaders',
+    type: 'boolean',
+    default: true,
+    description:
+      'One proc connector reader thread pinned to each CPU, taking the events raised on that CPU, so a new process is read on the CPU where it runs; only with the real-time reader (false, or at normal priority: a single unpinned reader thread).',
   },
 ];
 
@@ -106,6 +113,7 @@ function startNetlink(
           userName: rec.uid >= 0 ? users.name(rec.uid) : undefined,
           comm: rec.comm || undefined,
           commandLineTruncated: rec.cmdlineTruncated,
+          ppidAtExit: rec.ppidAtExit,
         }),
       );
     } else {
@@ -116,7 +124,7 @@ function startNetlink(
   };
 
   const handle: ProcConnectorHandle = addon.open(
-    { procRoot, realtime: ctx.config.boolean('processEventsRealtimeReader') ? 1 : 0 },
+    { procRoot, realtime: ctx.config.boolean('processEventsRealtimeReader') ? 1 : 0, perCpuReaders: ctx.config.boolean('processEventsPerCpuReaders') ? 1 : 0 },
     (records) => {
       if (stopped) return;
       for (const rec of records) {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import type { SecurityEvent } from '../../../src/core/event';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
-import { NETLINK_METHOD, POLLING_METHOD, processEventsSource } from '../../../src/sources/host/process-events';
+import { NETLINK_METHOD, POLLING_METHOD, processEventsSource, type ProcessEventsSource } from '../../../src/sources/host/process-events';
 import { loadNativeAddon } from '../../../src/sources/host/proc/native';
 import { referenceSchemaDir, repoRoot } from '../../harness/paths';
 import { SourceHarness } from '../../harness/source-harness';
@@ -81,6 +81,39 @@ test('netlink: a burst of 200 back-to-back /bin/true from a shell loop is captur
     assert.ok(withExe.length >= 190, `only ${withExe.length}/200 captured with executable and command line`);
     const exitsOfTrue = harness.eventsNamed('ProcessTerminate').filter((e) => e.Payload[0]?.Executable === realpathSync('/bin/true'));
     assert.ok(exitsOfTrue.length >= 190, `only ${exitsOfTrue.length}/200 exits with executable`);
+  } finally {
+    await harness.stop();
+  }
+});
+
+test('netlink: an exec on each CPU is seen exactly once (per-CPU readers, each filtering on its CPU)', { skip: isRoot ? false : NEEDS_ROOT }, async () => {
+  const cpus = (spawnSync('taskset', ['-cp', String(process.pid)], { encoding: 'utf8' }).stdout.split(':')[1] ?? '').trim();
+  const allowed = cpus.split(',').flatMap((range) => {
+    const [from, to] = range.split('-').map(Number);
+    return Array.from({ length: (to ?? from!) - from! + 1 }, (_, i) => from! + i);
+  });
+  assert.ok(allowed.length > 0, `could not read this process's CPUs from taskset: ${cpus}`);
+  const harness = new SourceHarness(processEventsSource, { processEventsMethod: 'netlink' });
+  try {
+    const source = (await harness.start()) as ProcessEventsSource;
+    const stats = source.stats().native!;
+    if (stats.priority === 'realtime' && allowed.length > 1) {
+      assert.equal(stats.readers, Math.min(allowed.length, 16));
+    } else {
+      assert.equal(stats.readers, 1);
+    }
+    // taskset moves itself to the CPU, then execs /bin/true there: that exec event is raised on that CPU.
+    const children = allowed.map((cpu) => spawn('taskset', ['-c', String(cpu), '/bin/true'], { stdio: 'ignore' }));
+    await Promise.all(children.map(exited));
+    await harness.waitFor((recorded) => children.every((c) => recorded.some((r) => r.event.Name === 'ProcessTerminate' && r.event.Payload[0]?.ProcessId === c.pid)));
+    const creates = harness.eventsNamed('ProcessCreate');
+    for (const [i, child] of children.entries()) {
+      // Two execs per child: taskset's own, then /bin/true's on the chosen CPU; each exactly once.
+      const ofChild = creates.filter((e) => e.Payload[0]?.ProcessId === child.pid);
+      assert.equal(ofChild.length, 2, `pid ${child.pid} (CPU ${allowed[i]}): ${ofChild.length} ProcessCreate events`);
+      if (stats.priority === 'realtime') assert.equal(ofChild[1]!.Payload[0]!.Executable, realpathSync('/bin/true'));
+    }
+    assertAllValid(harness);
   } finally {
     await harness.stop();
   }

@@ -111,11 +111,16 @@ test('complete and partial payloads validate against the official schemas', () =
   assert.deepEqual(full, { Executable: '/usr/bin/passwd', ProcessId: 5, ParentProcessId: 1, UserId: '1000', UserName: 'alice', CommandLine: 'passwd', ExtraDetails: { EffectiveUserId: '0' } });
   const gone = processCreatePayload({ pid: 6, ppid: -1, uid: -1, euid: -1, comm: 'true', argv: [] });
   assert.deepEqual(gone, { Executable: '[true]', ProcessId: 6, ParentProcessId: -1, UserId: '', CommandLine: '', ExtraDetails: { MissingFields: 'Executable,CommandLine,ParentProcessId,UserId' } });
+  const reaped = processCreatePayload({ pid: 9, ppid: 4, ppidAtExit: true, uid: -1, euid: -1, argv: [] });
+  assert.deepEqual(reaped, {
+    Executable: '', ProcessId: 9, ParentProcessId: 4, UserId: '', CommandLine: '',
+    ExtraDetails: { ParentProcessIdAtExit: 'true', MissingFields: 'Executable,CommandLine,UserId' },
+  });
   const killed = processTerminatePayload({ pid: 7, executable: '/usr/bin/sleep', exit: decodeWaitStatus(9) });
   assert.deepEqual(killed, { Executable: '/usr/bin/sleep', ProcessId: 7, ExitStatus: 137, ExtraDetails: { TerminationSignal: 'SIGKILL' } });
   const polled = processTerminatePayload({ pid: 8, comm: 'x' });
   assert.deepEqual(polled, { Executable: '[x]', ProcessId: 8, ExitStatus: -1, ExtraDetails: { MissingFields: 'Executable,ExitStatus' } });
-  for (const [name, item] of [['ProcessCreate', full], ['ProcessCreate', gone], ['ProcessTerminate', killed], ['ProcessTerminate', polled]] as const) {
+  for (const [name, item] of [['ProcessCreate', full], ['ProcessCreate', gone], ['ProcessCreate', reaped], ['ProcessTerminate', killed], ['ProcessTerminate', polled]] as const) {
     const result = validator.validateEvent(createEvent(name, 'Triggered', [item]));
     assert.equal(result.valid, true, result.errors.join('\n'));
   }

@@ -14,6 +14,8 @@ export interface NativeExecRecord {
   /** Raw /proc/<pid>/cmdline: NUL-separated argv. */
   cmdline?: string;
   cmdlineTruncated: boolean;
+  /** The process was gone (reaped) before it was read; ppid is its parent at exit, from the exit event. */
+  ppidAtExit?: boolean;
 }
 
 export interface NativeExitRecord {
@@ -32,8 +34,10 @@ export interface ProcConnectorOptions {
   maxBatch?: number;
   flushMs?: number;
   maxQueuedBatches?: number;
-  /** Ask for SCHED_FIFO priority 1 for the reader thread (1) or not (0). */
+  /** Ask for SCHED_FIFO priority 1 for the reader threads (1) or not (0). */
   realtime?: number;
+  /** One reader pinned to each CPU, taking that CPU's events (1, default), or a single unpinned reader (0). */
+  perCpuReaders?: number;
 }
 
 export interface ProcConnectorStats {
@@ -45,9 +49,17 @@ export interface ProcConnectorStats {
   /** Events read but dropped because JavaScript did not keep up. */
   droppedEvents: number;
   exeUnreadable: number;
-  /** CPU time of the native reader thread. */
+  /** Of exeUnreadable: the exe was read on another CPU than the exec ran on. */
+  exeUnreadableOtherCpu: number;
+  /** CPU time of the native reader threads together. */
   threadCpuNs: number;
+  /** 'realtime' only when every reader got SCHED_FIFO. */
   priority: 'normal' | 'realtime';
+  readers: number;
+  /** Readers running on their own CPU only (pinning can be refused). */
+  pinnedReaders: number;
+  /** Exec events by delay from the kernel event to the reader reading exe: <50, <100, <250, <500, <1000, >=1000 us. */
+  execReadDelayHistogram: number[];
 }
 
 /** An opaque handle from open(). */

@@ -18,6 +18,8 @@ export interface ObservedProcess {
   /** Kernel task name, used in brackets as Executable when the exe link could not be read. */
   comm?: string;
   commandLineTruncated?: boolean;
+  /** ppid is the parent at exit (from the exit event), not read at exec: the process was gone first. */
+  ppidAtExit?: boolean;
 }
 
 export function processCreatePayload(p: ObservedProcess): PayloadItem {
@@ -46,6 +48,7 @@ export function processCreatePayload(p: ObservedProcess): PayloadItem {
   const extra: Record<string, string> = {};
   if (p.euid !== undefined && p.euid >= 0 && p.uid !== undefined && p.euid !== p.uid) extra.EffectiveUserId = String(p.euid);
   if (p.commandLineTruncated) extra.CommandLineTruncated = 'true';
+  if (p.ppidAtExit && p.ppid !== undefined && p.ppid >= 0) extra.ParentProcessIdAtExit = 'true';
   if (missing.length > 0) extra.MissingFields = missing.join(',');
   if (Object.keys(extra).length > 0) item.ExtraDetails = extra;
   return item;
