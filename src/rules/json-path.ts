@@ -3,14 +3,17 @@ export type Segment = string | number;
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
 
+/** One step as formatPath writes it: `[0]`, `.name` or `['key.with.dots']`. */
+export function formatSegment(s: Segment): string {
+  if (typeof s === 'number') return `[${s}]`;
+  if (IDENTIFIER.test(s)) return `.${s}`;
+  return `['${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}']`;
+}
+
 /** `$.a.b[0]['key.with.dots']` — dotted where the key is a plain name, bracketed otherwise. */
 export function formatPath(segments: readonly Segment[]): string {
   let out = '$';
-  for (const s of segments) {
-    if (typeof s === 'number') out += `[${s}]`;
-    else if (IDENTIFIER.test(s)) out += `.${s}`;
-    else out += `['${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}']`;
-  }
+  for (const s of segments) out += formatSegment(s);
   return out;
 }
 

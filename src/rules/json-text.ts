@@ -1,4 +1,4 @@
-import { formatPath, type Segment } from './json-path';
+import { formatPath, formatSegment, type Segment } from './json-path';
 
 export interface TextPosition {
   /** 1-based. */
@@ -34,6 +34,7 @@ export interface ParseOptions {
 }
 
 const MAX_DEPTH = 512;
+const NUMBER = /-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
 
 function lineStarts(text: string): number[] {
   const starts = [0];
@@ -57,8 +58,13 @@ function describeChar(c: string | undefined): string {
   return /^[{}[\]:,"'\/\\]$/.test(c) ? `'${c}'` : 'an unexpected character';
 }
 
+/**
+ * The scanner passes each value its path already formatted (formatPath of the segments), so a key's
+ * entry in `offsets` costs one formatSegment, not a walk over the whole path.
+ */
 class Scanner {
   i = 0;
+  /** formatPath(path) -> offset of the key (objects) or the value (array items). */
   readonly offsets = new Map<string, number>();
 
   constructor(
@@ -90,7 +96,7 @@ class Scanner {
     }
   }
 
-  value(path: Segment[] | undefined, depth: number): unknown {
+  value(path: string | undefined, depth: number): unknown {
     if (depth > MAX_DEPTH) this.fail(`nesting deeper than ${MAX_DEPTH} levels`);
     this.skipSpace();
     const c = this.text[this.i];
@@ -120,9 +126,8 @@ class Scanner {
   }
 
   number(): number {
-    const m = /-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
-    m.lastIndex = this.i;
-    const found = m.exec(this.text);
+    NUMBER.lastIndex = this.i;
+    const found = NUMBER.exec(this.text);
     if (!found || found[0] === '-') this.fail('malformed number');
     this.i += found[0].length;
     return Number(found[0]);
@@ -153,7 +158,7 @@ class Scanner {
     }
   }
 
-  object(path: Segment[] | undefined, depth: number): Record<string, unknown> {
+  object(path: string | undefined, depth: number): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     this.i++;
     this.skipSpace();
@@ -169,8 +174,8 @@ class Scanner {
       this.skipSpace();
       if (this.text[this.i] !== ':') this.fail(`expected ':' after a property name, found ${describeChar(this.text[this.i])}`);
       this.i++;
-      const childPath = path ? [...path, key] : undefined;
-      if (childPath) this.offsets.set(formatPath(childPath), keyOffset);
+      const childPath = path === undefined ? undefined : path + formatSegment(key);
+      if (childPath !== undefined) this.offsets.set(childPath, keyOffset);
       const v = this.value(childPath, depth + 1);
       if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
       else out[key] = v;
@@ -188,7 +193,7 @@ class Scanner {
     }
   }
 
-  array(path: Segment[] | undefined, depth: number): unknown[] {
+  array(path: string | undefined, depth: number): unknown[] {
     const out: unknown[] = [];
     this.i++;
     this.skipSpace();
@@ -198,8 +203,8 @@ class Scanner {
     }
     for (;;) {
       this.skipSpace();
-      const childPath = path ? [...path, out.length] : undefined;
-      if (childPath) this.offsets.set(formatPath(childPath), this.i);
+      const childPath = path === undefined ? undefined : path + formatSegment(out.length);
+      if (childPath !== undefined) this.offsets.set(childPath, this.i);
       out.push(this.value(childPath, depth + 1));
       this.skipSpace();
       const c = this.text[this.i];
@@ -223,7 +228,7 @@ class Scanner {
 export function parseJsonText(input: string, options: ParseOptions = {}): ParsedJson {
   const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
   const scanner = new Scanner(text, options);
-  const value = scanner.value(options.positions ? [] : undefined, 0);
+  const value = scanner.value(options.positions ? formatPath([]) : undefined, 0);
   scanner.skipSpace();
   if (scanner.i < text.length) scanner.fail(`unexpected ${describeChar(text[scanner.i])} after the end of the document`);
   let starts: number[] | undefined;
