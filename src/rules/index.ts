@@ -22,10 +22,13 @@ export interface DeploymentOptions extends AnalyseOptions {
   running?: boolean;
 }
 
+/** The order of String.prototype.localeCompare, without building a collator on every comparison. */
+const collator = new Intl.Collator();
+
 /** Most severe first, then by module, rule and path: stable output for people and diffs. */
 export function sortFindings(findings: Finding[]): Finding[] {
   return findings.sort(
-    (a, b) => severityRank(a.severity) - severityRank(b.severity) || a.module.localeCompare(b.module) || a.ruleId.localeCompare(b.ruleId) || a.path.localeCompare(b.path),
+    (a, b) => severityRank(a.severity) - severityRank(b.severity) || collator.compare(a.module, b.module) || collator.compare(a.ruleId, b.ruleId) || collator.compare(a.path, b.path),
   );
 }
 
