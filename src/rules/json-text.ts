@@ -1,4 +1,4 @@
-import { formatPath, formatSegment, type Segment } from './json-path';
+import type { Segment } from './json-path';
 
 export interface TextPosition {
   /** 1-based. */
@@ -58,14 +58,13 @@ function describeChar(c: string | undefined): string {
   return /^[{}[\]:,"'\/\\]$/.test(c) ? `'${c}'` : 'an unexpected character';
 }
 
-/**
- * The scanner passes each value its path already formatted (formatPath of the segments), so a key's
- * entry in `offsets` costs one formatSegment, not a walk over the whole path.
- */
 class Scanner {
   i = 0;
-  /** formatPath(path) -> offset of the key (objects) or the value (array items). */
-  readonly offsets = new Map<string, number>();
+  /**
+   * With `positions`: for each object and array built, where its keys (objects) or items (arrays)
+   * start. locate() follows a path through the value and these maps, so no path is ever formatted.
+   */
+  readonly offsets = new Map<object, Map<Segment, number>>();
 
   constructor(
     private readonly text: string,
@@ -96,15 +95,15 @@ class Scanner {
     }
   }
 
-  value(path: string | undefined, depth: number): unknown {
+  value(depth: number): unknown {
     if (depth > MAX_DEPTH) this.fail(`nesting deeper than ${MAX_DEPTH} levels`);
     this.skipSpace();
     const c = this.text[this.i];
     switch (c) {
       case '{':
-        return this.object(path, depth);
+        return this.object(depth);
       case '[':
-        return this.array(path, depth);
+        return this.array(depth);
       case '"':
         return this.string();
       case 't':
@@ -158,8 +157,16 @@ class Scanner {
     }
   }
 
-  object(path: string | undefined, depth: number): Record<string, unknown> {
+  keyOffsets(container: object): Map<Segment, number> | undefined {
+    if (!this.options.positions) return undefined;
+    const map = new Map<Segment, number>();
+    this.offsets.set(container, map);
+    return map;
+  }
+
+  object(depth: number): Record<string, unknown> {
     const out: Record<string, unknown> = {};
+    const keys = this.keyOffsets(out);
     this.i++;
     this.skipSpace();
     if (this.text[this.i] === '}') {
@@ -174,9 +181,8 @@ class Scanner {
       this.skipSpace();
       if (this.text[this.i] !== ':') this.fail(`expected ':' after a property name, found ${describeChar(this.text[this.i])}`);
       this.i++;
-      const childPath = path === undefined ? undefined : path + formatSegment(key);
-      if (childPath !== undefined) this.offsets.set(childPath, keyOffset);
-      const v = this.value(childPath, depth + 1);
+      keys?.set(key, keyOffset);
+      const v = this.value(depth + 1);
       if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
       else out[key] = v;
       this.skipSpace();
@@ -193,8 +199,9 @@ class Scanner {
     }
   }
 
-  array(path: string | undefined, depth: number): unknown[] {
+  array(depth: number): unknown[] {
     const out: unknown[] = [];
+    const items = this.keyOffsets(out);
     this.i++;
     this.skipSpace();
     if (this.text[this.i] === ']') {
@@ -203,9 +210,8 @@ class Scanner {
     }
     for (;;) {
       this.skipSpace();
-      const childPath = path === undefined ? undefined : path + formatSegment(out.length);
-      if (childPath !== undefined) this.offsets.set(childPath, this.i);
-      out.push(this.value(childPath, depth + 1));
+      items?.set(out.length, this.i);
+      out.push(this.value(depth + 1));
       this.skipSpace();
       const c = this.text[this.i];
       if (c === ',') {
@@ -228,7 +234,7 @@ class Scanner {
 export function parseJsonText(input: string, options: ParseOptions = {}): ParsedJson {
   const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
   const scanner = new Scanner(text, options);
-  const value = scanner.value(options.positions ? formatPath([]) : undefined, 0);
+  const value = scanner.value(0);
   scanner.skipSpace();
   if (scanner.i < text.length) scanner.fail(`unexpected ${describeChar(text[scanner.i])} after the end of the document`);
   let starts: number[] | undefined;
@@ -238,14 +244,16 @@ export function parseJsonText(input: string, options: ParseOptions = {}): Parsed
     locate(path) {
       // The longest prefix of the path that is in the text: settings inside a createOptions string
       // resolve to the createOptions line.
-      for (let n = path.length; n >= 0; n--) {
-        const offset = n === 0 ? 0 : offsets.get(formatPath(path.slice(0, n)));
-        if (offset !== undefined) {
-          starts ??= lineStarts(text);
-          return positionOf(starts, n === 0 ? firstNonSpace(text) : offset);
-        }
+      let node: unknown = value;
+      let offset: number | undefined;
+      for (const segment of path) {
+        const at = node !== null && typeof node === 'object' ? offsets.get(node)?.get(segment) : undefined;
+        if (at === undefined) break;
+        offset = at;
+        node = (node as Record<Segment, unknown>)[segment];
       }
-      return undefined;
+      starts ??= lineStarts(text);
+      return positionOf(starts, offset ?? firstNonSpace(text));
     },
   };
 }
