@@ -25,10 +25,15 @@ export interface DeploymentOptions extends AnalyseOptions {
 /** The order of String.prototype.localeCompare, without building a collator on every comparison. */
 const collator = new Intl.Collator();
 
+/** localeCompare's order; equal strings (most modules and rule IDs in a sort) skip the collator. */
+function compareText(a: string, b: string): number {
+  return a === b ? 0 : collator.compare(a, b);
+}
+
 /** Most severe first, then by module, rule and path: stable output for people and diffs. */
 export function sortFindings(findings: Finding[]): Finding[] {
   return findings.sort(
-    (a, b) => severityRank(a.severity) - severityRank(b.severity) || collator.compare(a.module, b.module) || collator.compare(a.ruleId, b.ruleId) || collator.compare(a.path, b.path),
+    (a, b) => severityRank(a.severity) - severityRank(b.severity) || compareText(a.module, b.module) || compareText(a.ruleId, b.ruleId) || compareText(a.path, b.path),
   );
 }
 
