@@ -3,11 +3,26 @@ export type Segment = string | number;
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
 
+/**
+ * Object keys already formatted: every finding's path repeats the same few dozen keys
+ * (modulesContent, HostConfig…). Emptied when full, so hostile input cannot grow it without limit.
+ */
+const formattedKeys = new Map<string, string>();
+const MAX_FORMATTED_KEYS = 1024;
+
+function formatKey(key: string): string {
+  let text = formattedKeys.get(key);
+  if (text === undefined) {
+    text = IDENTIFIER.test(key) ? `.${key}` : `['${key.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}']`;
+    if (formattedKeys.size >= MAX_FORMATTED_KEYS) formattedKeys.clear();
+    formattedKeys.set(key, text);
+  }
+  return text;
+}
+
 /** One step as formatPath writes it: `[0]`, `.name` or `['key.with.dots']`. */
 export function formatSegment(s: Segment): string {
-  if (typeof s === 'number') return `[${s}]`;
-  if (IDENTIFIER.test(s)) return `.${s}`;
-  return `['${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}']`;
+  return typeof s === 'number' ? `[${s}]` : formatKey(s);
 }
 
 /** `$.a.b[0]['key.with.dots']` — dotted where the key is a plain name, bracketed otherwise. */
