@@ -20,15 +20,10 @@ function formatKey(key: string): string {
   return text;
 }
 
-/** One step as formatPath writes it: `[0]`, `.name` or `['key.with.dots']`. */
-export function formatSegment(s: Segment): string {
-  return typeof s === 'number' ? `[${s}]` : formatKey(s);
-}
-
 /** `$.a.b[0]['key.with.dots']` — dotted where the key is a plain name, bracketed otherwise. */
 export function formatPath(segments: readonly Segment[]): string {
   let out = '$';
-  for (const s of segments) out += formatSegment(s);
+  for (const s of segments) out += typeof s === 'number' ? `[${s}]` : formatKey(s);
   return out;
 }
 

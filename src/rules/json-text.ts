@@ -157,6 +157,7 @@ class Scanner {
     }
   }
 
+  /** The offsets map of a new object or array, when positions are recorded. */
   keyOffsets(container: object): Map<Segment, number> | undefined {
     if (!this.options.positions) return undefined;
     const map = new Map<Segment, number>();
