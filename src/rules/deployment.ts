@@ -5,7 +5,7 @@ import { checkNetwork } from './checks/network';
 import { checkResources } from './checks/resources';
 import { checkRuntimeModule, checkUpstreamProtocol } from './checks/runtime';
 import { checkEnvSecrets, checkRegistryPassword, contextOf, isPlaceholder, scanString } from './checks/secrets';
-import { formatPath, type Segment } from './json-path';
+import type { Segment } from './json-path';
 import { JsonSyntaxError, parseJsonFast } from './json-text';
 import { envFromList, envKey, getKey, hasTemplatePlaceholder, isObject, mountsFromHostConfig, nestingDepth, walkStrings, type EnvVar, type Json, type ModuleSpec } from './model';
 import type { Reporter } from './reporter';
@@ -351,19 +351,22 @@ export function analyseDeploymentInto(r: Reporter, doc: unknown, options: Deploy
   checkUpstreamProtocol(r, specs.find((s) => s.role === 'edgeAgent'), specs.find((s) => s.role === 'edgeHub'));
 
   // S02/S04 over every other string of the document (env values, twins, metadata).
-  const owners = specs.map((s) => ({ prefix: formatPath(s.basePath), spec: s }));
   walkStrings(
     doc,
     [],
     (text, path) => {
-      const formatted = formatPath(path);
-      const owner = owners.find((o) => formatted.startsWith(o.prefix) && /^[.[]/.test(formatted.slice(o.prefix.length)));
-      const module = owner?.spec.name ?? moduleOfTwin(path, rootPath) ?? 'deployment';
-      scanString(r, contextOf(text, path, false), path, module, owner?.spec.role ?? 'module');
+      const owner = specs.find((s) => isInside(path, s.basePath));
+      const module = owner?.name ?? moduleOfTwin(path, rootPath) ?? 'deployment';
+      scanString(r, contextOf(text, path, false), path, module, owner?.role ?? 'module');
     },
     (key, parent) => CHUNK.test(key) || (key === 'createOptions' && parent[parent.length - 1] === 'settings') || (/^createoptions$/i.test(key) && parent[parent.length - 1] === 'settings'),
   );
   for (const spec of specs) checkEnvSecrets(r, spec);
+}
+
+/** `path` lies strictly below `base`. */
+function isInside(path: readonly Segment[], base: readonly Segment[]): boolean {
+  return path.length > base.length && base.every((s, i) => path[i] === s);
 }
 
 /** `modulesContent.<name>…` -> name (a module twin, $edgeAgent or $edgeHub). */

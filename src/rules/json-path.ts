@@ -3,14 +3,27 @@ export type Segment = string | number;
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
 
+/**
+ * Object keys already formatted: every finding's path repeats the same few dozen keys
+ * (modulesContent, HostConfig…). Emptied when full, so hostile input cannot grow it without limit.
+ */
+const formattedKeys = new Map<string, string>();
+const MAX_FORMATTED_KEYS = 1024;
+
+function formatKey(key: string): string {
+  let text = formattedKeys.get(key);
+  if (text === undefined) {
+    text = IDENTIFIER.test(key) ? `.${key}` : `['${key.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}']`;
+    if (formattedKeys.size >= MAX_FORMATTED_KEYS) formattedKeys.clear();
+    formattedKeys.set(key, text);
+  }
+  return text;
+}
+
 /** `$.a.b[0]['key.with.dots']` — dotted where the key is a plain name, bracketed otherwise. */
 export function formatPath(segments: readonly Segment[]): string {
   let out = '$';
-  for (const s of segments) {
-    if (typeof s === 'number') out += `[${s}]`;
-    else if (IDENTIFIER.test(s)) out += `.${s}`;
-    else out += `['${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}']`;
-  }
+  for (const s of segments) out += typeof s === 'number' ? `[${s}]` : formatKey(s);
   return out;
 }
 

@@ -1,4 +1,4 @@
-import { formatPath, type Segment } from './json-path';
+import type { Segment } from './json-path';
 
 export interface TextPosition {
   /** 1-based. */
@@ -34,6 +34,7 @@ export interface ParseOptions {
 }
 
 const MAX_DEPTH = 512;
+const NUMBER = /-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
 
 function lineStarts(text: string): number[] {
   const starts = [0];
@@ -59,7 +60,11 @@ function describeChar(c: string | undefined): string {
 
 class Scanner {
   i = 0;
-  readonly offsets = new Map<string, number>();
+  /**
+   * With `positions`: for each object and array built, where its keys (objects) or items (arrays)
+   * start. locate() follows a path through the value and these maps, so no path is ever formatted.
+   */
+  readonly offsets = new Map<object, Map<Segment, number>>();
 
   constructor(
     private readonly text: string,
@@ -90,15 +95,15 @@ class Scanner {
     }
   }
 
-  value(path: Segment[] | undefined, depth: number): unknown {
+  value(depth: number): unknown {
     if (depth > MAX_DEPTH) this.fail(`nesting deeper than ${MAX_DEPTH} levels`);
     this.skipSpace();
     const c = this.text[this.i];
     switch (c) {
       case '{':
-        return this.object(path, depth);
+        return this.object(depth);
       case '[':
-        return this.array(path, depth);
+        return this.array(depth);
       case '"':
         return this.string();
       case 't':
@@ -120,9 +125,8 @@ class Scanner {
   }
 
   number(): number {
-    const m = /-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
-    m.lastIndex = this.i;
-    const found = m.exec(this.text);
+    NUMBER.lastIndex = this.i;
+    const found = NUMBER.exec(this.text);
     if (!found || found[0] === '-') this.fail('malformed number');
     this.i += found[0].length;
     return Number(found[0]);
@@ -153,8 +157,17 @@ class Scanner {
     }
   }
 
-  object(path: Segment[] | undefined, depth: number): Record<string, unknown> {
+  /** The offsets map of a new object or array, when positions are recorded. */
+  keyOffsets(container: object): Map<Segment, number> | undefined {
+    if (!this.options.positions) return undefined;
+    const map = new Map<Segment, number>();
+    this.offsets.set(container, map);
+    return map;
+  }
+
+  object(depth: number): Record<string, unknown> {
     const out: Record<string, unknown> = {};
+    const keys = this.keyOffsets(out);
     this.i++;
     this.skipSpace();
     if (this.text[this.i] === '}') {
@@ -169,9 +182,8 @@ class Scanner {
       this.skipSpace();
       if (this.text[this.i] !== ':') this.fail(`expected ':' after a property name, found ${describeChar(this.text[this.i])}`);
       this.i++;
-      const childPath = path ? [...path, key] : undefined;
-      if (childPath) this.offsets.set(formatPath(childPath), keyOffset);
-      const v = this.value(childPath, depth + 1);
+      keys?.set(key, keyOffset);
+      const v = this.value(depth + 1);
       if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
       else out[key] = v;
       this.skipSpace();
@@ -188,8 +200,9 @@ class Scanner {
     }
   }
 
-  array(path: Segment[] | undefined, depth: number): unknown[] {
+  array(depth: number): unknown[] {
     const out: unknown[] = [];
+    const items = this.keyOffsets(out);
     this.i++;
     this.skipSpace();
     if (this.text[this.i] === ']') {
@@ -198,9 +211,8 @@ class Scanner {
     }
     for (;;) {
       this.skipSpace();
-      const childPath = path ? [...path, out.length] : undefined;
-      if (childPath) this.offsets.set(formatPath(childPath), this.i);
-      out.push(this.value(childPath, depth + 1));
+      items?.set(out.length, this.i);
+      out.push(this.value(depth + 1));
       this.skipSpace();
       const c = this.text[this.i];
       if (c === ',') {
@@ -223,7 +235,7 @@ class Scanner {
 export function parseJsonText(input: string, options: ParseOptions = {}): ParsedJson {
   const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
   const scanner = new Scanner(text, options);
-  const value = scanner.value(options.positions ? [] : undefined, 0);
+  const value = scanner.value(0);
   scanner.skipSpace();
   if (scanner.i < text.length) scanner.fail(`unexpected ${describeChar(text[scanner.i])} after the end of the document`);
   let starts: number[] | undefined;
@@ -233,14 +245,16 @@ export function parseJsonText(input: string, options: ParseOptions = {}): Parsed
     locate(path) {
       // The longest prefix of the path that is in the text: settings inside a createOptions string
       // resolve to the createOptions line.
-      for (let n = path.length; n >= 0; n--) {
-        const offset = n === 0 ? 0 : offsets.get(formatPath(path.slice(0, n)));
-        if (offset !== undefined) {
-          starts ??= lineStarts(text);
-          return positionOf(starts, n === 0 ? firstNonSpace(text) : offset);
-        }
+      let node: unknown = value;
+      let offset: number | undefined;
+      for (const segment of path) {
+        const at = node !== null && typeof node === 'object' ? offsets.get(node)?.get(segment) : undefined;
+        if (at === undefined) break;
+        offset = at;
+        node = (node as Record<Segment, unknown>)[segment];
       }
-      return undefined;
+      starts ??= lineStarts(text);
+      return positionOf(starts, offset ?? firstNonSpace(text));
     },
   };
 }

@@ -153,26 +153,42 @@ export function nestingDepth(value: unknown, limit: number): number {
   return max;
 }
 
-/** Calls `visit` for every string in `value`, with its path. Cycles (impossible in JSON, possible in objects) are cut. */
+/**
+ * Calls `visit` for every string in `value`, with its path (a fresh array the visitor may keep).
+ * `skip(key, parentPath)` may leave out an object's member; its path is only valid during the call.
+ * Cycles (impossible in JSON, possible in objects) are cut.
+ */
 export function walkStrings(
   value: unknown,
-  path: Segment[],
+  path: readonly Segment[],
   visit: (text: string, path: Segment[]) => void,
-  skip?: (key: string, path: Segment[]) => boolean,
-  ancestors: Set<object> = new Set(),
+  skip?: (key: string, parentPath: readonly Segment[]) => boolean,
 ): void {
-  if (typeof value === 'string') {
-    visit(value, path);
-    return;
-  }
-  if (value === null || typeof value !== 'object' || ancestors.has(value) || path.length > MAX_WALK_DEPTH) return;
-  ancestors.add(value);
-  if (Array.isArray(value)) value.forEach((v, i) => walkStrings(v, [...path, i], visit, skip, ancestors));
-  else {
-    for (const [k, v] of Object.entries(value)) {
-      if (skip?.(k, path)) continue;
-      walkStrings(v, [...path, k], visit, skip, ancestors);
+  // One path stack for the whole walk, copied only for the strings found.
+  const stack: Segment[] = [...path];
+  const ancestors = new Set<object>();
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string') {
+      visit(v, [...stack]);
+      return;
     }
-  }
-  ancestors.delete(value);
+    if (v === null || typeof v !== 'object' || ancestors.has(v) || stack.length > MAX_WALK_DEPTH) return;
+    ancestors.add(v);
+    if (Array.isArray(v)) {
+      v.forEach((item, i) => {
+        stack.push(i);
+        walk(item);
+        stack.pop();
+      });
+    } else {
+      for (const [k, child] of Object.entries(v)) {
+        if (skip?.(k, stack)) continue;
+        stack.push(k);
+        walk(child);
+        stack.pop();
+      }
+    }
+    ancestors.delete(v);
+  };
+  walk(value);
 }

@@ -94,7 +94,8 @@ export function scanString(r: Reporter, ctx: StringContext, path: Segment[], mod
     }
     if (hit) break;
   }
-  if (!hit && ctx.name && isKeyName(ctx.name) && s.keyValue.test(ctx.value.trim())) {
+  // The value test first: it is cheap, and almost no value has the shape of a key.
+  if (!hit && ctx.name && s.keyValue.test(ctx.value.trim()) && isKeyName(ctx.name)) {
     reportSecret(r, 'S02', role, module, path, `${ctx.where} holds a literal base64 key of Azure key shape (${ctx.value.trim().length} characters).`);
     hit = true;
   }
