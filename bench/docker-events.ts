@@ -33,7 +33,9 @@ function drive(socketPath: string, id: string, apiVersion: string): Promise<void
       });
       req.on('error', fail); req.end();
     });
-    (async () => { for (let i = 0; i < ${PAIRS}; i++) { await call('pause'); await call('unpause'); } })().catch((e) => { console.error(e.message); process.exit(1); });`;
+    // The engine now and then answers 500 to a pause/unpause right after the previous one: one retry.
+    const retried = (action) => call(action).catch((e) => { console.error('retrying after: ' + e.message); return new Promise((r) => setTimeout(r, 100)).then(() => call(action)); });
+    (async () => { for (let i = 0; i < ${PAIRS}; i++) { await retried('pause'); await retried('unpause'); } })().catch((e) => { console.error(e.message); process.exit(1); });`;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'inherit'] });
     child.once('error', reject);
