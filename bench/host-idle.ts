@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 /**
@@ -31,7 +32,7 @@ const requireDeps = DEPENDENCIES.map((d) => `require(${JSON.stringify(d)});`).jo
  * The collectors' process: dependencies loaded as in the agent, host sources started, events counted.
  * `only` restricts it to some sources (the private-namespace run).
  */
-function collectorsScript(distRoot: string, only?: readonly string[]): string {
+function collectorsScript(distRoot: string, stateRoot: string, only?: readonly string[]): string {
   const mod = (p: string): string => JSON.stringify(path.join(distRoot, p));
   return `
     ${requireDeps}
@@ -51,7 +52,7 @@ function collectorsScript(distRoot: string, only?: readonly string[]): string {
     const report = { started: [], unavailable: {}, statuses: {} };
     (async () => {
       for (const def of host) {
-        const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeguard-bench-' + def.name + '-'));
+        const stateDir = fs.mkdtempSync(path.join(${JSON.stringify(stateRoot)}, def.name + '-'));
         try {
           const source = await def.start({
             config, log: getLogger('bench/' + def.name), hostRoot: resolveHostRoot(), stateDir,
@@ -112,13 +113,15 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[M
 export async function run(): Promise<void> {
   console.log('## host-idle: host collectors idle at default intervals vs bare node vs dependencies only');
   const distRoot = path.resolve(__dirname, '..'); // dist/
+  // The collector processes are killed, not stopped: their state directories live here and go at the end.
+  const stateRoot = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-bench-idle-'));
   const bare = start('bare node', `console.log('ready'); ${IDLE}`);
   const deps = start('deps only', `${requireDeps} console.log('ready'); ${IDLE}`);
-  const collectors = start('host collectors', collectorsScript(distRoot), true);
+  const collectors = start('host collectors', collectorsScript(distRoot, stateRoot), true);
   // This machine is shared with other test runs, whose connections keep Connections reading the tables:
   // the socket sources alone in an empty network namespace show their cost on a really quiet host.
   const canUnshare = process.getuid?.() === 0;
-  const quietNet = canUnshare ? start('sockets, quiet ns', collectorsScript(distRoot, ['Connections', 'ListeningPorts']), true, true) : undefined;
+  const quietNet = canUnshare ? start('sockets, quiet ns', collectorsScript(distRoot, stateRoot, ['Connections', 'ListeningPorts']), true, true) : undefined;
   if (!quietNet) console.log('SKIPPED: private network namespace run (needs root for unshare -n)');
   const all = quietNet ? [bare, deps, collectors, quietNet] : [bare, deps, collectors];
   try {
@@ -171,6 +174,7 @@ export async function run(): Promise<void> {
     }
   } finally {
     for (const p of all) p.child.kill('SIGKILL');
+    rmSync(stateRoot, { recursive: true, force: true });
   }
 }
 
