@@ -10,7 +10,7 @@ import { MetricsServer } from './runtime/metrics';
 import { PropertyReporter, reportedDocument, type AgentIdentity, type ReportInputs } from './runtime/property-reporter';
 import { SourceManager } from './runtime/source-manager';
 import { StandaloneUpstream } from './runtime/standalone-upstream';
-import { loadAgentId, resolveStateDir } from './runtime/state';
+import { loadAgentId, lockStateDir, resolveStateDir } from './runtime/state';
 import type { DesiredProperties, Upstream } from './runtime/upstream';
 import { StdoutTransport } from './sinks/stdout-transport';
 import { ALL_SOURCES, sourceSettings } from './sources/index';
@@ -110,6 +110,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   setLogLevel(levelFromEnvironment(env));
 
   const stateDir = resolveStateDir(env);
+  const unlockStateDir = lockStateDir(stateDir, log);
   const agentId = loadAgentId(stateDir, log);
   const hostRoot = resolveHostRoot(env);
   const version = toolVersion();
@@ -207,6 +208,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
       } catch (error) {
         log.warn('upstream close failed', { error });
       }
+      unlockStateDir();
       log.info('stopped');
     })();
     return stopping;

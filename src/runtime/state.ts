@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { accessSync, constants, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../core/logger';
 
@@ -50,4 +50,61 @@ export function loadAgentId(stateDir: string, log?: Logger): string {
   writeFileSync(tmp, `${id}\n`);
   renameSync(tmp, file);
   return id;
+}
+
+const LOCK_FILE = 'agent.lock';
+
+/** True when `pid` is a live process other than this one that looks like Node (pids are reused). */
+function liveOtherAgent(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    return /node|edgeguard/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+export class StateDirInUseError extends Error {
+  constructor(readonly stateDir: string, readonly pid: number) {
+    super(`state directory ${stateDir} is used by another EdgeGuard (pid ${pid}); give each agent its own EDGEGUARD_STATE_DIR`);
+    this.name = 'StateDirInUseError';
+  }
+}
+
+/**
+ * Takes <stateDir>/agent.lock for this process: two agents on one state directory would corrupt each
+ * other's queue journal. A lock left by a dead process (or by an earlier container whose pid was also
+ * this one's) is taken over. Returns the release function.
+ */
+export function lockStateDir(stateDir: string, log?: Logger): () => void {
+  const file = path.join(stateDir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      return () => {
+        try {
+          if (Number(readFileSync(file, 'utf8').trim()) === process.pid) rmSync(file, { force: true });
+        } catch {
+          // already gone
+        }
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let holder = NaN;
+    try {
+      holder = Number(readFileSync(file, 'utf8').trim());
+    } catch {
+      // removed meanwhile: try again
+    }
+    if (liveOtherAgent(holder)) throw new StateDirInUseError(stateDir, holder);
+    log?.info('stale state directory lock taken over', { file, pid: Number.isNaN(holder) ? 'unknown' : holder });
+    rmSync(file, { force: true });
+  }
+  throw new Error(`could not lock state directory ${stateDir}`);
 }

@@ -222,3 +222,29 @@ test('EDGEGUARD_METRICS_LISTEN: the agent serves Prometheus metrics on loopback'
   agent.signal('SIGTERM');
   assert.equal(await exitWithin(agent, 15_000), 0);
 });
+
+test('a second agent on the same state directory refuses to start with a clear error; the first keeps running', { timeout: 60_000 }, async (t) => {
+  if (!existsSync(MAIN)) {
+    const reason = `SKIP: ${MAIN} not built (npm run build)`;
+    console.error(reason);
+    t.skip(reason);
+    return;
+  }
+  const dir = setupDir(t, 'collectorEnabledProcessEvents: false\ncollectorEnabledContainerRuntime: false\ncollectorEnabledDeploymentManifests: false\n');
+  const first = new AgentProcess(dir);
+  t.after(() => first.signal('SIGKILL'));
+  await first.waitFor('the first agent running', () => first.stderr.includes('EdgeGuard running'));
+  const second = new AgentProcess(dir);
+  t.after(() => second.signal('SIGKILL'));
+  assert.equal(await exitWithin(second, 20_000), 1);
+  assert.match(second.stderr, /EdgeGuard cannot start .*is used by another EdgeGuard \(pid \d+\)/);
+  first.signal('SIGTERM');
+  assert.equal(await exitWithin(first, 20_000), 0);
+  assert.equal(existsSync(path.join(dir, 'state', 'agent.lock')), false, 'the lock is released on a clean stop');
+  // After a clean stop the directory is free again.
+  const third = new AgentProcess(dir);
+  t.after(() => third.signal('SIGKILL'));
+  await third.waitFor('a later agent running', () => third.stderr.includes('EdgeGuard running'));
+  third.signal('SIGTERM');
+  assert.equal(await exitWithin(third, 20_000), 0);
+});

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { selectMode } from '../../../src/main';
-import { loadAgentId, resolveStateDir } from '../../../src/runtime/state';
+import { loadAgentId, lockStateDir, resolveStateDir, StateDirInUseError } from '../../../src/runtime/state';
 
 test('AgentId: created once, stable, regenerated (with a warning) when the file is damaged', (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-state-'));
@@ -39,4 +40,30 @@ test('mode: IoT Edge variables select edgeHub, otherwise standalone', () => {
   assert.equal(selectMode({ EdgeHubConnectionString: 'HostName=h;DeviceId=d;ModuleId=m;SharedAccessKey=a2V5' }), 'edgeHub');
   assert.equal(selectMode({ IotHubConnectionString: 'HostName=h;DeviceId=d;ModuleId=m;SharedAccessKey=a2V5' }), 'edgeHub');
   assert.equal(selectMode({ IOTEDGE_DEVICEID: 'd' }), 'standalone');
+});
+
+test('state directory lock: held by a live agent → clear error; a dead or own pid is taken over; release removes it', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-state-'));
+  const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
+  t.after(() => {
+    other.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const lockFile = path.join(dir, 'agent.lock');
+  writeFileSync(lockFile, `${other.pid}\n`);
+  assert.throws(() => lockStateDir(dir), (e: Error) => e instanceof StateDirInUseError && e.message.includes(`pid ${other.pid}`) && e.message.includes('EDGEGUARD_STATE_DIR'));
+  assert.equal(readFileSync(lockFile, 'utf8').trim(), String(other.pid), 'a live holder keeps its lock');
+
+  other.kill('SIGKILL');
+  await new Promise((resolve) => other.once('exit', resolve));
+  const release = lockStateDir(dir);
+  assert.equal(readFileSync(lockFile, 'utf8').trim(), String(process.pid), 'a dead holder is replaced');
+  release();
+  assert.equal(existsSync(lockFile), false);
+
+  writeFileSync(lockFile, `${process.pid}\n`); // left by an earlier container whose agent had this same pid
+  lockStateDir(dir)();
+  writeFileSync(lockFile, 'garbage');
+  lockStateDir(dir)();
+  assert.equal(existsSync(lockFile), false);
 });
