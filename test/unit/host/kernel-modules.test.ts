@@ -3,18 +3,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { defaultConfigView } from '../../../src/config/defaults';
-import { buildCatalogue, type SettingValue } from '../../../src/config/settings';
-import type { SecurityEvent } from '../../../src/core/event';
-import { createSchemaValidator } from '../../../src/core/schema-validator';
+import type { SettingValue } from '../../../src/config/settings';
 import { kernelModulesSource, type KernelModulesSource } from '../../../src/sources/host/kernel-modules';
 import { parseProcModules } from '../../../src/sources/host/kernel/proc-modules';
-import { sourceSettings } from '../../../src/sources/index';
-import { SourceUnavailableError, type SourceContext, type SourceStatus } from '../../../src/sources/source';
-import { referenceSchemaDir } from '../../harness/paths';
-import { RecordingLogger } from './net-fixtures';
+import { SourceUnavailableError } from '../../../src/sources/source';
+import { assertValidEvents, recordingContext } from './net-fixtures';
 
-const validator = createSchemaValidator(referenceSchemaDir());
 
 // Lines in the kernel's format (Debian 12 amd64, root: real addresses; taints as the kernel prints them).
 const NF_TABLES = 'nf_tables 348160 1 nft_chain_nat, Live 0xffffffffc0a42000';
@@ -74,25 +68,7 @@ function modulesRoot(): { root: string; write(lines: string[]): void; cleanup():
 }
 
 function context(hostRoot: string, overrides: Record<string, SettingValue> = {}) {
-  const events: SecurityEvent[] = [];
-  const statuses: SourceStatus[] = [];
-  const log = new RecordingLogger();
-  const ctx: SourceContext = {
-    config: defaultConfigView(buildCatalogue(sourceSettings([kernelModulesSource])), { kernelModulesPollInterval: 'PT1H', ...overrides }),
-    log,
-    hostRoot,
-    stateDir: hostRoot,
-    emit: (e) => void events.push(e),
-    setStatus: (s) => void statuses.push(s),
-  };
-  return { ctx, events, statuses, log };
-}
-
-function assertValid(events: SecurityEvent[]): void {
-  for (const e of events) {
-    const r = validator.validateEvent(e);
-    assert.equal(r.valid, true, `${e.Name}: ${r.errors.join('\n')}`);
-  }
+  return recordingContext(kernelModulesSource, hostRoot, { kernelModulesPollInterval: 'PT1H', ...overrides });
 }
 
 test('KernelModules: snapshot of the prepared list; a module appearing is one KernelModuleLoad; gone and back is a new load', async () => {
@@ -134,7 +110,7 @@ test('KernelModules: snapshot of the prepared list; a module appearing is one Ke
     assert.equal(events[3]!.Payload[0]!.Name, 'vboxdrv');
     await source.snapshot!();
     assert.deepEqual(events[4]!.Payload.map((m) => m.Name), ['jbd2', 'nf_tables', 'nft_chain_nat', 'vboxdrv']);
-    assertValid(events);
+    assertValidEvents(events);
     await source.stop();
   } finally {
     host.cleanup();
@@ -157,7 +133,7 @@ test('KernelModules: the poll timer reports a load by itself; a vanished file is
     assert.ok(log.warnings().includes('kernel module list not readable'));
     await source.snapshot!(); // nothing to report, no throw
     assert.equal(events.length, 1);
-    assertValid(events);
+    assertValidEvents(events);
     await source.stop();
   } finally {
     host.cleanup();
@@ -182,7 +158,7 @@ test('an empty module list is a valid empty snapshot', async () => {
     stops.push(() => source.stop());
     await source.snapshot!();
     assert.equal(events[0]?.IsEmpty, true);
-    assertValid(events);
+    assertValidEvents(events);
     await source.stop();
   } finally {
     host.cleanup();

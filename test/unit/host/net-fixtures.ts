@@ -1,7 +1,15 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import assert from 'node:assert/strict';
+import { defaultConfigView } from '../../../src/config/defaults';
+import { buildCatalogue, type SettingValue } from '../../../src/config/settings';
+import type { SecurityEvent } from '../../../src/core/event';
 import type { Logger, LogDetails } from '../../../src/core/logger';
+import { createSchemaValidator } from '../../../src/core/schema-validator';
+import { sourceSettings } from '../../../src/sources/index';
+import type { SourceContext, SourceDefinition, SourceStatus } from '../../../src/sources/source';
+import { referenceSchemaDir } from '../../harness/paths';
 import { writeFakeProcess, type FakeProcess } from './process-fake-proc';
 
 /** Real kernel lines (captured on this machine: node listeners and loopback connections). */
@@ -64,5 +72,31 @@ export class RecordingLogger implements Logger {
 
   warnings(): string[] {
     return this.entries.filter((e) => e.level === 'warn').map((e) => e.message);
+  }
+}
+
+/** A source context over a prepared host root that records events, statuses and log lines. */
+export function recordingContext(def: SourceDefinition, hostRoot: string, overrides: Record<string, SettingValue> = {}) {
+  const events: SecurityEvent[] = [];
+  const statuses: SourceStatus[] = [];
+  const log = new RecordingLogger();
+  const ctx: SourceContext = {
+    config: defaultConfigView(buildCatalogue(sourceSettings([def])), overrides),
+    log,
+    hostRoot,
+    stateDir: hostRoot,
+    emit: (e) => void events.push(e),
+    setStatus: (s) => void statuses.push(s),
+  };
+  return { ctx, events, statuses, log };
+}
+
+let validator: ReturnType<typeof createSchemaValidator> | undefined;
+
+export function assertValidEvents(events: readonly SecurityEvent[]): void {
+  validator ??= createSchemaValidator(referenceSchemaDir());
+  for (const e of events) {
+    const r = validator.validateEvent(e);
+    assert.equal(r.valid, true, `${e.Name}: ${r.errors.join('\n')}`);
   }
 }

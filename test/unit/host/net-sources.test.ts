@@ -2,10 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { defaultConfigView } from '../../../src/config/defaults';
-import { buildCatalogue, type SettingValue } from '../../../src/config/settings';
-import type { SecurityEvent } from '../../../src/core/event';
-import { createSchemaValidator } from '../../../src/core/schema-validator';
+import type { SettingValue } from '../../../src/config/settings';
 import { connectionsSource, type ConnectionsSource } from '../../../src/sources/host/connections';
 import { listeningPortsSource } from '../../../src/sources/host/listening-ports';
 import { connectionCreatePayload, listeningPortPayload } from '../../../src/sources/host/net/socket-payloads';
@@ -13,12 +10,9 @@ import { SocketOwnerFinder } from '../../../src/sources/host/net/socket-owners';
 import { decodeSockDiagRecords } from '../../../src/sources/host/net/sock-diag';
 import { TcpState } from '../../../src/sources/host/net/socket-table';
 import { parseTcpOpenCounters } from '../../../src/sources/host/net/tcp-open-counters';
-import { sourceSettings } from '../../../src/sources/index';
-import { SourceUnavailableError, type SourceContext, type SourceDefinition, type SourceStatus } from '../../../src/sources/source';
-import { referenceSchemaDir } from '../../harness/paths';
-import { FakeNetHost, RecordingLogger, row, v4 } from './net-fixtures';
+import { SourceUnavailableError, type SourceDefinition } from '../../../src/sources/source';
+import { assertValidEvents, FakeNetHost, recordingContext, row, v4 } from './net-fixtures';
 
-const validator = createSchemaValidator(referenceSchemaDir());
 const V6_LOOP = '00000000000000000000000001000000';
 const V6_ANY = '00000000000000000000000000000000';
 const V6_DOC = 'B80D0120000000000000000002000000'; // 2001:db8::2
@@ -27,26 +21,7 @@ const port = (p: number): string => p.toString(16).toUpperCase().padStart(4, '0'
 
 function context(def: SourceDefinition, hostRoot: string, overrides: Record<string, SettingValue> = {}) {
   // A prepared host root is read through its text tables; netlink would answer for the real kernel.
-  if (def === connectionsSource) overrides = { connectionsMethod: 'procfs', ...overrides };
-  const events: SecurityEvent[] = [];
-  const statuses: SourceStatus[] = [];
-  const log = new RecordingLogger();
-  const ctx: SourceContext = {
-    config: defaultConfigView(buildCatalogue(sourceSettings([def])), overrides),
-    log,
-    hostRoot,
-    stateDir: hostRoot,
-    emit: (e) => void events.push(e),
-    setStatus: (s) => void statuses.push(s),
-  };
-  return { ctx, events, statuses, log };
-}
-
-function assertValid(events: SecurityEvent[]): void {
-  for (const e of events) {
-    const r = validator.validateEvent(e);
-    assert.equal(r.valid, true, `${e.Name}: ${r.errors.join('\n')}`);
-  }
+  return recordingContext(def, hostRoot, def === connectionsSource ? { connectionsMethod: 'procfs', ...overrides } : overrides);
 }
 
 function fakeHost(): FakeNetHost {
@@ -108,7 +83,7 @@ test('Connections on a prepared host root: new connections once, with direction,
       { RemoteAddress: '2001:db8::9', RemotePort: '8883', LocalAddress: '2001:db8::2', LocalPort: '42000', Direction: 'Out', Protocol: 'TCP', ProcessId: 40, UserId: '0', Executable: '[kworker]', ExtraDetails: { MissingFields: 'Executable,CommandLine' } },
     ]);
     assert.ok(events.every((e) => e.Category === 'Triggered' && e.Name === 'ConnectionCreate' && e.Payload.length === 1));
-    assertValid(events);
+    assertValidEvents(events);
     assert.ok(log.warnings().includes('malformed lines in kernel socket table skipped'), log.warnings().join('|'));
     source.pollNow();
     assert.equal(events.length, 4, 'each connection is reported once');
@@ -186,7 +161,7 @@ test('ListeningPorts on a prepared host root: TCP listeners and bound UDP, v4 an
       { LocalAddress: '127.0.0.1', LocalPort: '53', Protocol: 'UDP', ExtraDetails: dnsmasq },
       { LocalAddress: '::1', LocalPort: '53', Protocol: 'UDP', ExtraDetails: dnsmasq },
     ]);
-    assertValid(events);
+    assertValidEvents(events);
     assert.ok(log.warnings().includes('malformed lines in kernel socket table skipped'));
   } finally {
     host.cleanup();
@@ -209,7 +184,7 @@ test('payload builders: long command lines are cut in ListeningPorts; an empty s
     await source.snapshot!();
     assert.equal(events[0]?.IsEmpty, true);
     assert.deepEqual(events[0]?.Payload, []);
-    assertValid(events);
+    assertValidEvents(events);
     await source.stop();
   } finally {
     host.cleanup();
