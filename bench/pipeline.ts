@@ -144,6 +144,14 @@ interface ThroughputResult {
   left: number;
 }
 
+/** Throughput and memory runs: sends every few seconds and 10 s aggregation windows, so queues stay short. */
+const SHORT_WINDOWS = {
+  highPriorityMessageFrequency: 'PT5S',
+  lowPriorityMessageFrequency: 'PT10S',
+  aggregationIntervalProcessCreate: 'PT10S',
+  aggregationIntervalProcessTerminate: 'PT10S',
+  aggregationIntervalConnectionCreate: 'PT10S',
+};
 /** Raw events/s through the pipeline for `pool` cycled to `TOTAL` events, and JSON.stringify of the same. */
 async function measureThroughput(pool: readonly SecurityEvent[], TOTAL: number): Promise<ThroughputResult> {
   /** Simulated pace: 20,000 raw events per simulated second, the clock moving every 1,000 events (50 ms). */
@@ -156,13 +164,7 @@ async function measureThroughput(pool: readonly SecurityEvent[], TOTAL: number):
 
   const clock = new SimulatedClock();
   const transport = new CountingTransport();
-  const { pipeline, cleanup } = await open(clock, transport, {
-    highPriorityMessageFrequency: 'PT5S',
-    lowPriorityMessageFrequency: 'PT10S',
-    aggregationIntervalProcessCreate: 'PT10S',
-    aggregationIntervalProcessTerminate: 'PT10S',
-    aggregationIntervalConnectionCreate: 'PT10S',
-  });
+  const { pipeline, cleanup } = await open(clock, transport, SHORT_WINDOWS);
   pipeline.start();
   const t0 = performance.now();
   for (let i = 0; i < TOTAL; i++) {
@@ -226,13 +228,7 @@ async function memory(): Promise<void> {
   const gc = collector();
   const clock = new SimulatedClock();
   const transport = new CountingTransport();
-  const { pipeline, cleanup } = await open(clock, transport, {
-    highPriorityMessageFrequency: 'PT5S',
-    lowPriorityMessageFrequency: 'PT10S',
-    aggregationIntervalProcessCreate: 'PT10S',
-    aggregationIntervalProcessTerminate: 'PT10S',
-    aggregationIntervalConnectionCreate: 'PT10S',
-  });
+  const { pipeline, cleanup } = await open(clock, transport, SHORT_WINDOWS);
   pipeline.start();
   const samples: MemorySample[] = [];
   const sample = (): void => {
