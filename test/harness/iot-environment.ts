@@ -1,16 +1,4 @@
-/** Every variable the Azure IoT SDK's `ModuleClient.fromEnvironment` looks at. */
-export const IOT_ENVIRONMENT_VARIABLES = [
-  'EdgeHubConnectionString',
-  'IotHubConnectionString',
-  'EdgeModuleCACertificateFile',
-  'IOTEDGE_WORKLOADURI',
-  'IOTEDGE_DEVICEID',
-  'IOTEDGE_MODULEID',
-  'IOTEDGE_MODULEGENERATIONID',
-  'IOTEDGE_IOTHUBHOSTNAME',
-  'IOTEDGE_AUTHSCHEME',
-  'IOTEDGE_GATEWAYHOSTNAME',
-] as const;
+import { IOT_ENVIRONMENT_VARIABLES } from '../../src/sinks/edgehub/environment';
 
 /**
  * Replaces the SDK's variables in this process's environment with `vars` (the SDK reads process.env

@@ -18,6 +18,15 @@ const WORKLOAD_VARIABLES = [
   'IOTEDGE_AUTHSCHEME',
 ] as const;
 
+/** Every variable the Azure IoT SDK's `ModuleClient.fromEnvironment` looks at. */
+export const IOT_ENVIRONMENT_VARIABLES = [
+  'EdgeHubConnectionString',
+  'IotHubConnectionString',
+  'EdgeModuleCACertificateFile',
+  ...WORKLOAD_VARIABLES,
+  'IOTEDGE_GATEWAYHOSTNAME',
+] as const;
+
 function connectionStringField(connectionString: string, key: string): string | undefined {
   for (const part of connectionString.split(';')) {
     const eq = part.indexOf('=');
