@@ -209,7 +209,7 @@ class Pipeline implements EventPipeline {
     }
     this.config = config;
     this.settings = s;
-    this.redactSecrets = !config.has('redactCommandLineSecrets') || config.boolean('redactCommandLineSecrets');
+    this.redactSecrets = config.boolean('redactCommandLineSecrets');
     this.priorities.clear();
     this.eventLimit = maxEventBytes(this.env, s.maxMessageBytes);
     this.sender.setLimits({ envelope: this.env, maxMessageBytes: s.maxMessageBytes, eventLimit: this.eventLimit });
