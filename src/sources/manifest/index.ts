@@ -9,7 +9,7 @@ import { JsonSyntaxError, parseJsonText } from '../../rules/json-text';
 import { parseRuleOverridesText, RuleConfigError, type RuleOverrides } from '../../rules/overrides';
 import type { Source, SourceContext, SourceDefinition } from '../source';
 import { AlertState, findingFingerprint } from './alert-state';
-import { dockerEndpoint, inspectEdgeContainers } from './docker-access';
+import { dockerEndpoint, EdgeContainerReader } from './docker-access';
 
 export const EVENT_NAME = 'DeploymentManifestAnalysis';
 export const RUNNING_SOURCE = 'running';
@@ -95,6 +95,7 @@ class DeploymentManifestsSource implements Source {
   private readonly analyseRunning: boolean;
   /** The ContainerRuntime source's dockerHost setting, so both talk to the same daemon. */
   private readonly dockerHost: string;
+  private readonly edgeContainers: EdgeContainerReader;
   private readonly overrides?: RuleOverrides;
   private readonly overridesProblem?: string;
 
@@ -102,6 +103,7 @@ class DeploymentManifestsSource implements Source {
     this.patterns = ctx.config.stringList('manifestSources');
     this.analyseRunning = ctx.config.boolean('manifestAnalyseRunningDeployment');
     this.dockerHost = ctx.config.has('dockerHost') ? ctx.config.string('dockerHost') : '';
+    this.edgeContainers = new EdgeContainerReader(this.dockerHost);
     try {
       this.overrides = parseRuleOverridesText(ctx.config.string('manifestRuleOverrides'));
     } catch (error) {
@@ -152,7 +154,7 @@ class DeploymentManifestsSource implements Source {
     let dockerProblem: string | undefined;
     if (this.analyseRunning) {
       try {
-        const inspects = await inspectEdgeContainers(this.dockerHost);
+        const inspects = await this.edgeContainers.read();
         const signature = createHash('sha256').update(JSON.stringify(inspects.map((i) => [i.Id, i.Config?.Labels, i.HostConfig, i.Config?.Env, i.Config?.User, i.Mounts, i.State?.Running]))).digest('hex');
         if (signature !== this.runningSignature) changed = true;
         this.runningSignature = signature;
