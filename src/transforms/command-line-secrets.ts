@@ -135,11 +135,12 @@ function redactItem(item: PayloadItem): PayloadItem {
 
 /** The event with secrets removed from its command lines; the same object when nothing changed. */
 export function redactEventCommandLines(event: SecurityEvent): SecurityEvent {
-  let changed = false;
-  const payload = event.Payload.map((item) => {
+  let payload: PayloadItem[] | undefined;
+  event.Payload.forEach((item, i) => {
     const clean = redactItem(item);
-    if (clean !== item) changed = true;
-    return clean;
+    if (clean === item) return;
+    payload ??= [...event.Payload];
+    payload[i] = clean;
   });
-  return changed ? { ...event, Payload: payload } : event;
+  return payload ? { ...event, Payload: payload } : event;
 }
