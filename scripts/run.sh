@@ -17,5 +17,5 @@ if ! command -v g++ >/dev/null 2>&1 || ! command -v python3 >/dev/null 2>&1; the
 fi
 npm run build:native --silent >/tmp/edgeguard-native-build.log 2>&1 \
   || say "native addon not built (see /tmp/edgeguard-native-build.log): process events will use /proc polling"
-npx tsc -p tsconfig.json || { say "TypeScript build failed"; exit 1; }
+npx tsc -p tsconfig.json >&2 || { say "TypeScript build failed"; exit 1; }
 exec node dist/src/main.js "$@"

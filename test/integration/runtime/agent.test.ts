@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import '../../harness/docker-host';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
