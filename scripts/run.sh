@@ -5,6 +5,7 @@ set -u
 cd "$(dirname "$0")/.."
 say() { echo "run.sh: $*" >&2; }
 
+source scripts/use-node.sh
 bash scripts/ensure-node-modules.sh || exit 1
 
 # The native proc-connector addon needs a C compiler; without it ProcessEvents falls back to /proc polling.

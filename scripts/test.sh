@@ -6,17 +6,8 @@ set -u
 cd "$(dirname "$0")/.."
 say() { echo "test.sh: $*" >&2; }
 
-# Tests run on the Node the image ships (24 LTS): when this machine's Node is older, a Node 24 from the
-# npm registry (cached) goes first on PATH for the build (the native addon is built against its headers)
-# and the tests.
-if [ "$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -lt 24 ]; then
-  if node_dir=$(bash scripts/node-runtime.sh); then
-    export PATH="$node_dir/bin:$PATH" npm_config_nodedir="$node_dir"
-    say "running on Node $(node -v) from $node_dir (this machine's Node is older)"
-  else
-    say "!!! no Node 24 available: running on this machine's Node $(node -v)"
-  fi
-fi
+# Tests run on the Node the image ships (24 LTS), fetched when this machine's is older.
+source scripts/use-node.sh
 
 bash scripts/ensure-node-modules.sh || exit 1
 
