@@ -10,9 +10,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type Dockerode from 'dockerode';
 import { CONFIG_KEY } from '../../../src/config/settings';
 import { STATUS_KEY } from '../../../src/runtime/property-reporter';
-import { dockerForTests, TEST_LABEL, testDockerSocket } from '../../harness/docker';
+import { dockerForTests } from '../../harness/docker';
 import { EdgeHubStandIn, edgeHubStandInSkipReason } from '../../harness/edgehub-standin';
 import { repoRoot } from '../../harness/paths';
+import { createRequestFromTemplate } from '../../harness/template-container';
 
 /**
  * The image as users deploy it: `npm run image` builds edgeguard:local-amd64 (no registry: local base
@@ -48,31 +49,6 @@ function skipLoudly(t: { skip(reason: string): void }, reason: string): void {
   const message = `SKIPPED: image end-to-end: ${reason}`;
   console.error(message);
   t.skip(message);
-}
-
-/** The edgeguard module of deployment.template.json, as edgeAgent turns it into a create request. */
-function createRequestFromTemplate(image: string, extraEnv: Record<string, string>): { request: Dockerode.ContainerCreateOptions; volume: string } {
-  const template = JSON.parse(readFileSync(path.join(root, 'deployment.template.json'), 'utf8')) as Json;
-  const modules = ((((template.modulesContent as Json).$edgeAgent as Json)['properties.desired'] as Json).modules as Json);
-  const module = modules.edgeguard as { settings: { createOptions: Json | string }; env: Record<string, { value: string }> };
-  const createOptions = (typeof module.settings.createOptions === 'string' ? JSON.parse(module.settings.createOptions) : structuredClone(module.settings.createOptions)) as Json;
-  const hostConfig = createOptions.HostConfig as Json & { Binds: string[] };
-  const volume = `edgeguard-state-${runId}`;
-  hostConfig.Binds = hostConfig.Binds.map((bind) => {
-    const [source, ...rest] = bind.split(':');
-    if (source === '/var/run/docker.sock') return [testDockerSocket(), ...rest].join(':');
-    if (source === 'edgeguard-state') return [volume, ...rest].join(':');
-    return bind;
-  });
-  const env = { ...Object.fromEntries(Object.entries(module.env).map(([k, v]) => [k, v.value])), ...extraEnv };
-  const request = {
-    ...createOptions,
-    name: `eg-e2e-${runId}`,
-    Image: image,
-    Env: [...((createOptions.Env as string[] | undefined) ?? []), ...Object.entries(env).map(([k, v]) => `${k}=${v}`)],
-    Labels: { ...((createOptions.Labels as Record<string, string> | undefined) ?? {}), [TEST_LABEL]: runId, 'net.azure-devices.edge.owner': 'Microsoft.Azure.Devices.Edge.Agent' },
-  } as Dockerode.ContainerCreateOptions;
-  return { request, volume };
 }
 
 function events(hub: EdgeHubStandIn): WireEvent[] {
@@ -167,7 +143,7 @@ test('image built without a registry, deployed from the template: messages, twin
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-e2e-'));
   cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));
 
-  const { request, volume } = createRequestFromTemplate(TAG, { EdgeHubConnectionString: hub.connectionString(), EdgeModuleCACertificateFile: '/run/edgehub-ca.pem' });
+  const { request, volume } = createRequestFromTemplate(TAG, runId, { EdgeHubConnectionString: hub.connectionString(), EdgeModuleCACertificateFile: '/run/edgehub-ca.pem' });
   (request.HostConfig!.Binds as string[]).push(`${hub.caFile}:/run/edgehub-ca.pem:ro`);
   const container = await docker.createContainer(request);
   cleanups.push(() => docker.getVolume(volume).remove({ force: true }));
