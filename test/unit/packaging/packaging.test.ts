@@ -61,7 +61,13 @@ test('every Dockerfile builds from source and ships the runtime only', () => {
     for (const copy of copies.filter((c) => !c.from)) {
       for (const source of copy.sources) assert.ok(existsSync(path.join(root, source)), `${dockerfile}: ${source} exists in the build context`);
     }
-    assert.match(text, /ENTRYPOINT \["node", "dist\/src\/main.js"\]/);
+    const entry = /^ENTRYPOINT (\[.*\])$/m.exec(text);
+    assert.ok(entry, `${dockerfile}: ENTRYPOINT`);
+    const argv = JSON.parse(entry[1]!) as string[];
+    assert.equal(argv[0], 'node');
+    assert.equal(argv[argv.length - 1], 'dist/src/main.js');
+    // npm start runs the agent with the same V8 flags as the image.
+    assert.ok(readFileSync(path.join(root, 'scripts', 'run.sh'), 'utf8').includes(`exec node ${argv.slice(1, -1).join(' ')} dist/src/main.js`), `scripts/run.sh uses the flags of ${dockerfile}`);
     // Base images are build arguments (npm run image passes local ones), defaulting to official images.
     const args = [...text.matchAll(/^ARG (\w+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!] as const);
     assert.ok(args.length >= 1, `${dockerfile}: base images as ARGs`);
