@@ -1,57 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { PipelineStats } from '../pipeline/types';
-import type { SourceStatus } from '../sources/source';
+import { iotEdgeLabels, PrometheusMetrics, type AgentMetrics, type IotEdgeLabels } from './prometheus';
 
-/** What the agent knows about itself at one moment, for the Prometheus endpoint. */
-export interface AgentMetrics {
-  readonly pipeline: PipelineStats;
-  readonly sources: Readonly<Record<string, SourceStatus>>;
-  readonly upstreamConnected: boolean;
-  readonly configurationErrors: number;
-}
-
-const SOURCE_STATES: readonly SourceStatus['state'][] = ['running', 'degraded', 'failed', 'disabled'];
-
-function escapeLabel(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
-
-/** Prometheus text exposition format (0.0.4), the format IoT Edge's metrics-collector scrapes. */
-export function renderMetrics(m: AgentMetrics, processInfo = { rssBytes: process.memoryUsage().rss, cpuSeconds: cpuSeconds() }): string {
-  const lines: string[] = [];
-  const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[Record<string, string>, number]>): void => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of samples) {
-      const text = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',');
-      lines.push(`${name}${text ? `{${text}}` : ''} ${Number.isFinite(value) ? value : 0}`);
-    }
-  };
-  const queues = Object.keys(m.pipeline.queued) as Array<keyof PipelineStats['queued']>;
-  metric('edgeguard_events_ingested_total', 'counter', 'Raw events handed to the pipeline by the sources.', [[{}, m.pipeline.ingested]]);
-  metric('edgeguard_queue_events', 'gauge', 'Events waiting in each queue.', queues.map((q) => [{ queue: q }, m.pipeline.queued[q].events]));
-  metric('edgeguard_queue_bytes', 'gauge', 'Bytes waiting in each queue.', queues.map((q) => [{ queue: q }, m.pipeline.queued[q].bytes]));
-  metric('edgeguard_events_dropped_total', 'counter', 'Events dropped by the byte budget, per queue.', queues.map((q) => [{ queue: q }, m.pipeline.dropped[q]]));
-  metric('edgeguard_messages_sent_total', 'counter', 'Security messages acknowledged upstream.', [[{}, m.pipeline.sent.messages]]);
-  metric('edgeguard_events_sent_total', 'counter', 'Events inside acknowledged messages.', [[{}, m.pipeline.sent.events]]);
-  metric('edgeguard_bytes_sent_total', 'counter', 'UTF-8 bytes of acknowledged messages.', [[{}, m.pipeline.sent.bytes]]);
-  metric('edgeguard_upstream_connected', 'gauge', '1 when the upstream (edgeHub) connection is up.', [[{}, m.upstreamConnected ? 1 : 0]]);
-  metric('edgeguard_configuration_errors', 'gauge', 'Settings currently rejected from the desired properties.', [[{}, m.configurationErrors]]);
-  metric(
-    'edgeguard_source_state',
-    'gauge',
-    'One series per source and state; 1 marks the current state.',
-    Object.entries(m.sources).flatMap(([source, status]) => SOURCE_STATES.map((state): [Record<string, string>, number] => [{ source, state }, status.state === state ? 1 : 0])),
-  );
-  metric('edgeguard_process_resident_memory_bytes', 'gauge', 'Resident set size of the agent process.', [[{}, processInfo.rssBytes]]);
-  metric('edgeguard_process_cpu_seconds_total', 'counter', 'User and system CPU time of the agent process.', [[{}, processInfo.cpuSeconds]]);
-  return `${lines.join('\n')}\n`;
-}
-
-function cpuSeconds(): number {
-  const usage = process.cpuUsage();
-  return (usage.user + usage.system) / 1e6;
-}
+export type { AgentMetrics } from './prometheus';
 
 /** `host:port`, `:port` or `port`; the host defaults to 0.0.0.0 (metrics-collector scrapes from another container). */
 export function parseListenAddress(text: string): { host: string; port: number } {
@@ -64,8 +15,11 @@ export function parseListenAddress(text: string): { host: string; port: number }
 /** GET /metrics over plain HTTP; anything else is 404. */
 export class MetricsServer {
   private server?: http.Server;
+  private readonly metrics: PrometheusMetrics;
 
-  constructor(private readonly collect: () => AgentMetrics) {}
+  constructor(collect: () => AgentMetrics, labels: IotEdgeLabels = iotEdgeLabels()) {
+    this.metrics = new PrometheusMetrics(collect, labels);
+  }
 
   async listen(address: string): Promise<AddressInfo> {
     const { host, port } = parseListenAddress(address);
@@ -74,14 +28,10 @@ export class MetricsServer {
         res.writeHead(404).end();
         return;
       }
-      let body: string;
-      try {
-        body = renderMetrics(this.collect());
-      } catch (error) {
-        res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`metrics unavailable: ${(error as Error).message}\n`);
-        return;
-      }
-      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }).end(body);
+      this.metrics.render().then(
+        (body) => res.writeHead(200, { 'Content-Type': this.metrics.contentType }).end(body),
+        (error: unknown) => res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`metrics unavailable: ${(error as Error).message}\n`),
+      );
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
