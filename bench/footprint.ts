@@ -72,6 +72,13 @@ async function window(pids: number[], ms: number): Promise<Array<Sample & { cpu:
   return pids.map((pid, i) => ({ ...memory(pid), cpu: ((cpuTicks(pid) - before[i]!) / TICKS / seconds) * 100 }));
 }
 
+/** The V8 flags of the image's ENTRYPOINT (scripts/run.sh uses the same; a packaging test checks it). */
+function imageNodeFlags(root: string): string[] {
+  const entry = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(path.join(root, 'Dockerfile.amd64'), 'utf8'));
+  const argv = entry ? (JSON.parse(entry[1]!) as string[]) : [];
+  return argv.slice(1, -1);
+}
+
 const mb = (n: number | undefined): string => (n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(1));
 function line(name: string, s: Sample & { cpu?: number }, extra = ''): void {
   console.log(`  ${name.padEnd(34)} VmRSS ${mb(s.vmRss).padStart(6)} MB  (RssAnon ${mb(s.rssAnon).padStart(5)}, RssFile ${mb(s.rssFile).padStart(5)})${s.cpu === undefined ? '' : `  CPU ${s.cpu.toFixed(2)} % of a core`}${extra}`);
@@ -114,9 +121,13 @@ export async function run(): Promise<void> {
 
     const bare = node(['-e', IDLE]);
     const deps = node(['-e', `${DEPENDENCIES.map((d) => `require(${JSON.stringify(d)});`).join(' ')} ${IDLE}`], { ...process.env, NODE_PATH: path.join(root, 'node_modules') });
-    const agentEnv = childEnvironment({ ...hub.devEnvironment(), EDGEGUARD_STATE_DIR: path.join(tmp, 'state'), EDGEGUARD_HOST_ROOT: '/' });
-    const agent = node([path.join(root, 'dist', 'src', 'main.js')], agentEnv);
-    children.push(bare, deps, agent);
+    // The agent as npm start and the image run it (their V8 flags), and without each flag, for each one's share.
+    const flags = imageNodeFlags(root);
+    const agentEnv = (name: string): NodeJS.ProcessEnv => childEnvironment({ ...hub.devEnvironment(), EDGEGUARD_STATE_DIR: path.join(tmp, name), EDGEGUARD_HOST_ROOT: '/' });
+    const main = path.join(root, 'dist', 'src', 'main.js');
+    const agent = node([...flags, main], agentEnv('agent'));
+    const variants = [[] as string[], flags.slice(0, 1)].map((f) => ({ flags: f, child: node([...f, main], agentEnv(`agent${f.length}`)) }));
+    children.push(bare, deps, agent, ...variants.map((v) => v.child));
 
     let containerPid: number | undefined;
     if (engine && (await engine.getImage(IMAGE).inspect().catch(() => undefined))) {
@@ -134,12 +145,15 @@ export async function run(): Promise<void> {
 
     console.log(`idle: ${WARMUP_MS / 1000} s warm-up, then a ${WINDOW_MS / 1000} s window; Node ${process.version}; agent in edgeHub mode at production frequencies (the machine is shared: CPU figures are noisy)`);
     await sleep(WARMUP_MS);
-    const pids = [bare.pid!, deps.pid!, agent.pid!, ...(containerPid ? [containerPid] : [])];
+    const pids = [bare.pid!, deps.pid!, agent.pid!, ...(containerPid ? [containerPid] : []), ...variants.map((v) => v.child.pid!)];
     const idle = await window(pids, WINDOW_MS);
     line('bare node', idle[0]!);
     line('node + the six packages loaded', idle[1]!);
-    line('agent, npm start (edgeHub mode)', idle[2]!);
+    line(`agent, npm start (edgeHub mode)`, idle[2]!, `  flags: ${flags.join(' ')}`);
     if (containerPid) line('agent in the template container', idle[3]!, `  cgroup ${mb(cgroupMemory(containerPid))} MB`);
+    const offset = containerPid ? 4 : 3;
+    variants.forEach((v, i) => line(`agent with ${v.flags.length ? v.flags.join(' ') : 'no V8 flags'}`, idle[offset + i]!));
+    for (const v of variants) v.child.kill('SIGKILL');
 
     // Growth under load, measured on the npm-start agent (and the container's, which sees the same host).
     const measured = containerPid ? [agent.pid!, containerPid] : [agent.pid!];
