@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -68,6 +69,9 @@ test('every Dockerfile builds from source and ships the runtime only', () => {
     assert.equal(argv[argv.length - 1], 'dist/src/main.js');
     // npm start runs the agent with the same V8 flags as the image.
     assert.ok(readFileSync(path.join(root, 'scripts', 'run.sh'), 'utf8').includes(`exec node ${argv.slice(1, -1).join(' ')} dist/src/main.js`), `scripts/run.sh uses the flags of ${dockerfile}`);
+    // The flags keep WebAssembly (Node's fetch parses HTTP with undici's llhttp WebAssembly): no --lite-mode, no --jitless.
+    const probe = spawnSync(process.execPath, [...argv.slice(1, -1), '-p', 'typeof WebAssembly'], { encoding: 'utf8' });
+    assert.equal(probe.stdout.trim(), 'object', `${dockerfile}: node ${argv.slice(1, -1).join(' ')} keeps WebAssembly (${probe.stderr})`);
     // Base images are build arguments (npm run image passes local ones), defaulting to official images.
     const args = [...text.matchAll(/^ARG (\w+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!] as const);
     assert.ok(args.length >= 1, `${dockerfile}: base images as ARGs`);
