@@ -9,7 +9,7 @@ import { createEvent, type SecurityEvent } from '../src/core/event';
 import type { Logger } from '../src/core/logger';
 import { openPipeline } from '../src/pipeline/pipeline';
 import type { Clock, EventPipeline } from '../src/pipeline/types';
-import type { OutgoingMessage, Transport } from '../src/sinks/transport';
+import type { OutgoingMessage, Transport } from '../src/core/transport';
 
 /**
  * Pipeline cost and upstream efficiency, on a simulated clock (time advances as the workload says, so

@@ -6,13 +6,13 @@ import { buildCatalogue, CONFIG_KEY } from './config/settings';
 import { resolveHostRoot } from './core/host-root';
 import { getLogger, levelFromEnvironment, setLogDestination, setLogLevel, type Logger, type LogLevel } from './core/logger';
 import { openPipeline } from './pipeline/pipeline';
-import { MetricsServer } from './runtime/metrics';
-import { PropertyReporter, reportedDocument, type AgentIdentity, type ReportInputs } from './runtime/property-reporter';
-import { SourceManager } from './runtime/source-manager';
-import { StandaloneUpstream } from './runtime/standalone-upstream';
-import { loadAgentId, lockStateDir, resolveStateDir } from './runtime/state';
-import type { DesiredProperties, Upstream } from './runtime/upstream';
-import { StdoutTransport } from './sinks/stdout-transport';
+import { MetricsServer } from './agent/metrics';
+import { PropertyReporter, reportedDocument, type AgentIdentity, type ReportInputs } from './agent/property-reporter';
+import { SourceManager } from './agent/source-manager';
+import { StandaloneUpstream } from './upstream/standalone-upstream';
+import { loadAgentId, lockStateDir, resolveStateDir } from './agent/state';
+import type { DesiredProperties, Upstream } from './upstream/upstream';
+import { StdoutTransport } from './upstream/stdout-transport';
 import { ALL_SOURCES, sourceSettings } from './sources/index';
 import type { SourceDefinition } from './sources/source';
 
@@ -57,7 +57,7 @@ function createUpstream(mode: Upstream['mode'], stateDir: string, env: NodeJS.Pr
   }
   let edgeHub: EdgeHubModule;
   try {
-    edgeHub = require('./sinks/edgehub/upstream') as EdgeHubModule;
+    edgeHub = require('./upstream/edgehub/upstream') as EdgeHubModule;
   } catch (error) {
     throw new Error(`IoT Edge variables are set but the edgeHub upstream cannot be loaded (${(error as Error).message.split('\n')[0]})`);
   }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SEVERITIES, severityRank, type Severity } from '../rules/finding';
 import { parseRuleOverridesText, RuleConfigError, type RuleOverrides } from '../rules/overrides';
-import { expandGlob, hasGlob } from './glob';
+import { expandGlob, hasGlob } from '../core/glob';
 import { formatJson } from './report-json';
 import { formatSarif } from './report-sarif';
 import { formatText } from './report-text';

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { PriorityQueues } from '../buffers/priority-queues';
-import { QUEUE_NAMES } from '../buffers/priority-queues';
+import type { PriorityQueues } from './queues/priority-queues';
+import { QUEUE_NAMES } from './queues/priority-queues';
 import type { SecurityEvent } from '../core/event';
-import { buildMessage, splitOversizeEvent, type BuiltMessage, type Envelope } from '../sinks/message-builder';
-import type { MessagePriority, Transport } from '../sinks/transport';
+import { buildMessage, splitOversizeEvent, type BuiltMessage, type Envelope } from './codec/message-builder';
+import type { MessagePriority, Transport } from '../core/transport';
 import type { Clock } from './types';
 
 /** First retry after a rejected send; doubles per failure up to RETRY_MAX_MS. */

@@ -2,7 +2,7 @@ import type { ConfigView } from '../config/config-view';
 import type { SecurityEvent } from '../core/event';
 import type { Logger } from '../core/logger';
 import type { EmitOptions } from '../sources/source';
-import type { MessagePriority, Transport } from '../sinks/transport';
+import type { MessagePriority, Transport } from '../core/transport';
 
 /** Time as the pipeline sees it; unit tests pass a fake one. */
 export interface Clock {

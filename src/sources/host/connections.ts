@@ -9,7 +9,7 @@ import { sockDiagReader, type SocketReader } from './net/sock-diag';
 import { readSocketTables, TcpState, type SocketTableName } from './net/socket-table';
 import { SourceUnavailableError } from '../source';
 import { readTcpOpenCounters, sameCounters, type TcpOpenCounters } from './net/tcp-open-counters';
-import { rateLimitedWarning } from './proc/rate-limited-warning';
+import { rateLimitedWarning } from '../../core/rate-limited-log';
 
 export const NETLINK_TABLES_METHOD = 'sock_diag netlink';
 export const PROCFS_TABLES_METHOD = '/proc/net/tcp, tcp6';

@@ -6,7 +6,7 @@ import { parseIptablesSave } from './firewall/iptables-save';
 import { parseNftRuleset } from './firewall/nft-json';
 import { runTool } from './firewall/run-tool';
 import { inHostNetworkNamespace } from './network-namespace';
-import { resolveProcRoot } from './proc/process-info';
+import { resolveProcRoot } from './common/process-info';
 
 export const FIREWALL_EVENT = 'FirewallConfiguration';
 

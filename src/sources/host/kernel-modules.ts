@@ -4,8 +4,8 @@ import type { SettingDefinition } from '../../config/settings';
 import { createEvent } from '../../core/event';
 import { SourceUnavailableError, type Source, type SourceContext, type SourceDefinition } from '../source';
 import { kernelModulePayload, parseProcModules, type KernelModule } from './kernel/proc-modules';
-import { resolveProcRoot } from './proc/process-info';
-import { rateLimitedWarning } from './proc/rate-limited-warning';
+import { resolveProcRoot } from './common/process-info';
+import { rateLimitedWarning } from '../../core/rate-limited-log';
 
 export const KERNEL_MODULES_METHOD = '/proc/modules polling';
 

@@ -4,7 +4,7 @@ import { requireTables, resolveNetDir } from './net/net-dir';
 import { listeningPortPayload } from './net/socket-payloads';
 import { SocketOwnerFinder } from './net/socket-owners';
 import { readSocketTables, TcpState, type SocketEntry, type SocketTableName } from './net/socket-table';
-import { rateLimitedWarning } from './proc/rate-limited-warning';
+import { rateLimitedWarning } from '../../core/rate-limited-log';
 
 export const LISTENING_PORTS_METHOD = 'kernel socket tables (/proc/net/tcp, tcp6, udp, udp6)';
 const TABLES: readonly SocketTableName[] = ['tcp', 'tcp6', 'udp', 'udp6'];

@@ -7,7 +7,7 @@ import { CursorStore, markAt, readNew, readRange, type CursorMap, type FileCurso
 import { inferredExecutable, isLoginRecord, sshdLoginItem, utmpLoginItem } from './login/login-items';
 import { parseSshdLine, type SshdLogin } from './login/sshd-log';
 import { detectRecordSize, parseUtmpRecords, type UtmpRecord, type UtmpRecordSize } from './login/utmp';
-import { readExecutable, resolveProcRoot } from './proc/process-info';
+import { readExecutable, resolveProcRoot } from './common/process-info';
 
 export const LOGIN_EVENT = 'Login';
 export { SSHD_EXECUTABLE } from './login/login-items';

@@ -1,13 +1,13 @@
 import { createEvent, type PayloadItem } from '../../core/event';
 import type { SettingDefinition } from '../../config/settings';
 import { SourceUnavailableError, type Source, type SourceContext, type SourceDefinition } from '../source';
-import { BoundedMap } from './proc/bounded-map';
-import { loadNativeAddon, type NativeAddon, type NativeProcRecord, type ProcConnectorHandle, type ProcConnectorStats } from './proc/native';
-import { listPids, parseCmdline, readExecutable, resolveProcRoot, type ProcWarning } from './proc/process-info';
-import { decodeWaitStatus, processCreatePayload, processTerminatePayload } from './proc/process-payloads';
-import { ProcessPoller } from './proc/process-poller';
-import { rateLimitedWarning } from './proc/rate-limited-warning';
-import { UserNames } from './proc/user-names';
+import { BoundedMap } from '../../core/bounded-map';
+import { loadNativeAddon, type NativeAddon, type NativeProcRecord, type ProcConnectorHandle, type ProcConnectorStats } from './common/native';
+import { listPids, parseCmdline, readExecutable, resolveProcRoot, type ProcWarning } from './common/process-info';
+import { decodeWaitStatus, processCreatePayload, processTerminatePayload } from './process-events/process-payloads';
+import { ProcessPoller } from './process-events/process-poller';
+import { rateLimitedWarning } from '../../core/rate-limited-log';
+import { UserNames } from './process-events/user-names';
 
 export const NETLINK_METHOD = 'netlink proc connector';
 export const POLLING_METHOD = '/proc polling';

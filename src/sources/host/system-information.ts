@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createEvent, type ExtraDetails, type PayloadItem } from '../../core/event';
 import { connectDocker } from '../docker/client';
 import type { Source, SourceContext, SourceDefinition } from '../source';
-import { resolveProcRoot } from './proc/process-info';
+import { resolveProcRoot } from './common/process-info';
 import {
   bootDeviceFromCmdline,
   cleanText,

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { expandGlob, hasGlob } from '../../cli/glob';
+import { expandGlob, hasGlob } from '../../core/glob';
 import { createEvent, type PayloadItem } from '../../core/event';
 import { analyseDeployment, analyseRunningDeployment, sortFindings, type Finding } from '../../rules/index';
 import { parsePath } from '../../rules/json-path';

@@ -2,7 +2,7 @@ import { defaultConfigView } from '../../../src/config/defaults';
 import { buildCatalogue } from '../../../src/config/settings';
 import { createEvent } from '../../../src/core/event';
 import { openPipeline } from '../../../src/pipeline/pipeline';
-import type { Transport } from '../../../src/sinks/transport';
+import type { Transport } from '../../../src/core/transport';
 
 /**
  * Child process for crash.test.ts: a pipeline on the real clock whose transport always rejects (edgeHub

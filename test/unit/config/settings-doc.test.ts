@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { GENERATED_DOCS, renderSettingsReference, settingsDocPath, updateSettingsDoc } from '../../../src/config/settings-doc';
+import { GENERATED_DOCS, renderSettingsReference, settingsDocPath, updateSettingsDoc } from '../../../src/docs/settings-reference';
 import { buildCatalogue } from '../../../src/config/settings';
 import { ALL_SOURCES, sourceSettings } from '../../../src/sources/index';
 

@@ -10,7 +10,7 @@ import { eventTypeInfo } from '../../../src/core/event-types';
 import type { LogDetails, Logger } from '../../../src/core/logger';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
 import type { Clock } from '../../../src/pipeline/types';
-import type { OutgoingMessage, Transport } from '../../../src/sinks/transport';
+import type { OutgoingMessage, Transport } from '../../../src/core/transport';
 import { referenceSchemaDir } from '../../harness/paths';
 
 export const validator = createSchemaValidator(referenceSchemaDir());

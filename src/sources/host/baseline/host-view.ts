@@ -2,7 +2,7 @@ import { lstatSync, readdirSync, readFileSync, statSync, type Stats } from 'node
 import path from 'node:path';
 import { hostPath } from '../../../core/host-root';
 import { inHostNetworkNamespace } from '../network-namespace';
-import { resolveProcRoot } from '../proc/process-info';
+import { resolveProcRoot } from '../common/process-info';
 import { readSshdConfig, type SshdConfig } from './sshd-config';
 
 /** Limits of the checks that walk the file system. */
