@@ -1,5 +1,5 @@
 import { parseDuration } from '../core/duration';
-import type { Priority } from '../core/event-types';
+import type { Priority } from '../core/priority';
 import type { SettingValue } from './settings';
 
 /** Read-only, typed access to the effective configuration (every setting has a value). */

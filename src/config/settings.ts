@@ -1,4 +1,7 @@
-import { EVENT_TYPES, type Priority } from '../core/event-types';
+import { EVENT_TYPES } from '../core/event-types';
+import { isPriority } from '../core/priority';
+
+export { isPriority };
 
 /** The twin's desired-property object that holds every setting, Defender's and EdgeGuard's. */
 export const CONFIG_KEY = 'ms_iotn:urn_azureiot_Security_SecurityAgentConfiguration';
@@ -18,8 +21,6 @@ export interface SettingDefinition {
   /** Allowed values of an `enum` setting. */
   readonly values?: readonly string[];
 }
-
-const PRIORITIES: readonly Priority[] = ['Off', 'Low', 'High'];
 
 /** Defender for IoT's own settings, with the names, types and defaults of its twin schema. */
 export const DEFENDER_SETTINGS: readonly SettingDefinition[] = [
@@ -61,8 +62,4 @@ export function buildCatalogue(sourceSettings: readonly SettingDefinition[]): Se
     seen.add(s.name);
   }
   return all;
-}
-
-export function isPriority(value: unknown): value is Priority {
-  return typeof value === 'string' && (PRIORITIES as readonly string[]).includes(value);
 }

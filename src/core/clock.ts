@@ -1,4 +1,9 @@
-import type { Clock } from '../pipeline/types';
+/** Time as the pipeline and its stages see it; unit tests pass a fake one. */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
 
 /** Wall-clock time and Node's timers. */
 export const systemClock: Clock = {

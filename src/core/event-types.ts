@@ -1,6 +1,8 @@
 import type { EventCategory, EventKind } from './event';
 
-export type Priority = 'Off' | 'Low' | 'High';
+import type { Priority } from './priority';
+
+export type { Priority } from './priority';
 
 export interface EventTypeInfo {
   readonly name: string;

@@ -1,5 +1,6 @@
-/** Which queue a message was built for; sent upstream as the `MessagePriority` property. */
-export type MessagePriority = 'High' | 'Low' | 'Operational';
+import type { MessagePriority } from './priority';
+
+export type { MessagePriority } from './priority';
 
 /** One finished security message: UTF-8 JSON no larger than `maxMessageSizeInBytes`. */
 export interface OutgoingMessage {

@@ -1,20 +1,18 @@
 import path from 'node:path';
 import type { ConfigView } from '../config/config-view';
-import { isPriority } from '../config/settings';
-import type { SecurityEvent } from '../core/event';
-import type { Priority } from '../core/event-types';
+import { systemClock, type Clock } from '../core/clock';
+import type { EmitOptions, SecurityEvent } from '../core/event';
+import { isPriority, type Priority } from '../core/priority';
 import { getLogger, type Logger } from '../core/logger';
 import { PriorityQueues, QUEUE_NAMES } from './queues/priority-queues';
-import type { EmitOptions } from '../sources/source';
 import { envelope, maxEventBytes, serializeForQueue, type Envelope } from './codec/message-builder';
-import type { MessagePriority } from '../core/transport';
+import type { MessagePriority } from '../core/priority';
 import { Aggregator, HIT_CHECKPOINT_MS } from './aggregation/aggregator';
 import { redactEventCommandLines } from './redaction/command-line-secrets';
-import { systemClock } from '../core/clock';
 import { OperationalStats } from './operational-stats';
 import { Sender } from './sender';
 import { Ticker } from './ticker';
-import type { Clock, EventPipeline, PipelineOptions, PipelineStats } from './types';
+import type { EventPipeline, PipelineOptions, PipelineStats } from './types';
 
 export { RETRY_BASE_MS, RETRY_MAX_MS, SEND_TIMEOUT_MS } from './sender';
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;

@@ -1,15 +1,11 @@
 import type { ConfigView } from '../config/config-view';
-import type { SecurityEvent } from '../core/event';
+import type { Clock } from '../core/clock';
+import type { EmitOptions, SecurityEvent } from '../core/event';
 import type { Logger } from '../core/logger';
-import type { EmitOptions } from '../sources/source';
-import type { MessagePriority, Transport } from '../core/transport';
+import type { MessagePriority } from '../core/priority';
+import type { Transport } from '../core/transport';
 
-/** Time as the pipeline sees it; unit tests pass a fake one. */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+export type { Clock } from '../core/clock';
 
 export interface PipelineOptions {
   readonly agentId: string;

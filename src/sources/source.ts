@@ -1,6 +1,6 @@
 import type { ConfigView } from '../config/config-view';
 import type { SettingDefinition } from '../config/settings';
-import type { SecurityEvent } from '../core/event';
+import type { EmitOptions, SecurityEvent } from '../core/event';
 import type { Logger } from '../core/logger';
 
 /** How a source is doing, reported in the twin's status section. */
@@ -12,10 +12,7 @@ export interface SourceStatus {
   method?: string;
 }
 
-export interface EmitOptions {
-  /** Send at High priority even if the type's priority is Low (never when the type is Off). */
-  urgent?: boolean;
-}
+export type { EmitOptions } from '../core/event';
 
 /** What the pipeline gives a source when it starts it. */
 export interface SourceContext {

@@ -4,7 +4,7 @@ import { createEvent, type PayloadItem, type SecurityEvent } from '../../core/ev
 import type { Logger } from '../../core/logger';
 import type { HitUpdate, WindowRecord } from '../queues/journal-records';
 import type { WindowJournal } from '../queues/priority-queues';
-import type { Clock } from '../types';
+import type { Clock } from '../../core/clock';
 import { AGGREGATION_RULES, type AggregationRule } from './aggregation-keys';
 
 /** Distinct keys one type's window may hold; past it the window closes early (nothing is dropped). */

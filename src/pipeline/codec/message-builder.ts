@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PayloadItem, SecurityEvent } from '../../core/event';
 import type { QueuedEvent } from '../queues/event-queue';
-import type { MessagePriority } from '../../core/transport';
+import type { MessagePriority } from '../../core/priority';
 
 export const MESSAGE_SCHEMA_VERSION = '1.0';
 

@@ -1,10 +1,6 @@
-/** One event waiting in a queue, kept as the exact JSON it will be sent as. */
-export interface QueuedEvent {
-  readonly seq: number;
-  readonly json: string;
-  /** UTF-8 byte length of `json`. */
-  readonly bytes: number;
-}
+import type { QueuedEvent } from '../../core/queued-event';
+
+export type { QueuedEvent } from '../../core/queued-event';
 
 /** FIFO of queued events with O(1) push, shift and indexed peek, and a running byte total. */
 export class EventQueue {

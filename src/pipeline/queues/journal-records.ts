@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib';
-import type { MessagePriority } from '../../core/transport';
+import type { MessagePriority } from '../../core/priority';
 
 /**
  * Record format of the queues' journal (journal.ts). One record a line:

@@ -1,7 +1,7 @@
 import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../core/logger';
-import type { MessagePriority } from '../../core/transport';
+import type { MessagePriority } from '../../core/priority';
 import { addLine, deleteLine, hitsLine, replay, windowLine, type HitUpdate, type JournalRecord, type LiveRecord, type WindowRecord } from './journal-records';
 
 /**

@@ -1,11 +1,12 @@
 import type { Logger } from '../../core/logger';
-import type { Clock } from '../types';
-import type { MessagePriority } from '../../core/transport';
+import type { Clock } from '../../core/clock';
+import type { MessagePriority } from '../../core/priority';
 import { EventQueue, type QueuedEvent } from './event-queue';
 import { Journal, MemoryOnlyJournal, type QueueJournal } from './journal';
 import type { HitUpdate, LiveRecord, WindowRecord } from './journal-records';
 
-export const QUEUE_NAMES: readonly MessagePriority[] = ['High', 'Low', 'Operational'];
+export { QUEUE_NAMES } from '../../core/priority';
+import { QUEUE_NAMES } from '../../core/priority';
 
 /** How maxLocalCacheSizeInBytes is shared between the queues. */
 export const QUEUE_SHARES: Readonly<Record<MessagePriority, number>> = { High: 0.5, Low: 0.4, Operational: 0.1 };
