@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ConfigView } from '../../config/config-view';
 import { createEvent, type PayloadItem, type SecurityEvent } from '../../core/event';
 import type { Logger } from '../../core/logger';
-import type { HitUpdate, WindowRecord } from '../queues/journal-records';
+import type { HitUpdate, WindowRecord } from '../journal/journal-records';
 import type { WindowJournal } from '../queues/priority-queues';
 import type { Clock } from '../../core/clock';
 import { AGGREGATION_RULES, type AggregationRule } from './aggregation-keys';

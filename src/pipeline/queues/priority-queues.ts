@@ -2,8 +2,8 @@ import type { Logger } from '../../core/logger';
 import type { Clock } from '../../core/clock';
 import type { MessagePriority } from '../../core/priority';
 import { EventQueue, type QueuedEvent } from './event-queue';
-import { Journal, MemoryOnlyJournal, type QueueJournal } from './journal';
-import type { HitUpdate, LiveRecord, WindowRecord } from './journal-records';
+import { Journal, MemoryOnlyJournal, type QueueJournal } from '../journal/journal';
+import type { HitUpdate, LiveRecord, WindowRecord } from '../journal/journal-records';
 
 export { QUEUE_NAMES } from '../../core/priority';
 import { QUEUE_NAMES } from '../../core/priority';

@@ -3,7 +3,7 @@ import { appendFileSync, readdirSync, readFileSync, statSync, truncateSync, writ
 import path from 'node:path';
 import { test } from 'node:test';
 import { PriorityQueues, QUEUE_NAMES, queueCapacities } from '../../../../src/pipeline/queues/priority-queues';
-import { encodeRanges } from '../../../../src/pipeline/queues/journal-records';
+import { encodeRanges } from '../../../../src/pipeline/journal/journal-records';
 import type { MessagePriority } from '../../../../src/core/transport';
 import { CapturingLogger, FakeClock, login, tempDir } from '../helpers';
 
