@@ -4,6 +4,7 @@ import { systemClock, type Clock } from '../core/clock';
 import type { EmitOptions, SecurityEvent } from '../core/event';
 import { isPriority, type Priority } from '../core/priority';
 import { getLogger, type Logger } from '../core/logger';
+import { journalWindowStore, StateJournal } from './journal/state-journal';
 import { PriorityQueues, QUEUE_NAMES } from './queues/priority-queues';
 import { envelope, maxEventBytes, serializeForQueue, type Envelope } from './codec/message-builder';
 import type { MessagePriority } from '../core/priority';
@@ -60,6 +61,7 @@ function safeName(event: unknown): string {
 class Pipeline implements EventPipeline {
   private readonly log: Logger;
   private readonly clock: Clock;
+  private readonly journal: StateJournal;
   private readonly queues: PriorityQueues;
   private readonly aggregator: Aggregator;
   private readonly sender: Sender;
@@ -88,12 +90,13 @@ class Pipeline implements EventPipeline {
     this.clock = options.clock ?? systemClock;
     this.env = envelope({ agentId: options.agentId, agentVersion: options.agentVersion });
     const settings = readSettings(config);
-    this.queues = new PriorityQueues({ dir: path.join(options.stateDir, 'queues'), cacheBytes: settings.cacheBytes, clock: this.clock, log: this.log });
+    this.journal = new StateJournal({ dir: path.join(options.stateDir, 'queues'), clock: this.clock, log: this.log });
+    this.queues = new PriorityQueues({ journal: this.journal, cacheBytes: settings.cacheBytes, clock: this.clock, log: this.log });
     this.aggregator = new Aggregator({
       clock: this.clock,
       emit: (e) => this.route(e, false),
       log: this.log,
-      journal: this.queues.windowJournal(() => this.aggregator.persisted()),
+      store: journalWindowStore(this.journal, () => this.aggregator.persisted()),
     });
     this.sender = new Sender({
       queues: this.queues,
@@ -113,7 +116,7 @@ class Pipeline implements EventPipeline {
       checkpoint: new Ticker(this.clock, () => this.aggregator.checkpoint()),
     };
     this.applySettings(config, settings);
-    this.recoveredHits = this.aggregator.restore(this.queues.recoveredWindows);
+    this.recoveredHits = this.aggregator.restore(this.journal.recovered.windows);
     if (this.recoveredHits > 0) this.log.info('open aggregation windows recovered from the journal', { hits: this.recoveredHits });
   }
 
@@ -154,7 +157,7 @@ class Pipeline implements EventPipeline {
   async flush(): Promise<void> {
     this.aggregator.closeAll();
     await this.sender.sendAll();
-    this.queues.flushJournal();
+    this.journal.flush();
   }
 
   async close(timeoutMs: number = DEFAULT_CLOSE_TIMEOUT_MS): Promise<void> {
@@ -177,6 +180,7 @@ class Pipeline implements EventPipeline {
     this.closed = true;
     this.sender.halt();
     this.queues.close();
+    this.journal.close();
     const left = QUEUE_NAMES.reduce((n, q) => n + this.queues.length(q), 0);
     if (left > 0) this.log.info('events kept in the queue journal for the next start', { events: left });
   }

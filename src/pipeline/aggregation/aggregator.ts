@@ -2,10 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { ConfigView } from '../../config/config-view';
 import { createEvent, type PayloadItem, type SecurityEvent } from '../../core/event';
 import type { Logger } from '../../core/logger';
-import type { HitUpdate, WindowRecord } from '../journal/journal-records';
-import type { WindowJournal } from '../queues/priority-queues';
 import type { Clock } from '../../core/clock';
 import { AGGREGATION_RULES, type AggregationRule } from './aggregation-keys';
+import type { HitUpdate, PersistedWindow, WindowStore } from './window-store';
 
 /** Distinct keys one type's window may hold; past it the window closes early (nothing is dropped). */
 export const DEFAULT_MAX_KEYS_PER_WINDOW = 2048;
@@ -26,8 +25,8 @@ export interface AggregatorOptions {
   readonly maxKeysPerWindow?: number;
   readonly maxKeyCharsPerWindow?: number;
   readonly log?: Logger;
-  /** Persists open windows so that a crash loses no key (the queues' journal). */
-  readonly journal?: WindowJournal;
+  /** Persists open windows so that a crash loses no key (the pipeline wires it to its state journal). */
+  readonly store?: WindowStore;
 }
 
 export interface AggregatorStats {
@@ -147,7 +146,7 @@ export class Aggregator {
 
   /** Writes the hit counts that changed since the last checkpoint to the journal. */
   checkpoint(): void {
-    const journal = this.options.journal;
+    const journal = this.options.store;
     if (journal === undefined) return;
     const updates: HitUpdate[] = [];
     for (const w of this.windows.values()) {
@@ -161,7 +160,7 @@ export class Aggregator {
   }
 
   /** The open entries in their current state, for the journal's compaction. */
-  *persisted(): IterableIterator<WindowRecord> {
+  *persisted(): IterableIterator<PersistedWindow> {
     for (const w of this.windows.values()) {
       for (const h of w.hits.values()) if (h.id !== undefined) yield { seq: h.id, json: this.serialize(w, h) };
     }
@@ -172,7 +171,7 @@ export class Aggregator {
    * time, so one already due closes at once; a type no longer aggregated is emitted at once.
    * Returns how many raw hits came back.
    */
-  restore(records: readonly WindowRecord[]): number {
+  restore(records: readonly PersistedWindow[]): number {
     let hits = 0;
     const touched = new Set<TypeWindow>();
     for (const r of records) {
@@ -185,7 +184,7 @@ export class Aggregator {
       const w = isPersistedHits(p) ? this.windows.get(p.name) : undefined;
       if (!isPersistedHits(p) || w === undefined) {
         this.options.log?.warn('unreadable aggregation entry in the queue journal, skipped', { id: r.seq });
-        this.options.journal?.close([r.seq]);
+        this.options.store?.close([r.seq]);
         continue;
       }
       const h: Hits = { count: p.count, first: p.first, startUtc: p.startUtc, startLocal: p.startLocal, endUtc: p.endUtc, endLocal: p.endLocal, id: r.seq };
@@ -194,7 +193,7 @@ export class Aggregator {
       const existing = w.hits.get(key);
       if (existing !== undefined) {
         this.merge(existing, h);
-        this.options.journal?.close([r.seq]);
+        this.options.store?.close([r.seq]);
       } else {
         w.hits.set(key, h);
         w.keyChars += key.length;
@@ -255,7 +254,7 @@ export class Aggregator {
       w.openedAt = this.options.clock.now();
       this.schedule(w);
     }
-    if (this.options.journal !== undefined) h.id = this.options.journal.open(this.serialize(w, h));
+    if (this.options.store !== undefined) h.id = this.options.store.open(this.serialize(w, h));
   }
 
   private serialize(w: TypeWindow, h: Hits): string {
@@ -311,7 +310,7 @@ export class Aggregator {
       if (h.id !== undefined) ids.push(h.id);
     }
     // After the emitted events were queued (and journaled), so a crash in between duplicates, never loses.
-    this.options.journal?.close(ids);
+    this.options.store?.close(ids);
   }
 
   private toEvent(rule: AggregationRule, h: Hits, now: Date): SecurityEvent {

@@ -1,9 +1,10 @@
-import type { Logger } from '../../core/logger';
 import type { Clock } from '../../core/clock';
+import type { Logger } from '../../core/logger';
 import type { MessagePriority } from '../../core/priority';
+import { RateLimitedLog } from '../../core/rate-limited-log';
+import type { LiveRecord } from '../journal/journal-records';
+import { StateJournal } from '../journal/state-journal';
 import { EventQueue, type QueuedEvent } from './event-queue';
-import { Journal, MemoryOnlyJournal, type QueueJournal } from '../journal/journal';
-import type { HitUpdate, LiveRecord, WindowRecord } from '../journal/journal-records';
 
 export { QUEUE_NAMES } from '../../core/priority';
 import { QUEUE_NAMES } from '../../core/priority';
@@ -26,29 +27,16 @@ export function queueCapacities(cacheBytes: number): Record<MessagePriority, num
   return { High: high, Low: rest - high, Operational: operational };
 }
 
-/** Journal records are written at most this long after the event was queued (the power-cut window). */
-export const JOURNAL_FLUSH_MS = 200;
-
-const DROP_WARNING_EVERY_MS = 60_000;
+export { JOURNAL_FLUSH_MS } from '../journal/state-journal';
 
 export interface PriorityQueuesOptions {
-  /** Directory of the journal, `<stateDir>/queues`. */
-  readonly dir: string;
+  /** Directory of the journal, `<stateDir>/queues`, when the queues open their own (ignored with `journal`). */
+  readonly dir?: string;
+  /** The pipeline's state journal, shared with the aggregator's windows; the pipeline closes it. */
+  readonly journal?: StateJournal;
   readonly cacheBytes: number;
   readonly clock: Clock;
   readonly log?: Logger;
-}
-
-/**
- * Where the aggregator records its open windows, in the queues' journal, so that a crash loses no
- * key: a new key is written like a queued event; hit counts are brought up to date periodically.
- */
-export interface WindowJournal {
-  /** Records a new aggregation entry; returns its id. */
-  open(json: string): number;
-  hits(updates: readonly HitUpdate[]): void;
-  /** The entries were emitted (their events are queued by now). */
-  close(ids: readonly number[]): void;
 }
 
 export interface RecoveredFigures {
@@ -66,34 +54,25 @@ const perQueue = <T>(make: () => T): Record<MessagePriority, T> => ({ High: make
  */
 export class PriorityQueues {
   readonly recovered: RecoveredFigures;
-  /** Aggregation entries open when the journal was last written; the aggregator takes them back. */
-  readonly recoveredWindows: readonly WindowRecord[];
-  private windowSource: () => Iterable<WindowRecord> = () => [];
   private readonly queues = perQueue(() => new EventQueue());
   private readonly dropped = perQueue(() => 0);
   private readonly collected = perQueue(() => 0);
-  private readonly lastDropWarning = perQueue(() => -Infinity);
-  private readonly journal: QueueJournal;
+  private readonly dropWarnings: RateLimitedLog | undefined;
+  private readonly journal: StateJournal;
+  private readonly ownsJournal: boolean;
   private capacities: Record<MessagePriority, number>;
-  private nextSeq = 1;
-  private flushTimer: unknown;
   private closed = false;
 
   constructor(private readonly options: PriorityQueuesOptions) {
     this.capacities = queueCapacities(options.cacheBytes);
-    const recovery = Journal.recover(options.dir, options.log);
-    this.recoveredWindows = recovery.windows;
-    try {
-      this.journal = Journal.create(options.dir, [...recovery.records, ...recovery.windows], options.log);
-    } catch (err) {
-      options.log?.error('queue journal unusable: events are kept in memory only and will not survive a restart', { dir: options.dir, error: err });
-      this.journal = new MemoryOnlyJournal();
-    }
-    for (const r of recovery.records) {
-      this.queues[r.queue].push({ seq: r.seq, json: r.json, bytes: Buffer.byteLength(r.json) });
-      if (r.seq >= this.nextSeq) this.nextSeq = r.seq + 1;
-    }
-    for (const w of recovery.windows) if (w.seq >= this.nextSeq) this.nextSeq = w.seq + 1;
+    this.dropWarnings = options.log ? new RateLimitedLog(options.log, 60_000, () => options.clock.now()) : undefined;
+    this.ownsJournal = options.journal === undefined;
+    if (options.journal) this.journal = options.journal;
+    else if (options.dir !== undefined) this.journal = new StateJournal({ dir: options.dir, clock: options.clock, log: options.log });
+    else throw new Error('PriorityQueues needs a journal or a directory');
+    this.journal.addLiveSource({ bytes: () => this.totalBytes(), records: () => this.liveRecords() });
+    const recovery = this.journal.recovered;
+    for (const r of recovery.records) this.queues[r.queue].push({ seq: r.seq, json: r.json, bytes: Buffer.byteLength(r.json) });
     this.recovered = { events: recovery.records.length, damagedLines: recovery.damagedLines, tornTail: recovery.tornTail };
     if (recovery.records.length > 0) options.log?.info('queued events recovered from the journal', { events: recovery.records.length });
     for (const q of QUEUE_NAMES) this.enforce(q, 0);
@@ -138,10 +117,9 @@ export class PriorityQueues {
       return false;
     }
     this.enforce(queue, bytes);
-    const e: QueuedEvent = { seq: this.nextSeq++, json, bytes };
+    const e: QueuedEvent = { seq: this.journal.nextSeq(), json, bytes };
     this.queues[queue].push(e);
-    this.journal.appendAdd(queue, e.seq, json);
-    this.scheduleFlush();
+    this.journal.add(queue, e.seq, json);
     return true;
   }
 
@@ -155,63 +133,37 @@ export class PriorityQueues {
         gone.push(e.seq);
       }
     }
-    this.journal.appendDelete(gone);
-    this.scheduleFlush();
+    this.journal.delete(gone);
   }
 
   /** Replaces the head event by the given parts (each a JSON text), e.g. after splitting an oversize event. */
   replaceHead(queue: MessagePriority, parts: readonly string[]): void {
-    const items = parts.map((json): QueuedEvent => ({ seq: this.nextSeq++, json, bytes: Buffer.byteLength(json) }));
+    const items = parts.map((json): QueuedEvent => ({ seq: this.journal.nextSeq(), json, bytes: Buffer.byteLength(json) }));
     const old = this.queues[queue].replaceHead(items);
-    for (const p of items) this.journal.appendAdd(queue, p.seq, p.json);
-    if (old !== undefined) this.journal.appendDelete([old.seq]);
-    this.scheduleFlush();
-  }
-
-  /** The journal side of aggregation; `source` gives the open entries' current state for compaction. */
-  windowJournal(source: () => Iterable<WindowRecord>): WindowJournal {
-    this.windowSource = source;
-    return {
-      open: (json) => {
-        const seq = this.nextSeq++;
-        this.journal.appendWindow(seq, json);
-        this.scheduleFlush();
-        return seq;
-      },
-      hits: (updates) => {
-        this.journal.appendHits(updates);
-        this.scheduleFlush();
-      },
-      close: (ids) => {
-        this.journal.appendDelete(ids);
-        this.scheduleFlush();
-      },
-    };
+    for (const p of items) this.journal.add(queue, p.seq, p.json);
+    if (old !== undefined) this.journal.delete([old.seq]);
   }
 
   /** Writes the journal now (page cache, data sync in the background). */
   flushJournal(): void {
-    if (this.flushTimer !== undefined) {
-      this.options.clock.clearTimeout(this.flushTimer);
-      this.flushTimer = undefined;
-    }
-    let live = 0;
-    for (const q of QUEUE_NAMES) live += this.queues[q].bytes;
-    this.journal.flush(live, () => this.liveRecords());
+    this.journal.flush();
   }
 
-  /** Writes and syncs the journal and closes it; the queues keep their content for stats. */
+  /** No more events; a journal the queues opened themselves is written, synced and closed. */
   close(): void {
     if (this.closed) return;
-    if (this.flushTimer !== undefined) this.options.clock.clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
     this.closed = true;
-    this.journal.close();
+    if (this.ownsJournal) this.journal.close();
+  }
+
+  private totalBytes(): number {
+    let live = 0;
+    for (const q of QUEUE_NAMES) live += this.queues[q].bytes;
+    return live;
   }
 
   private *liveRecords(): IterableIterator<LiveRecord> {
     for (const queue of QUEUE_NAMES) for (const e of this.queues[queue].values()) yield { queue, seq: e.seq, json: e.json };
-    yield* this.windowSource();
   }
 
   /** Drops the oldest events of `queue` until `incoming` more bytes fit. */
@@ -221,33 +173,17 @@ export class PriorityQueues {
     if (q.bytes + incoming <= cap) return;
     const gone: number[] = [];
     while (q.length > 0 && q.bytes + incoming > cap) gone.push(q.shift()!.seq);
-    this.journal.appendDelete(gone);
+    this.journal.delete(gone);
     this.countDrops(queue, gone.length);
   }
 
   private countDrops(queue: MessagePriority, n: number): void {
     if (n === 0) return;
     this.dropped[queue] += n;
-    const now = this.options.clock.now();
-    if (now - this.lastDropWarning[queue] >= DROP_WARNING_EVERY_MS) {
-      this.lastDropWarning[queue] = now;
-      this.options.log?.warn('queue full: oldest events dropped (maxLocalCacheSizeInBytes)', {
-        queue,
-        droppedTotal: this.dropped[queue],
-        capacityBytes: this.capacity(queue),
-      });
-    }
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushTimer !== undefined || this.closed) return;
-    this.flushTimer = this.options.clock.setTimeout(() => {
-      this.flushTimer = undefined;
-      try {
-        this.flushJournal();
-      } catch (err) {
-        this.options.log?.warn('queue journal flush failed', { error: err });
-      }
-    }, JOURNAL_FLUSH_MS);
+    this.dropWarnings?.warn(`drop:${queue}`, 'queue full: oldest events dropped (maxLocalCacheSizeInBytes)', {
+      queue,
+      droppedTotal: this.dropped[queue],
+      capacityBytes: this.capacity(queue),
+    });
   }
 }
