@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { toolVersion } from './cli/scan';
+import { agentVersion } from './core/version';
 import { configurationErrorEvent, ConfigStore, type ConfigUpdate } from './config/config-store';
 import { resolveConfigPath } from './config/local-config-file';
 import { buildCatalogue, CONFIG_KEY } from './config/settings';
@@ -113,7 +113,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   const unlockStateDir = lockStateDir(stateDir, log);
   const agentId = loadAgentId(stateDir, log);
   const hostRoot = resolveHostRoot(env);
-  const version = toolVersion();
+  const version = agentVersion();
   const sources = options.sources ?? ALL_SOURCES;
   const store = new ConfigStore(buildCatalogue(sourceSettings(sources)), { standalone: mode === 'standalone', log: getLogger('config') });
   const identity: AgentIdentity = { version, mode, agentId, startedAt: new Date().toISOString(), hostRoot };

@@ -5,6 +5,7 @@ import type { SecurityEvent } from '../core/event';
 import type { Logger } from '../core/logger';
 import { enabledSettingName } from '../sources/index';
 import { SourceUnavailableError, type EmitOptions, type Source, type SourceContext, type SourceDefinition, type SourceStatus } from '../sources/source';
+import { errorText } from '../core/error-text';
 
 /** A source's status as reported in the twin. */
 export interface ReportedSourceStatus extends SourceStatus {
@@ -28,7 +29,7 @@ export interface SourceManagerOptions {
 
 function reasonOf(error: unknown): string {
   if (error instanceof SourceUnavailableError) return error.reason;
-  return error instanceof Error ? error.message.split('\n')[0]! : String(error);
+  return errorText(error);
 }
 
 function withTimeout(promise: Promise<void>, ms: number): Promise<'done' | 'timeout'> {

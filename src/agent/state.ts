@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { accessSync, constants, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../core/logger';
+import { writeFileAtomic } from '../core/atomic-write';
 
 export const DEFAULT_STATE_DIR = '/var/lib/edgeguard';
 export const FALLBACK_STATE_DIR = '.edgeguard-state';
@@ -46,9 +47,7 @@ export function loadAgentId(stateDir: string, log?: Logger): string {
   if (text !== undefined && GUID.test(text)) return text.toLowerCase();
   if (text !== undefined) log?.warn('agent id file is damaged: a new AgentId is generated', { file });
   const id = randomUUID();
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, `${id}\n`);
-  renameSync(tmp, file);
+  writeFileAtomic(file, `${id}\n`);
   return id;
 }
 

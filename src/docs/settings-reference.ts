@@ -1,8 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { ALL_SOURCES, sourceSettings } from '../sources/index';
 import type { SourceDefinition } from '../sources/source';
 import { AGENT_SETTINGS, DEFENDER_SETTINGS, type SettingDefinition, type SettingValue } from '../config/settings';
+import { existsSync } from 'node:fs';
+import { packagePath } from '../core/package-path';
 
 /** Markers around the generated part of docs/configuration.md. */
 export const BEGIN_MARKER = '<!-- settings:begin (generated from the catalogue: node dist/src/config/settings-doc.js) -->';
@@ -77,15 +78,9 @@ export const GENERATED_DOCS = ['docs/configuration.md', 'README.md'] as const;
 
 /** A generated doc's path, from src/config or dist/src/config. */
 export function settingsDocPath(relative: string = GENERATED_DOCS[0]): string {
-  for (const candidate of [path.resolve(__dirname, '../..', relative), path.resolve(__dirname, '../../..', relative)]) {
-    try {
-      readFileSync(candidate);
-      return candidate;
-    } catch {
-      // next layout
-    }
-  }
-  throw new Error(`${relative} not found`);
+  const file = packagePath(relative);
+  if (!existsSync(file)) throw new Error(`${relative} not found`);
+  return file;
 }
 
 if (require.main === module) {

@@ -4,6 +4,7 @@ import { systemClock, type Clock } from '../core/clock';
 import type { EmitOptions, SecurityEvent } from '../core/event';
 import { isPriority, type Priority } from '../core/priority';
 import { getLogger, type Logger } from '../core/logger';
+import { RateLimitedLog } from '../core/rate-limited-log';
 import { journalWindowStore, StateJournal } from './journal/state-journal';
 import { PriorityQueues, QUEUE_NAMES } from './queues/priority-queues';
 import { envelope, maxEventBytes, serializeForQueue, type Envelope } from './codec/message-builder';
@@ -83,11 +84,12 @@ class Pipeline implements EventPipeline {
   private filtered = 0;
   private oversizeDropped = 0;
   private ingestErrors = 0;
-  private readonly lastWarning = new Map<string, number>();
+  private readonly warnings: RateLimitedLog;
 
   constructor(options: PipelineOptions, config: ConfigView) {
     this.log = options.log ?? getLogger('pipeline');
     this.clock = options.clock ?? systemClock;
+    this.warnings = new RateLimitedLog(this.log, WARN_EVERY_MS, () => this.clock.now());
     this.env = envelope({ agentId: options.agentId, agentVersion: options.agentVersion });
     const settings = readSettings(config);
     this.journal = new StateJournal({ dir: path.join(options.stateDir, 'queues'), clock: this.clock, log: this.log });
@@ -282,11 +284,7 @@ class Pipeline implements EventPipeline {
   }
 
   private warnSometimes(key: string, message: string, details: Record<string, unknown>): void {
-    const now = this.clock.now();
-    const last = this.lastWarning.get(key);
-    if (last !== undefined && now - last < WARN_EVERY_MS) return;
-    this.lastWarning.set(key, now);
-    this.log.warn(message, details);
+    this.warnings.warn(key, message, details);
   }
 }
 

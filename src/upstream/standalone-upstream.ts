@@ -1,4 +1,3 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { LocalConfigFile, type WrappedSettings } from '../config/local-config-file';
 import { CONFIG_KEY } from '../config/settings';
@@ -6,6 +5,7 @@ import type { Logger } from '../core/logger';
 import type { Transport } from '../core/transport';
 import { mergePatch, type JsonObject } from '../core/json-merge-patch';
 import type { DesiredProperties, Upstream } from './upstream';
+import { writeFileAtomic } from '../core/atomic-write';
 
 export interface StandaloneUpstreamOptions {
   /** The local configuration file, or undefined for defaults only. */
@@ -52,10 +52,7 @@ export class StandaloneUpstream implements Upstream {
   reportProperties(patch: Record<string, unknown>): Promise<void> {
     try {
       mergePatch(this.reported, patch);
-      mkdirSync(path.dirname(this.reportedFile), { recursive: true });
-      const tmp = `${this.reportedFile}.tmp`;
-      writeFileSync(tmp, JSON.stringify(this.reported, null, 2) + '\n');
-      renameSync(tmp, this.reportedFile);
+      writeFileAtomic(this.reportedFile, JSON.stringify(this.reported, null, 2) + '\n');
       this.log.debug('reported properties', { file: this.reportedFile, patch });
       return Promise.resolve();
     } catch (error) {

@@ -63,7 +63,7 @@ export class PriorityQueues {
   private capacities: Record<MessagePriority, number>;
   private closed = false;
 
-  constructor(private readonly options: PriorityQueuesOptions) {
+  constructor(options: PriorityQueuesOptions) {
     this.capacities = queueCapacities(options.cacheBytes);
     this.dropWarnings = options.log ? new RateLimitedLog(options.log, 60_000, () => options.clock.now()) : undefined;
     this.ownsJournal = options.journal === undefined;

@@ -1,12 +1,10 @@
 import { createEvent, type PayloadItem } from '../../core/event';
 import type { Source, SourceContext, SourceDefinition } from '../source';
 import { parseGroupEntries, parsePasswdEntries, readHostText, type GroupEntry, type PasswdEntry } from './accounts/account-files';
+import { errorCode } from '../../core/error-text';
 
 export const LOCAL_USERS_EVENT = 'LocalUsers';
 
-function errorCode(err: unknown): string {
-  return (err as NodeJS.ErrnoException)?.code ?? String(err);
-}
 
 /** One LocalUsers item: primary group first, then supplementary groups in group-file order. */
 export function localUserItem(user: PasswdEntry, groups: readonly GroupEntry[]): PayloadItem {

@@ -8,6 +8,7 @@ import { inferredExecutable, isLoginRecord, sshdLoginItem, utmpLoginItem } from 
 import { parseSshdLine, type SshdLogin } from './login/sshd-log';
 import { detectRecordSize, parseUtmpRecords, type UtmpRecord, type UtmpRecordSize } from './login/utmp';
 import { readExecutable, resolveProcRoot } from './common/process-info';
+import { errorCode } from '../../core/error-text';
 
 export const LOGIN_EVENT = 'Login';
 export { SSHD_EXECUTABLE } from './login/login-items';
@@ -62,9 +63,6 @@ interface FollowedFile {
   file: string;
 }
 
-function errorCode(err: unknown): string {
-  return (err as NodeJS.ErrnoException)?.code ?? (err as Error)?.message ?? String(err);
-}
 
 /** A key for "warn once": the same incomplete record is seen on every poll until it is completed. */
 function onceKey(...parts: Array<string | number>): string {

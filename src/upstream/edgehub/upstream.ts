@@ -62,7 +62,7 @@ interface Session {
   markLost(reason: Error): void;
 }
 
-function errorText(err: unknown): string {
+function sdkErrorText(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
   // The SDK labels every failed first connect "Not authorized", refused sockets included: keep the cause only.
   return text.replace(/^mqtt\.js returned /, '').replace(/^Failure on first connection \(Not authorized\): /, '').replace(/ error$/, '');
@@ -208,7 +208,7 @@ class EdgeHubLink implements EdgeHubUpstream {
       if (this.isClosed() || generation !== this.generation) return;
       const delayMs = backoffDelay(this.attempt++, this.backoff);
       this.state = 'waiting';
-      const text = errorText(err);
+      const text = sdkErrorText(err);
       // Every attempt while it is new or the cause changes, then once a minute: edgeHub may be down for hours.
       if (this.attempt <= LOG_EVERY_ATTEMPT_UNTIL || text !== this.lastFailure || Date.now() - this.lastFailureLoggedAt >= REPEAT_FAILURE_LOG_MS) {
         this.log.warn('edgeHub not reachable, retrying', { attempt: this.attempt, retryInMs: delayMs, error: text });
@@ -232,7 +232,7 @@ class EdgeHubLink implements EdgeHubUpstream {
     );
     if (!guarded) this.log.debug('SDK internals not as expected: malformed twin messages are not guarded');
     // Without an 'error' listener an SDK error event would throw and end the process.
-    client.on('error', (err: Error) => this.log.warn('edgeHub client error', { error: errorText(err) }));
+    client.on('error', (err: Error) => this.log.warn('edgeHub client error', { error: sdkErrorText(err) }));
     client.on('disconnect', (reason?: { transportObj?: unknown }) => {
       const cause = reason?.transportObj instanceof Error ? reason.transportObj.message : 'connection closed';
       this.connectionLost(session, new Error(cause));
@@ -250,7 +250,7 @@ class EdgeHubLink implements EdgeHubUpstream {
     await step(promiseWithTimeout('open', this.timeoutMs, () => session.client.open()));
     const twin = await step(promiseWithTimeout('getTwin', this.timeoutMs, () => session.client.getTwin()));
     session.twin = twin;
-    twin.on('error', (err: Error) => this.log.warn('twin error', { error: errorText(err) }));
+    twin.on('error', (err: Error) => this.log.warn('twin error', { error: sdkErrorText(err) }));
     twin.on('properties.desired', () => {
       if (session.ready && this.session === session) this.publishDesired(twin);
     });
@@ -278,7 +278,7 @@ class EdgeHubLink implements EdgeHubUpstream {
       this.log.info('sent reported properties kept while offline');
     } catch (err) {
       this.pendingReported = combinePatches(pending, this.pendingReported ?? {});
-      if (this.session === session) this.log.warn('reported properties kept while offline not sent yet', { error: errorText(err) });
+      if (this.session === session) this.log.warn('reported properties kept while offline not sent yet', { error: sdkErrorText(err) });
     }
   }
 
@@ -286,7 +286,7 @@ class EdgeHubLink implements EdgeHubUpstream {
     try {
       await promiseWithTimeout('getTwin', this.timeoutMs, () => session.twin!.get());
     } catch (err) {
-      this.log.warn('twin refresh after transport reconnect failed', { error: errorText(err) });
+      this.log.warn('twin refresh after transport reconnect failed', { error: sdkErrorText(err) });
     }
   }
 
@@ -301,7 +301,7 @@ class EdgeHubLink implements EdgeHubUpstream {
       // Each listener gets its own copy: one listener's edits must not leak into another's view.
       listener(structuredClone(desired));
     } catch (err) {
-      this.log.error('desired properties listener failed', { error: errorText(err) });
+      this.log.error('desired properties listener failed', { error: sdkErrorText(err) });
     }
   }
 
@@ -311,7 +311,7 @@ class EdgeHubLink implements EdgeHubUpstream {
         if (request && response) void this.answerMethod(name, request, response);
       });
     } catch (err) {
-      this.log.warn('direct method not registered', { method: name, error: errorText(err) });
+      this.log.warn('direct method not registered', { method: name, error: sdkErrorText(err) });
     }
   }
 
@@ -321,13 +321,13 @@ class EdgeHubLink implements EdgeHubUpstream {
     try {
       result = handler ? await handler(request.payload as unknown) : { status: 404, payload: { error: `unknown method ${name}` } };
     } catch (err) {
-      result = { status: 500, payload: { error: errorText(err) } };
+      result = { status: 500, payload: { error: sdkErrorText(err) } };
     }
     this.log.info('direct method answered', { method: name, status: result.status });
     try {
       await callWithTimeout<void>('method response', this.timeoutMs, (done) => response.send(result.status, result.payload ?? null, (err?: Error) => done(err)));
     } catch (err) {
-      this.log.warn('direct method response not sent', { method: name, error: errorText(err) });
+      this.log.warn('direct method response not sent', { method: name, error: sdkErrorText(err) });
     }
   }
 
@@ -351,7 +351,7 @@ class EdgeHubLink implements EdgeHubUpstream {
     try {
       await promiseWithTimeout('close', CLOSE_TIMEOUT_MS, () => session.client.close());
     } catch (err) {
-      this.log.debug('edgeHub client close failed', { error: errorText(err) });
+      this.log.debug('edgeHub client close failed', { error: sdkErrorText(err) });
     }
   }
 }

@@ -17,10 +17,7 @@ export function isMissing(err: unknown): boolean {
 }
 
 /** The errno code (EACCES…) or message of an error, without the file content it may be about. */
-export function errorText(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  return e?.code ?? e?.message ?? String(err);
-}
+export { errorCode as errorText } from '../../../core/error-text';
 
 /**
  * The host as the baseline checks see it: every path goes through the host root, /proc/sys through

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { packageRoot } from '../../../core/package-path';
 
 /** What the native reader hands up for one exec; -1 means unknown (the process was gone too soon). */
 export interface NativeExecRecord {
@@ -81,16 +82,6 @@ export type NativeLoadResult = { addon: NativeAddon; file: string } | { addon?: 
 
 let cached: NativeLoadResult | undefined;
 
-/** The repository (or installed package) root: the nearest directory above with a package.json. */
-function packageRoot(): string | undefined {
-  let dir = __dirname;
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
-}
 
 /**
  * Loads build/Release/edgeguard_native.node (built by `npm run build:native`). Works from src/ and
