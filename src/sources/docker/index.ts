@@ -10,6 +10,7 @@ import { connectDocker, DockerHostError, inspectAllContainers, inspectContainer,
 import type { DockerEvent } from './events';
 import { inventoryItem } from './inventory';
 import { DockerEventWatcher, type WatcherStats } from './watcher';
+import { BoundedMap } from '../../core/bounded-map';
 
 export const INVENTORY_EVENT = 'ContainerInventory';
 export const ACTIVITY_EVENT = 'ContainerActivity';
@@ -41,15 +42,6 @@ const SETTINGS: readonly SettingDefinition[] = [
   },
 ];
 
-class Bounded<K, V> extends Map<K, V> {
-  override set(key: K, value: V): this {
-    super.delete(key);
-    super.set(key, value);
-    if (this.size > CACHE_LIMIT) this.delete(this.keys().next().value as K);
-    return this;
-  }
-}
-
 interface ContainerFacts {
   name: string;
   user: string;
@@ -70,8 +62,8 @@ class ContainerRuntime implements ContainerRuntimeSource {
   private readonly actions: Set<string>;
   private readonly includeHealthChecks: boolean;
   private readonly overrides?: RuleOverrides;
-  private readonly containers = new Bounded<string, ContainerFacts>();
-  private readonly execs = new Bounded<string, ExecDetails>();
+  private readonly containers = new BoundedMap<string, ContainerFacts>(CACHE_LIMIT);
+  private readonly execs = new BoundedMap<string, ExecDetails>(CACHE_LIMIT);
   /** Events are enriched (inspects) one after the other so that they are emitted in stream order. */
   private chain: Promise<void> = Promise.resolve();
   private emitted = 0;
