@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { getLogger } from '../core/logger';
 import type { PipelineStats } from '../pipeline/types';
 import type { SourceStatus } from '../sources/source';
 
@@ -98,5 +99,24 @@ export class MetricsServer {
     const server = this.server;
     this.server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/**
+ * The Prometheus endpoint (GET /metrics) when EDGEGUARD_METRICS_LISTEN is set (`:9600`, `host:port`), for
+ * IoT Edge's metrics-collector. A bad address or a busy port is logged; the agent runs without it.
+ */
+export async function startMetrics(env: NodeJS.ProcessEnv, collect: ConstructorParameters<typeof MetricsServer>[0]): Promise<MetricsServer | undefined> {
+  const address = env.EDGEGUARD_METRICS_LISTEN?.trim();
+  if (!address) return undefined;
+  const log = getLogger('agent');
+  const server = new MetricsServer(collect);
+  try {
+    const bound = await server.listen(address);
+    log.info('metrics endpoint listening', { address: `${bound.address}:${bound.port}`, path: '/metrics' });
+    return server;
+  } catch (error) {
+    log.error('metrics endpoint not started', { address, error: error instanceof Error ? error.message : String(error) });
+    return undefined;
   }
 }

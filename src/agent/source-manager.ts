@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ConfigView } from '../config/config-view';
+import type { SettingValue } from '../config/settings';
 import type { SecurityEvent } from '../core/event';
 import type { Logger } from '../core/logger';
 import { enabledSettingName } from '../sources/index';
@@ -23,6 +24,8 @@ export interface SourceManagerOptions {
   readonly log: Logger;
   /** Called whenever a source's status changes (the runtime reports it). */
   onStatusChange?(): void;
+  /** Sees every setting read, by source name ('SourceManager' for the collectorEnabled<Name> switches). */
+  onSettingRead?(reader: string, name: string, value: SettingValue): void;
   /** Longest wait for one source's stop() before it is abandoned. Default 5 s. */
   readonly stopTimeoutMs?: number;
 }
@@ -46,9 +49,12 @@ class SourceRunner {
   /** Bumped at each start/stop: emits and statuses from an older instance are ignored. */
   private generation = 0;
   private running = false;
-  private signature?: string;
-  /** Signature of the settings a start failed with: not retried until they change (or a re-enable). */
-  private failedSignature?: string;
+  /** The configuration the running instance was started with. */
+  private startedWith?: ConfigView;
+  /** The configuration a start failed with: not retried until a setting it read changes (or a re-enable). */
+  private failedWith?: ConfigView;
+  /** Every setting the source read through its context (at start or later), beside the ones it declares. */
+  private readonly readNames = new Set<string>();
   private snapshotEveryMs?: number;
   private snapshotTimer?: NodeJS.Timeout;
   private snapshotBusy = false;
@@ -78,35 +84,45 @@ class SourceRunner {
   private async reconcile(config: ConfigView): Promise<void> {
     const enabledName = enabledSettingName(this.definition);
     const enabled = !config.has(enabledName) || config.boolean(enabledName);
+    if (config.has(enabledName)) this.options.onSettingRead?.('SourceManager', enabledName, enabled);
     if (!enabled) {
       if (this.running) {
         this.log.info('source disabled', { setting: enabledName });
         await this.stop();
       }
-      this.failedSignature = undefined;
+      this.failedWith = undefined;
       this.setStatus({ state: 'disabled', reason: `${enabledName} is false` });
       return;
     }
-    const signature = config.signature(this.definition.settings.map((s) => s.name));
-    if (this.running && signature !== this.signature) {
+    if (this.running && this.startedWith && this.changedSince(this.startedWith, config)) {
       this.log.info('settings changed: restarting source');
       await this.stop();
     }
-    if (!this.running && signature !== this.failedSignature) await this.start(config, signature);
+    if (!this.running && (!this.failedWith || this.changedSince(this.failedWith, config))) await this.start(config);
     this.scheduleSnapshots(config);
   }
 
-  private async start(config: ConfigView, signature: string): Promise<void> {
+  /** True when a setting the source declares or has read differs between `before` and `now`. */
+  private changedSince(before: ConfigView, now: ConfigView): boolean {
+    const names = [...new Set([...this.definition.settings.map((s) => s.name), ...this.readNames])].filter((n) => now.has(n));
+    return before.signature(names) !== now.signature(names);
+  }
+
+  private async start(config: ConfigView): Promise<void> {
     const generation = ++this.generation;
     this.running = true;
-    this.signature = signature;
+    this.startedWith = config;
     this.snapshotEveryMs = undefined;
     this.snapshotFailure = undefined;
     let statusSet = false;
     const current = () => generation === this.generation;
     const stateDir = path.join(this.options.stateDir, this.definition.name);
+    const sourceName = this.definition.name;
     const ctx: SourceContext = {
-      config,
+      config: config.recording((name, value) => {
+        this.readNames.add(name);
+        this.options.onSettingRead?.(sourceName, name, value);
+      }),
       log: this.log,
       hostRoot: this.options.hostRoot,
       stateDir,
@@ -132,13 +148,13 @@ class SourceRunner {
         return;
       }
       this.source = source;
-      this.failedSignature = undefined;
+      this.failedWith = undefined;
       if (!statusSet) this.setStatus({ state: 'running' });
       this.log.info('source started', { state: this.status.state, ...(this.status.method ? { method: this.status.method } : {}) });
     } catch (error) {
       this.running = false;
       this.source = undefined;
-      this.failedSignature = signature;
+      this.failedWith = config;
       const reason = error instanceof SourceUnavailableError ? error.reason : `start failed: ${reasonOf(error)}`;
       this.setStatus({ state: 'failed', reason });
       this.log.warn('source not running', { reason });

@@ -1,7 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ALL_SOURCES, sourceSettings } from '../sources/index';
 import type { SourceDefinition } from '../sources/source';
-import { AGENT_SETTINGS, DEFENDER_SETTINGS, type SettingDefinition, type SettingValue } from '../config/settings';
+import { AGENT_SETTINGS } from '../agent/settings';
+import { EVENT_TYPES } from '../agent/event-registry';
+import { DEFENDER_SETTINGS, eventTypeSettings, type SettingDefinition, type SettingValue } from '../config/settings';
 import { existsSync } from 'node:fs';
 import { packagePath } from '../core/package-path';
 
@@ -53,7 +55,7 @@ export function renderSettingsReference(sources: readonly SourceDefinition[] = A
     '',
     "Same names, types and defaults as the Defender for IoT security module twin; `eventPriority<Name>` also exists for EdgeGuard's own event types.",
     '',
-    table(DEFENDER_SETTINGS),
+    table([...DEFENDER_SETTINGS, ...eventTypeSettings(EVENT_TYPES)]),
     '',
     '### Agent settings',
     '',

@@ -9,7 +9,7 @@ import { journalWindowStore, StateJournal } from './journal/state-journal';
 import { PriorityQueues, QUEUE_NAMES } from './queues/priority-queues';
 import { envelope, maxEventBytes, serializeForQueue, type Envelope } from './codec/message-builder';
 import type { MessagePriority } from '../core/priority';
-import { Aggregator, HIT_CHECKPOINT_MS } from './aggregation/aggregator';
+import { aggregationRules, Aggregator, HIT_CHECKPOINT_MS } from './aggregation/aggregator';
 import { redactEventCommandLines } from './redaction/command-line-secrets';
 import { OperationalStats } from './operational-stats';
 import { Sender } from './sender';
@@ -68,6 +68,7 @@ class Pipeline implements EventPipeline {
   private readonly sender: Sender;
   private readonly opStats: OperationalStats;
   private readonly priorities = new Map<string, Priority>();
+  private readonly eventTypeNames: readonly string[];
   private redactSecrets = true;
   private readonly tickers: { high: Ticker; low: Ticker; stats: Ticker; checkpoint: Ticker };
   private readonly env: Envelope;
@@ -89,6 +90,7 @@ class Pipeline implements EventPipeline {
   constructor(options: PipelineOptions, config: ConfigView) {
     this.log = options.log ?? getLogger('pipeline');
     this.clock = options.clock ?? systemClock;
+    this.eventTypeNames = options.eventTypes.map((t) => t.name);
     this.warnings = new RateLimitedLog(this.log, WARN_EVERY_MS, () => this.clock.now());
     this.env = envelope({ agentId: options.agentId, agentVersion: options.agentVersion });
     const settings = readSettings(config);
@@ -96,6 +98,7 @@ class Pipeline implements EventPipeline {
     this.queues = new PriorityQueues({ journal: this.journal, cacheBytes: settings.cacheBytes, clock: this.clock, log: this.log });
     this.aggregator = new Aggregator({
       clock: this.clock,
+      rules: aggregationRules(options.eventTypes),
       emit: (e) => this.route(e, false),
       log: this.log,
       store: journalWindowStore(this.journal, () => this.aggregator.persisted()),
@@ -215,6 +218,8 @@ class Pipeline implements EventPipeline {
     this.settings = s;
     this.redactSecrets = config.boolean('redactCommandLineSecrets');
     this.priorities.clear();
+    // Read at once, so a changed priority applies from this configuration on (and is seen to).
+    for (const name of this.eventTypeNames) this.priorityOf(name);
     this.eventLimit = maxEventBytes(this.env, s.maxMessageBytes);
     this.sender.setLimits({ envelope: this.env, maxMessageBytes: s.maxMessageBytes, eventLimit: this.eventLimit });
     this.queues.setCacheSize(s.cacheBytes);

@@ -1,6 +1,7 @@
 import type { ConfigView } from '../config/config-view';
 import type { Clock } from '../core/clock';
 import type { EmitOptions, SecurityEvent } from '../core/event';
+import type { EventDescriptor } from '../core/event-types';
 import type { Logger } from '../core/logger';
 import type { MessagePriority } from '../core/priority';
 import type { Transport } from '../core/transport';
@@ -10,6 +11,8 @@ export type { Clock } from '../core/clock';
 export interface PipelineOptions {
   readonly agentId: string;
   readonly agentVersion: string;
+  /** The event types of the registry: their aggregation keys, and the priorities read at each configuration. */
+  readonly eventTypes: readonly EventDescriptor[];
   /** The queues' journal lives under `<stateDir>/queues`; events in it survive restarts. */
   readonly stateDir: string;
   readonly transport: Transport;

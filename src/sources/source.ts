@@ -2,6 +2,7 @@ import type { ConfigView } from '../config/config-view';
 import type { SettingDefinition } from '../config/settings';
 import type { EmitOptions, SecurityEvent } from '../core/event';
 import type { Logger } from '../core/logger';
+import type { EventDescriptor } from '../core/event-types';
 
 /** How a source is doing, reported in the twin's status section. */
 export interface SourceStatus {
@@ -42,7 +43,8 @@ export interface SourceDefinition {
   /** PascalCase, unique: ProcessEvents, Connections, ContainerRuntime, DeploymentManifests… */
   readonly name: string;
   readonly description: string;
-  readonly events: readonly string[];
+  /** The event types it emits, each described once (name, category, priority, schema, aggregation key). */
+  readonly events: readonly EventDescriptor[];
   readonly settings: readonly SettingDefinition[];
   /** Throw SourceUnavailableError when the source cannot run here; the others keep running. */
   start(ctx: SourceContext): Promise<Source>;

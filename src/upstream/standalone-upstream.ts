@@ -27,6 +27,7 @@ export class StandaloneUpstream implements Upstream {
   readonly reportedFile: string;
   private readonly file: LocalConfigFile;
   private readonly listeners: Array<(desired: DesiredProperties) => void> = [];
+  private readonly connectedListeners: Array<() => void> = [];
   private readonly reported: JsonObject = {};
   private readonly log: Logger;
 
@@ -41,7 +42,17 @@ export class StandaloneUpstream implements Upstream {
     this.listeners.push(listener);
   }
 
+  onConnected(listener: () => void): void {
+    this.connectedListeners.push(listener);
+  }
+
+  /** stdout is always there. */
+  isConnected(): boolean {
+    return true;
+  }
+
   async start(): Promise<void> {
+    for (const listener of this.connectedListeners) listener();
     if (this.file.file) this.log.info('standalone configuration file', { file: this.file.file });
     else this.log.info('no configuration file (EDGEGUARD_CONFIG, --config or ./edgeguard.yaml): standalone defaults');
     this.file.reload();

@@ -3,7 +3,7 @@ import type { ConfigView } from '../../config/config-view';
 import { createEvent, type PayloadItem, type SecurityEvent } from '../../core/event';
 import type { Logger } from '../../core/logger';
 import type { Clock } from '../../core/clock';
-import { AGGREGATION_RULES, type AggregationRule } from './aggregation-keys';
+import type { AggregationKey, EventDescriptor } from '../../core/event-types';
 import type { HitUpdate, PersistedWindow, WindowStore } from './window-store';
 
 /** Distinct keys one type's window may hold; past it the window closes early (nothing is dropped). */
@@ -18,8 +18,20 @@ export const DEFAULT_MAX_KEY_CHARS_PER_WINDOW = 1 << 20;
 /** How often hit counts of open keys are brought up to date in the journal (new keys are written at once). */
 export const HIT_CHECKPOINT_MS = 30_000;
 
+/** An aggregatable event type: its name and key. */
+export interface AggregationRule extends AggregationKey {
+  readonly name: string;
+}
+
+/** The aggregation rules of the event types that have an aggregation key. */
+export function aggregationRules(types: readonly EventDescriptor[]): AggregationRule[] {
+  return types.flatMap((t) => (t.aggregation ? [{ name: t.name, key: t.aggregation.key, normalize: t.aggregation.normalize }] : []));
+}
+
 export interface AggregatorOptions {
   readonly clock: Clock;
+  /** The event types that aggregate (from their descriptors: aggregationRules(EVENT_TYPES)). */
+  readonly rules: readonly AggregationRule[];
   /** Receives each Aggregated event (or the original Triggered event of a single-hit key). */
   readonly emit: (event: SecurityEvent) => void;
   readonly maxKeysPerWindow?: number;
@@ -109,7 +121,7 @@ export class Aggregator {
   constructor(private readonly options: AggregatorOptions) {
     this.maxKeys = Math.max(1, options.maxKeysPerWindow ?? DEFAULT_MAX_KEYS_PER_WINDOW);
     this.maxKeyChars = Math.max(1, options.maxKeyCharsPerWindow ?? DEFAULT_MAX_KEY_CHARS_PER_WINDOW);
-    for (const rule of AGGREGATION_RULES.values()) {
+    for (const rule of options.rules) {
       this.windows.set(rule.name, { rule, enabled: false, intervalMs: 0, openedAt: 0, timer: undefined, hits: new Map(), pendingHits: 0, keyChars: 0, lastEarlyCloseLog: -Infinity });
     }
   }

@@ -11,21 +11,17 @@ import type { DockerEvent } from './events';
 import { inventoryItem } from './inventory';
 import { DockerEventWatcher, type WatcherStats } from './watcher';
 import { BoundedMap } from '../../core/bounded-map';
+import { defineEventType } from '../../core/event-types';
 
 export const INVENTORY_EVENT = 'ContainerInventory';
 export const ACTIVITY_EVENT = 'ContainerActivity';
+export const CONTAINER_INVENTORY = defineEventType({ name: INVENTORY_EVENT, category: 'Periodic', defaultPriority: 'Low', schema: 'own' });
+export const CONTAINER_ACTIVITY = defineEventType({ name: ACTIVITY_EVENT, category: 'Triggered', defaultPriority: 'Low', schema: 'own' });
 
 /** Execs and containers remembered for enrichment; beyond this the oldest are forgotten. */
 const CACHE_LIMIT = 1024;
 
 const SETTINGS: readonly SettingDefinition[] = [
-  {
-    name: 'dockerHost',
-    type: 'string',
-    default: '',
-    description:
-      'Docker Engine address (unix:///path/docker.sock or tcp://host:port). Empty: the DOCKER_HOST variable, else unix:///var/run/docker.sock (mount the socket into the module).',
-  },
   { name: 'dockerReconnectMinBackoff', type: 'duration', default: 'PT0.5S', description: 'First wait before reconnecting to a Docker daemon that is down or went away; doubles on each failure.' },
   { name: 'dockerReconnectMaxBackoff', type: 'duration', default: 'PT30S', description: 'Longest wait between reconnection attempts to the Docker daemon.' },
   {
@@ -232,7 +228,7 @@ class ContainerRuntime implements ContainerRuntimeSource {
 export const containerRuntimeSource: SourceDefinition = {
   name: 'ContainerRuntime',
   description: 'container inventory with runtime risk findings, and container lifecycle, exec and image activity from the Docker events stream',
-  events: [INVENTORY_EVENT, ACTIVITY_EVENT],
+  events: [CONTAINER_INVENTORY, CONTAINER_ACTIVITY],
   settings: SETTINGS,
   async start(ctx: SourceContext): Promise<Source> {
     const dockerHost = resolveDockerHost(ctx.config.string('dockerHost'));

@@ -9,8 +9,10 @@ import { parseSshdLine, type SshdLogin } from './login/sshd-log';
 import { detectRecordSize, parseUtmpRecords, type UtmpRecord, type UtmpRecordSize } from './login/utmp';
 import { readExecutable, resolveProcRoot } from './common/process-info';
 import { errorCode } from '../../core/error-text';
+import { defineEventType } from '../../core/event-types';
 
 export const LOGIN_EVENT = 'Login';
+export const LOGIN = defineEventType({ name: LOGIN_EVENT, category: 'Triggered', defaultPriority: 'High', schema: 'official' });
 export { SSHD_EXECUTABLE } from './login/login-items';
 
 /** Bytes read from one file per poll; a backlog is worked off over the following polls. */
@@ -318,7 +320,7 @@ class LoginCollector implements Source {
 export const loginSource: SourceDefinition = {
   name: 'Logins',
   description: 'Successful and failed logins from wtmp, btmp and the sshd lines of auth.log/secure, followed across rotation.',
-  events: [LOGIN_EVENT],
+  events: [LOGIN],
   settings: SETTINGS,
   async start(ctx: SourceContext): Promise<Source> {
     const collector = new LoginCollector(ctx);

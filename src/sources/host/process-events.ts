@@ -8,6 +8,7 @@ import { decodeWaitStatus, processCreatePayload, processTerminatePayload } from 
 import { ProcessPoller } from './process-events/process-poller';
 import { rateLimitedWarning } from '../../core/rate-limited-log';
 import { UserNames } from './process-events/user-names';
+import { PROCESS_CREATE, PROCESS_TERMINATE } from './process-events/event-types';
 
 export const NETLINK_METHOD = 'netlink proc connector';
 export const POLLING_METHOD = '/proc polling';
@@ -71,13 +72,11 @@ class ProcessEmitter {
   constructor(private readonly ctx: SourceContext) {}
 
   create(item: PayloadItem): void {
-    if (this.ctx.config.priority('ProcessCreate') === 'Off') return;
     this.creates++;
     this.ctx.emit(createEvent('ProcessCreate', 'Triggered', [item]));
   }
 
   terminate(item: PayloadItem): void {
-    if (this.ctx.config.priority('ProcessTerminate') === 'Off') return;
     this.terminates++;
     this.ctx.emit(createEvent('ProcessTerminate', 'Triggered', [item]));
   }
@@ -242,7 +241,7 @@ function netlinkFailureReason(err: unknown): string {
 export const processEventsSource: SourceDefinition = {
   name: 'ProcessEvents',
   description: 'process starts (ProcessCreate) and exits (ProcessTerminate) on the host, from the kernel proc connector with /proc polling as fallback',
-  events: ['ProcessCreate', 'ProcessTerminate'],
+  events: [PROCESS_CREATE, PROCESS_TERMINATE],
   settings: SETTINGS,
   async start(ctx: SourceContext): Promise<ProcessEventsSource> {
     const method = ctx.config.string('processEventsMethod');

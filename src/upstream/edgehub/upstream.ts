@@ -83,6 +83,7 @@ class EdgeHubLink implements EdgeHubUpstream {
   private readonly timeoutMs: number;
   private readonly outputName: string;
   private readonly desiredListeners: Array<(desired: DesiredProperties) => void> = [];
+  private readonly connectedListeners: Array<() => void> = [];
   private readonly methods = new Map<string, MethodHandler>();
   private state: EdgeHubConnectionState = 'idle';
   private session?: Session;
@@ -122,6 +123,14 @@ class EdgeHubLink implements EdgeHubUpstream {
     this.desiredListeners.push(listener);
     const known = this.lastDesired;
     if (known) process.nextTick(() => this.callListener(listener, known));
+  }
+
+  onConnected(listener: () => void): void {
+    this.connectedListeners.push(listener);
+  }
+
+  isConnected(): boolean {
+    return this.state === 'connected';
   }
 
   onMethod(name: string, handler: MethodHandler): void {
@@ -239,7 +248,9 @@ class EdgeHubLink implements EdgeHubUpstream {
     });
     // The transport reconnects by itself when it renews its SAS token; desired patches may be missed then.
     client.on('connect', () => {
-      if (session.ready && this.session === session) void this.refreshTwin(session);
+      if (!session.ready || this.session !== session) return;
+      this.announceConnected();
+      void this.refreshTwin(session);
     });
     return session;
   }
@@ -266,7 +277,18 @@ class EdgeHubLink implements EdgeHubUpstream {
     this.attempt = 0;
     this.lastFailure = undefined;
     await this.flushPendingReported(session, twin);
+    this.announceConnected();
     this.publishDesired(twin);
+  }
+
+  private announceConnected(): void {
+    for (const listener of this.connectedListeners) {
+      try {
+        listener();
+      } catch (err) {
+        this.log.error('connected listener failed', { error: sdkErrorText(err) });
+      }
+    }
   }
 
   private async flushPendingReported(session: Session, twin: Twin): Promise<void> {

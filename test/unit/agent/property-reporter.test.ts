@@ -4,16 +4,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { ConfigStore } from '../../../src/config/config-store';
-import { buildCatalogue, CONFIG_KEY } from '../../../src/config/settings';
+import { CONFIG_KEY } from '../../../src/config/settings';
 import { getLogger } from '../../../src/core/logger';
 import type { PipelineStats } from '../../../src/pipeline/types';
 import { PropertyReporter, reportedDocument, STATUS_KEY, type ReportInputs } from '../../../src/agent/property-reporter';
 import { diffPatch, mergePatch } from '../../../src/core/json-merge-patch';
 import type { ReportedSourceStatus } from '../../../src/agent/source-manager';
 import { StandaloneUpstream } from '../../../src/upstream/standalone-upstream';
-import { ALL_SOURCES, sourceSettings } from '../../../src/sources/index';
+import { ALL_SOURCES } from '../../../src/sources/index';
+import { settingsCatalogue } from '../../../src/agent/catalogue';
 
-const catalogue = buildCatalogue(sourceSettings(ALL_SOURCES));
+const catalogue = settingsCatalogue(ALL_SOURCES);
 
 function stats(lastSendError?: string): PipelineStats {
   return {

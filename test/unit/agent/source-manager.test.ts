@@ -4,13 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { defaultConfigView } from '../../../src/config/defaults';
-import { buildCatalogue, type SettingValue } from '../../../src/config/settings';
+import { type SettingValue } from '../../../src/config/settings';
 import { createEvent, type SecurityEvent } from '../../../src/core/event';
 import { getLogger } from '../../../src/core/logger';
 import { snapshotMethod } from '../../../src/main';
 import { SourceManager } from '../../../src/agent/source-manager';
-import { sourceSettings } from '../../../src/sources/index';
 import { SourceUnavailableError, type SourceContext, type SourceDefinition } from '../../../src/sources/source';
+import { SYSTEM_INFORMATION } from '../../../src/sources/host/system-information';
+import { settingsCatalogue } from '../../../src/agent/catalogue';
 
 /** A source that records its lifecycle; `behaviour` decides how start/snapshot/emit misbehave. */
 class FakeSource {
@@ -27,7 +28,7 @@ class FakeSource {
     this.definition = {
       name,
       description: `fake ${name}`,
-      events: ['SystemInformation'],
+      events: [SYSTEM_INFORMATION],
       settings: [{ name: `fake${name}Interval`, type: 'duration', default: 'PT1M', description: 'test setting' }],
       start: async (ctx) => {
         this.starts++;
@@ -59,7 +60,7 @@ function setup(t: { after(fn: () => void | Promise<void>): void }, fakes: FakeSo
   const events: SecurityEvent[] = [];
   let statusChanges = 0;
   const definitions = fakes.map((f) => f.definition);
-  const catalogue = buildCatalogue(sourceSettings(definitions));
+  const catalogue = settingsCatalogue(definitions);
   const manager = new SourceManager({
     sources: definitions,
     hostRoot: '/',
@@ -199,7 +200,7 @@ test('a source whose stop hangs is abandoned after the stop timeout', async (t) 
   t.after(() => rmSync(stateDir, { recursive: true, force: true }));
   const hanging: SourceDefinition = { name: 'Hang', description: 'never stops', events: [], settings: [], start: async () => ({ stop: () => new Promise<void>(() => undefined) }) };
   const manager = new SourceManager({ sources: [hanging], hostRoot: '/', stateDir, emit: () => undefined, log: getLogger('test'), stopTimeoutMs: 100 });
-  await manager.apply(defaultConfigView(buildCatalogue(sourceSettings([hanging]))));
+  await manager.apply(defaultConfigView(settingsCatalogue([hanging])));
   const started = Date.now();
   await manager.stopAll();
   assert.ok(Date.now() - started < 2000);

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { GENERATED_DOCS, renderSettingsReference, settingsDocPath, updateSettingsDoc } from '../../../src/docs/settings-reference';
-import { buildCatalogue } from '../../../src/config/settings';
-import { ALL_SOURCES, sourceSettings } from '../../../src/sources/index';
+import { ALL_SOURCES } from '../../../src/sources/index';
+import { settingsCatalogue } from '../../../src/agent/catalogue';
 
 test('docs/configuration.md and the README list every setting of the catalogue (regenerate: node dist/src/config/settings-doc.js)', () => {
   for (const relative of GENERATED_DOCS) {
@@ -11,7 +11,7 @@ test('docs/configuration.md and the README list every setting of the catalogue (
     assert.equal(doc, updateSettingsDoc(doc), `${relative} is stale: run \`npm run build && node dist/src/config/settings-doc.js\``);
   }
   const reference = renderSettingsReference();
-  for (const def of buildCatalogue(sourceSettings(ALL_SOURCES))) assert.ok(reference.includes(`| \`${def.name}\` |`), `${def.name} documented`);
+  for (const def of settingsCatalogue(ALL_SOURCES)) assert.ok(reference.includes(`| \`${def.name}\` |`), `${def.name} documented`);
 });
 
 test('the standalone example file only uses known settings', async () => {
@@ -19,7 +19,7 @@ test('the standalone example file only uses known settings', async () => {
   const { ConfigStore } = await import('../../../src/config/config-store');
   const { repoRoot } = await import('../../harness/paths');
   const settings = parseLocalConfig(readFileSync(`${repoRoot()}/edgeguard.example.yaml`, 'utf8'));
-  const update = new ConfigStore(buildCatalogue(sourceSettings(ALL_SOURCES)), { standalone: true }).applySection(settings);
+  const update = new ConfigStore(settingsCatalogue(ALL_SOURCES), { standalone: true }).applySection(settings);
   assert.deepEqual(update.problems, []);
   assert.deepEqual(update.unknownSettings, []);
   assert.ok(Object.keys(settings).length >= 10);

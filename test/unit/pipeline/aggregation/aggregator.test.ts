@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createEvent, type PayloadItem, type SecurityEvent } from '../../../../src/core/event';
-import { Aggregator } from '../../../../src/pipeline/aggregation/aggregator';
+import { aggregationRules, Aggregator } from '../../../../src/pipeline/aggregation/aggregator';
 import { config, FakeClock, processCreate, validator } from '../helpers';
+import { EVENT_TYPES } from '../../../../src/agent/event-registry';
 
 function setup(overrides: Record<string, string | boolean> = {}, maxKeysPerWindow?: number) {
   const clock = new FakeClock();
   const out: SecurityEvent[] = [];
-  const agg = new Aggregator({ clock, emit: (e) => out.push(e), ...(maxKeysPerWindow !== undefined ? { maxKeysPerWindow } : {}) });
+  const agg = new Aggregator({ clock, rules: aggregationRules(EVENT_TYPES), emit: (e) => out.push(e), ...(maxKeysPerWindow !== undefined ? { maxKeysPerWindow } : {}) });
   agg.configure(config({ aggregationIntervalProcessCreate: 'PT1M', aggregationIntervalConnectionCreate: 'PT1M', aggregationIntervalProcessTerminate: 'PT1M', ...overrides }));
   return { clock, out, agg };
 }
@@ -157,7 +158,7 @@ test('several payload items in one raw event are aggregated item by item', async
 test('a window whose keys hold too much text (long command lines) closes early too', async () => {
   const clock = new FakeClock();
   const out: SecurityEvent[] = [];
-  const agg = new Aggregator({ clock, emit: (e) => out.push(e), maxKeyCharsPerWindow: 50_000 });
+  const agg = new Aggregator({ clock, rules: aggregationRules(EVENT_TYPES), emit: (e) => out.push(e), maxKeyCharsPerWindow: 50_000 });
   agg.configure(config({ aggregationIntervalProcessCreate: 'PT1M' }));
   for (let k = 0; k < 10; k++) agg.ingest(processCreate(clock, `/bin/run ${String(k).repeat(16_000)}`, k + 1));
   assert.ok(out.length >= 6, `early closes emitted ${out.length} events before the interval`);
