@@ -11,6 +11,7 @@ import { envelope, maxEventBytes, serializeForQueue, type Envelope } from './cod
 import type { MessagePriority } from '../core/priority';
 import { aggregationRules, Aggregator, HIT_CHECKPOINT_MS } from './aggregation/aggregator';
 import { redactEventCommandLines } from './redaction/command-line-secrets';
+import { NO_DETECTIONS, type DetectionStage } from './detections-slot';
 import { OperationalStats } from './operational-stats';
 import { Sender } from './sender';
 import { Ticker } from './ticker';
@@ -28,6 +29,8 @@ export interface DetailedPipelineStats extends PipelineStats {
   oversizeDropped: number;
   /** ingest() calls that failed (caught and logged). */
   ingestErrors: number;
+  /** Events on which the detections stage threw (the event itself went on). */
+  detectionErrors: number;
   failedSends: number;
   /** Raw payload items waiting in open aggregation windows. */
   aggregating: number;
@@ -69,6 +72,8 @@ class Pipeline implements EventPipeline {
   private readonly opStats: OperationalStats;
   private readonly priorities = new Map<string, Priority>();
   private readonly eventTypeNames: readonly string[];
+  private readonly detections: DetectionStage;
+  private detectionErrors = 0;
   private redactSecrets = true;
   private readonly tickers: { high: Ticker; low: Ticker; stats: Ticker; checkpoint: Ticker };
   private readonly env: Envelope;
@@ -91,6 +96,7 @@ class Pipeline implements EventPipeline {
     this.log = options.log ?? getLogger('pipeline');
     this.clock = options.clock ?? systemClock;
     this.eventTypeNames = options.eventTypes.map((t) => t.name);
+    this.detections = options.detections ? options.detections((e, o) => this.raised(e, o)) : NO_DETECTIONS;
     this.warnings = new RateLimitedLog(this.log, WARN_EVERY_MS, () => this.clock.now());
     this.env = envelope({ agentId: options.agentId, agentVersion: options.agentVersion });
     const settings = readSettings(config);
@@ -137,7 +143,30 @@ class Pipeline implements EventPipeline {
     try {
       this.ingested++;
       if (this.closed) throw new Error('pipeline closed: stop the sources before closing it');
-      this.route(this.redactSecrets ? redactEventCommandLines(event) : event, options?.urgent === true, true);
+      const redacted = this.redactSecrets ? redactEventCommandLines(event) : event;
+      this.detect(redacted);
+      this.route(redacted, options?.urgent === true, true);
+    } catch (err) {
+      this.ingestErrors++;
+      this.warnSometimes('ingest', 'event could not be queued', { name: safeName(event), error: err });
+    }
+  }
+
+  /** The detections stage: its failures are counted and logged, never lose the event. */
+  private detect(event: SecurityEvent): void {
+    try {
+      this.detections(event);
+    } catch (err) {
+      this.detectionErrors++;
+      this.warnSometimes('detections', 'detections stage failed on an event; the event goes on', { name: safeName(event), error: err });
+    }
+  }
+
+  /** An event raised by the detections stage enters the chain after it. */
+  private raised(event: SecurityEvent, options?: EmitOptions): void {
+    try {
+      if (this.closed) throw new Error('pipeline closed');
+      this.route(event, options?.urgent === true, true);
     } catch (err) {
       this.ingestErrors++;
       this.warnSometimes('ingest', 'event could not be queued', { name: safeName(event), error: err });
@@ -201,6 +230,7 @@ class Pipeline implements EventPipeline {
       filtered: this.filtered,
       oversizeDropped: this.oversizeDropped,
       ingestErrors: this.ingestErrors,
+      detectionErrors: this.detectionErrors,
       failedSends: sent.failed,
       aggregating: this.aggregator.stats().pendingHits,
       recovered: this.queues.recovered.events,

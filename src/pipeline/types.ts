@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock';
 import type { EmitOptions, SecurityEvent } from '../core/event';
 import type { EventDescriptor } from '../core/event-types';
 import type { Logger } from '../core/logger';
+import type { DetectionStageFactory } from './detections-slot';
 import type { MessagePriority } from '../core/priority';
 import type { Transport } from '../core/transport';
 
@@ -18,6 +19,8 @@ export interface PipelineOptions {
   readonly transport: Transport;
   readonly log?: Logger;
   readonly clock?: Clock;
+  /** The detections stage, between redaction and aggregation (detections-slot.ts); none by default. */
+  readonly detections?: DetectionStageFactory;
 }
 
 export interface QueueFigures {
