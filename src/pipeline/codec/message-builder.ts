@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { PayloadItem, SecurityEvent } from '../../core/event';
-import type { QueuedEvent } from '../queues/event-queue';
+import type { QueuedEvent } from '../../core/queued-event';
 import type { MessagePriority } from '../../core/priority';
 
 export const MESSAGE_SCHEMA_VERSION = '1.0';
