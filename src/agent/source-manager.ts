@@ -55,6 +55,8 @@ class SourceRunner {
   private failedWith?: ConfigView;
   /** Every setting the source read through its context (at start or later), beside the ones it declares. */
   private readonly readNames = new Set<string>();
+  private readonly declared: ReadonlySet<string>;
+  private readonly undeclaredSeen = new Set<string>();
   private snapshotEveryMs?: number;
   private snapshotTimer?: NodeJS.Timeout;
   private snapshotBusy = false;
@@ -68,6 +70,7 @@ class SourceRunner {
     private readonly options: SourceManagerOptions,
   ) {
     this.log = options.log.child(definition.name);
+    this.declared = new Set(definition.events.map((e) => e.name));
   }
 
   /** Serialised per source: a slow start never blocks the others. */
@@ -128,6 +131,11 @@ class SourceRunner {
       stateDir,
       emit: (event, emitOptions) => {
         if (!current()) return;
+        if (!this.declared.has(event.Name) && !this.undeclaredSeen.has(event.Name)) {
+          // A programming error (test/unit/architecture/event-types.test.ts should have caught it): said once, the event still goes.
+          this.undeclaredSeen.add(event.Name);
+          this.log.error('source emitted an event type it does not declare', { event: event.Name });
+        }
         try {
           this.options.emit(event, emitOptions);
         } catch (error) {
