@@ -6,16 +6,16 @@ import { startMetrics } from './agent/metrics';
 import { PropertyReporter, reportedDocument, type AgentIdentity, type ReportInputs } from './agent/property-reporter';
 import { SourceManager } from './agent/source-manager';
 import { loadAgentId, lockStateDir, resolveStateDir } from './agent/state';
+import { subscribeComponents } from './agent/subscribers';
 import { createUpstream, selectMode } from './agent/upstream-factory';
-import { configurationErrorEvent, ConfigStore, type ConfigUpdate } from './config/config-store';
-import { CONFIG_KEY } from './config/settings';
+import { ConfigStore } from './config/config-store';
 import { resolveHostRoot } from './core/host-root';
-import { getLogger, levelFromEnvironment, setLogDestination, setLogLevel, type LogLevel } from './core/logger';
+import { getLogger, levelFromEnvironment, setLogDestination, setLogLevel } from './core/logger';
 import { agentVersion } from './core/version';
 import { openPipeline } from './pipeline/pipeline';
 import { ALL_SOURCES } from './sources/index';
 import type { SourceDefinition } from './sources/source';
-import type { DesiredProperties, Upstream } from './upstream/upstream';
+import type { Upstream } from './upstream/upstream';
 
 export { selectMode } from './agent/upstream-factory';
 
@@ -47,15 +47,6 @@ export function snapshotMethod(manager: Pick<SourceManager, 'snapshotNow'>, payl
   }
   const result = manager.snapshotNow(sources as string[] | undefined);
   return { status: result.unknown.length > 0 ? 400 : 200, payload: result };
-}
-
-/** The twin's logLevel when it sets one, else the environment's (EDGEGUARD_LOG_LEVEL, RuntimeLogLevel). */
-function effectiveLogLevel(desired: DesiredProperties, update: ConfigUpdate, env: NodeJS.ProcessEnv): LogLevel | undefined {
-  const section = desired[CONFIG_KEY] as Record<string, unknown> | undefined;
-  const given = section && typeof section === 'object' ? section.logLevel : undefined;
-  if (given === undefined || given === null) return levelFromEnvironment(env);
-  if (update.problems.some((p) => p.setting === 'logLevel')) return undefined;
-  return update.view.string('logLevel') as LogLevel;
 }
 
 /**
@@ -104,21 +95,13 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
 
   let sourcesStarted = false;
   let stopping: Promise<void> | undefined;
-  const applier = new ConfigurationApplier(store, { log })
-    .subscribe('configuration errors', (update) => {
-      if (update.newProblems.length > 0) pipeline.ingest(configurationErrorEvent(update.newProblems));
-    })
-    .subscribe('log level', (update, desired) => {
-      const level = effectiveLogLevel(desired, update, env);
-      if (level) setLogLevel(level);
-    })
-    .subscribe('pipeline', (update) => {
-      if (update.changedSettings.length > 0) pipeline.applyConfig(update.view);
-    })
-    .subscribe('sources', (update) => {
-      if (update.changedSettings.length > 0 && sourcesStarted && !stopping) return manager.apply(update.view);
-    })
-    .subscribe('reporter', () => reporter?.schedule());
+  const applier = subscribeComponents(new ConfigurationApplier(store, { log }), {
+    pipeline,
+    manager,
+    env,
+    sourcesLive: () => sourcesStarted && !stopping,
+    reportSoon: () => reporter?.schedule(),
+  });
 
   // What the outage held back goes as soon as the upstream is back, not at the end of the backoff.
   upstream.onConnected(() => pipeline.resume());

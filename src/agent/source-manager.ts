@@ -59,7 +59,8 @@ class SourceRunner {
   private readonly undeclaredSeen = new Set<string>();
   private snapshotEveryMs?: number;
   private snapshotTimer?: NodeJS.Timeout;
-  private snapshotBusy = false;
+  /** The generation whose snapshot is running: an old instance's slow snapshot does not hold back the new one's. */
+  private snapshotInFlight?: number;
   private snapshotFailure?: string;
   private chain: Promise<void> = Promise.resolve();
   private readonly log: Logger;
@@ -195,9 +196,9 @@ class SourceRunner {
   /** One snapshot at a time; a failing snapshot degrades the status until one succeeds. */
   private async takeSnapshot(): Promise<void> {
     const source = this.source;
-    if (!source?.snapshot || this.snapshotBusy) return;
     const generation = this.generation;
-    this.snapshotBusy = true;
+    if (!source?.snapshot || this.snapshotInFlight === generation) return;
+    this.snapshotInFlight = generation;
     try {
       await source.snapshot();
       if (generation === this.generation && this.snapshotFailure) {
@@ -212,7 +213,7 @@ class SourceRunner {
       this.snapshotFailure = reason;
       this.setStatus({ state: 'degraded', reason, method: this.status.method });
     } finally {
-      this.snapshotBusy = false;
+      if (this.snapshotInFlight === generation) this.snapshotInFlight = undefined;
     }
   }
 
