@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { packagePath } from '../core/package-path';
 
 /** Markers around the generated part of docs/configuration.md. */
-export const BEGIN_MARKER = '<!-- settings:begin (generated from the catalogue: node dist/src/config/settings-doc.js) -->';
+export const BEGIN_MARKER = '<!-- settings:begin (generated from the catalogue: npm run docs) -->';
 export const END_MARKER = '<!-- settings:end -->';
 
 function typeText(def: SettingDefinition): string {
@@ -76,19 +76,11 @@ export function updateSettingsDoc(doc: string, reference = renderSettingsReferen
 }
 
 /** Files that carry the generated settings reference between the markers. */
-export const GENERATED_DOCS = ['docs/configuration.md', 'README.md'] as const;
+export const SETTINGS_DOCS = ['docs/configuration.md', 'README.md'] as const;
 
 /** A generated doc's path, from src/config or dist/src/config. */
-export function settingsDocPath(relative: string = GENERATED_DOCS[0]): string {
+export function settingsDocPath(relative: string = SETTINGS_DOCS[0]): string {
   const file = packagePath(relative);
   if (!existsSync(file)) throw new Error(`${relative} not found`);
   return file;
-}
-
-if (require.main === module) {
-  for (const relative of GENERATED_DOCS) {
-    const file = settingsDocPath(relative);
-    writeFileSync(file, updateSettingsDoc(readFileSync(file, 'utf8')));
-    process.stdout.write(`${file} updated\n`);
-  }
 }
