@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { settingsCatalogue } from './agent/catalogue';
 import { ConfigurationApplier } from './agent/configuration-applier';
+import { applyDesiredProperties, stopInOrder } from './agent/lifecycle';
 import { EVENT_TYPES } from './agent/event-registry';
 import { startMetrics } from './agent/metrics';
 import { PropertyReporter, reportedDocument, type AgentIdentity, type ReportInputs } from './agent/property-reporter';
@@ -105,19 +106,9 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
 
   // What the outage held back goes as soon as the upstream is back, not at the end of the backoff.
   upstream.onConnected(() => pipeline.resume());
-  const firstDesired = new Promise<boolean>((resolve) =>
-    upstream.onDesired((desired) => {
-      void applier.apply(desired);
-      resolve(true);
-    }),
-  );
   pipeline.start();
-  await upstream.start();
   const waitMs = options.firstConfigWaitMs ?? 10_000;
-  let waitTimer: NodeJS.Timeout | undefined;
-  const waited = await Promise.race([firstDesired, new Promise<boolean>((resolve) => (waitTimer = setTimeout(() => resolve(false), waitMs)))]);
-  clearTimeout(waitTimer);
-  if (!waited) log.warn('no configuration from the module twin yet: starting with defaults', { waitedMs: waitMs });
+  if (!(await applyDesiredProperties(upstream, applier, waitMs))) log.warn('no configuration from the module twin yet: starting with defaults', { waitedMs: waitMs });
   sourcesStarted = true;
   await manager.apply(store.current());
   reporter.start();
@@ -129,32 +120,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   }));
   log.info('EdgeGuard running', { sources: Object.entries(manager.statuses()).map(([n, s]) => `${n}:${s.state}`).join(',') });
 
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      log.info('stopping: sources, then flushing the queues');
-      await manager.stopAll();
-      try {
-        await pipeline.close(5000);
-      } catch (error) {
-        log.error('pipeline close failed', { error });
-      }
-      try {
-        await reporter?.flush();
-      } catch {
-        // best effort: the upstream may be gone
-      }
-      reporter?.close();
-      await metrics?.close().catch(() => undefined);
-      try {
-        await upstream.close();
-      } catch (error) {
-        log.warn('upstream close failed', { error });
-      }
-      unlockStateDir();
-      log.info('stopped');
-    })();
-    return stopping;
-  };
+  const stop = (): Promise<void> => (stopping ??= stopInOrder({ manager, pipeline, reporter, metrics, upstream, unlockStateDir, log }));
   return { agentId, mode, stateDir, stop };
 }
 

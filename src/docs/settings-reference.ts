@@ -1,4 +1,3 @@
-import { readFileSync, writeFileSync } from 'node:fs';
 import { ALL_SOURCES, sourceSettings } from '../sources/index';
 import type { SourceDefinition } from '../sources/source';
 import { AGENT_SETTINGS } from '../agent/settings';
