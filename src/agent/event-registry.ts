@@ -15,11 +15,17 @@ export function eventTypesOf(sources: readonly SourceDefinition[], extra: readon
 }
 
 /**
+ * Event types raised by a pipeline stage rather than a source: the detections engine (src/detections)
+ * lists its descriptors here, one line.
+ */
+export const STAGE_EVENT_TYPES: readonly EventDescriptor[] = [];
+
+/**
  * The registry: every event type EdgeGuard can send, each described once by the source that emits it
  * (or the agent). Settings (eventPriority<Name>, aggregation), schema checks, aggregation keys and the
  * docs derive from it.
  */
-export const EVENT_TYPES: readonly EventDescriptor[] = eventTypesOf(ALL_SOURCES);
+export const EVENT_TYPES: readonly EventDescriptor[] = eventTypesOf(ALL_SOURCES, [...AGENT_EVENT_TYPES, ...STAGE_EVENT_TYPES]);
 
 const BY_NAME = new Map(EVENT_TYPES.map((t) => [t.name, t]));
 
