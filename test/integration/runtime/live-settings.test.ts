@@ -140,7 +140,7 @@ test('every setting of the catalogue applies live in every component that reads 
       await waitFor(() => readers.every(sawNew) && newReaders().length > 0, readers.length > 0 ? 20_000 : 3_000);
       if (readers.length === 0 && newReaders().length === 0) {
         unread.push(def.name);
-        st.skip(`SKIP: no component running on this host reads ${def.name} (its source or its method did not start here)`);
+        st.skip(`SKIP: no component running on this host reads ${def.name} (a Defender twin setting EdgeGuard accepts but has no use for, or its source or method did not start here)`);
         return;
       }
       assert.deepEqual(readers.filter((r) => !sawNew(r)), [], `every reader of ${def.name} (${readers.join(', ')}) saw ${JSON.stringify(value)}`);
