@@ -9,7 +9,7 @@ import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Dockerode from 'dockerode';
 import { CONFIG_KEY } from '../../../src/config/settings';
-import { STATUS_KEY } from '../../../src/runtime/property-reporter';
+import { STATUS_KEY } from '../../../src/agent/property-reporter';
 import { dockerForTests } from '../../harness/docker';
 import { EdgeHubStandIn, edgeHubStandInSkipReason } from '../../harness/edgehub-standin';
 import { repoRoot } from '../../harness/paths';

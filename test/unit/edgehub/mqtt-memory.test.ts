@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { disableMqttNumberCache } from '../../../src/sinks/edgehub/mqtt-memory';
+import { disableMqttNumberCache } from '../../../src/upstream/edgehub/mqtt-memory';
 
 test("the SDK's mqtt-packet writes packets without its 65,536-buffer number cache, bytes unchanged", async () => {
   const fromMqtt = createRequire(createRequire(require.resolve('azure-iot-mqtt-base')).resolve('mqtt'));
