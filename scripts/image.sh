@@ -77,7 +77,10 @@ base_tar="$CACHE/debian-$suite-$deb_arch-$base_key.tar"
 if [ ! -s "$base_tar" ]; then
   root=$(mktemp -d /tmp/edgeguard-rootfs-XXXXXX)
   say "debootstrap $suite ($deb_arch, minbase) from $mirror (cached afterwards in $base_tar)"
-  if ! debootstrap --variant=minbase --arch="$deb_arch" "$suite" "$root" "$mirror" >/tmp/edgeguard-debootstrap.log 2>&1; then
+  # bookworm's debootstrap has no script for forky (testing) yet: sid's is the same.
+  script=()
+  [ -e "/usr/share/debootstrap/scripts/$suite" ] || script=(/usr/share/debootstrap/scripts/sid)
+  if ! debootstrap --variant=minbase --arch="$deb_arch" "$suite" "$root" "$mirror" "${script[@]}" >/tmp/edgeguard-debootstrap.log 2>&1; then
     tail -n 5 /tmp/edgeguard-debootstrap.log >&2; rm -rf "$root"; skip "debootstrap failed (see /tmp/edgeguard-debootstrap.log)"
   fi
   mkdir -p "$root/etc/dpkg/dpkg.cfg.d"
@@ -144,7 +147,7 @@ if [ "$check" = 1 ]; then
   docker run --rm --network none --entrypoint sh -v "$PWD/deployment.template.json:/tmp/d.json:ro" "$TAG" \
     -c 'node dist/src/cli/main.js scan /tmp/d.json; test $? -le 1' || { say "edgeguard scan failed in $TAG"; exit 1; }
   docker run --rm --network none --entrypoint node "$TAG" -e \
-    'const a = require("/app/build/Release/edgeguard_native.node"); console.log("native addon loaded:", Object.keys(a).join(", "))' \
+    'const a = require("/app/build/Release/edgeguard_native.node"); console.log("native addon loaded on", process.arch, "exports:", Object.getOwnPropertyNames(a).join(", ") || typeof a)' \
     || { say "the native addon does not load in $TAG"; exit 1; }
 fi
 echo "$TAG"
