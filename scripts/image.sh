@@ -45,6 +45,7 @@ docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || skip "no Docker
 need=()
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 [ -n "$qemu" ] && { command -v "qemu-$qemu-static" >/dev/null 2>&1 || need+=(qemu-user-static); }
+[ -n "$qemu" ] && { command -v update-binfmts >/dev/null 2>&1 || need+=(binfmt-support); }
 if [ ${#need[@]} -gt 0 ]; then
   say "installing ${need[*]} (apt-get)"
   { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"; } >/tmp/edgeguard-image-apt.log 2>&1 \
