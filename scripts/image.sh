@@ -133,6 +133,8 @@ if [ -n "$node_arch" ]; then
 else
   # arm32v7: Debian's nodejs (Node 24) on forky; the Dockerfile installs it from the base image's apt.
   build_args=(--build-arg "BASE=$BASE_IMAGE")
+  # A mirror snapshot older than today serves forky's Release past its Valid-Until (seen here).
+  [ -n "${EDGEGUARD_APT_CHECK_VALID_UNTIL:-}" ] && build_args+=(--build-arg "APT_CHECK_VALID_UNTIL=$EDGEGUARD_APT_CHECK_VALID_UNTIL")
 fi
 
 say "docker build -f Dockerfile.$arch -t $TAG (network host)"
