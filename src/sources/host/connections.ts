@@ -5,7 +5,7 @@ import { ConnectionTracker } from './net/connection-tracker';
 import { requireTables, resolveNetDir } from './net/net-dir';
 import { connectionCreatePayload } from './net/socket-payloads';
 import { SocketOwnerFinder } from './net/socket-owners';
-import { sockDiagReader, type SocketReader } from './net/sock-diag';
+import { DEFAULT_MAX_RECORDS, sockDiagReader, type SockDiagShortfall, type SocketReader } from './net/sock-diag';
 import { readSocketTables, TcpState, type SocketTableName } from './net/socket-table';
 import { SourceUnavailableError } from '../source';
 import { readTcpOpenCounters, sameCounters, type TcpOpenCounters } from './net/tcp-open-counters';
@@ -83,8 +83,15 @@ export const connectionsSource: SourceDefinition = {
     const wanted = ctx.config.string('connectionsMethod');
     let readSockets: SocketReader = (t) => readSocketTables(netDir, t, warn);
     let method = `${PROCFS_TABLES_METHOD} under ${netDir}, ${GATE}`;
+    let shortfall: SockDiagShortfall | undefined;
     if (wanted !== 'procfs') {
-      const netlink = sockDiagReader();
+      const netlink = sockDiagReader({
+        maxRecords: Math.max(DEFAULT_MAX_RECORDS, ctx.config.integer('connectionsMaxTracked')),
+        onShortfall: (s) => {
+          shortfall = s;
+          warn('sock_diag dump incomplete', { ...s });
+        },
+      });
       if ('reader' in netlink) {
         readSockets = netlink.reader;
         method = `${NETLINK_TABLES_METHOD}, ${GATE}`;
@@ -148,6 +155,9 @@ export const connectionsSource: SourceDefinition = {
         }
         const problems = [
           deniedSeen > 0 ? `file descriptors of ${deniedSeen} process(es) not readable, their connections come without process (needs root with CAP_SYS_PTRACE, and pid: host in a container)` : '',
+          shortfall
+            ? `last incomplete socket dump (${shortfall.table}): ${shortfall.droppedRecords} record(s) over the cap${shortfall.interrupted ? ', tables changed during every attempt' : ''}`
+            : '',
           overflow > 0 ? `connectionsMaxTracked (${ctx.config.integer('connectionsMaxTracked')}) reached, new connections skipped` : '',
         ].filter(Boolean);
         setStatus(problems.join('; ') || undefined);
