@@ -10,7 +10,7 @@
  *                           attached:string[], skipped:string[], ringBufferBytes}
  *   sensorClose(handle)
  * options: {objectPath, ringBufferBytes, process, network, files, excludePid,
- *           prefixes:[{path, watch}], readNames:[string], maxBatchBytes, flushMs, maxQueuedBatches}
+ *           prefixes:[{path, watch}], names:[{name, watch}], maxBatchBytes, flushMs, maxQueuedBatches}
  *
  * One consumer thread polls the ring buffer; the JS thread is never blocked by it.
  */
@@ -354,23 +354,23 @@ static int fill_prefixes(napi_env env, napi_value options, ks_handle* h) {
   return 0;
 }
 
-static int fill_read_names(napi_env env, napi_value options, ks_handle* h) {
+/* names: [{name, watch}] -> the `names` map (file names watched wherever they are, and the read-watched names). */
+static int fill_names(napi_env env, napi_value options, ks_handle* h) {
   bool has = false;
-  if (napi_has_named_property(env, options, "readNames", &has) != napi_ok || !has) return 0;
+  if (napi_has_named_property(env, options, "names", &has) != napi_ok || !has) return 0;
   napi_value arr;
   uint32_t n = 0;
-  napi_get_named_property(env, options, "readNames", &arr);
+  napi_get_named_property(env, options, "names", &arr);
   if (napi_get_array_length(env, arr, &n) != napi_ok) return EINVAL;
-  int fd = bpf_map__fd(bpf_object__find_map_by_name(h->obj, "read_names"));
+  int fd = bpf_map__fd(bpf_object__find_map_by_name(h->obj, "names"));
   for (uint32_t i = 0; i < n; i++) {
     napi_value item;
     char name[32];
-    size_t len;
     memset(name, 0, sizeof name);
     napi_get_element(env, arr, i, &item);
-    if (napi_get_value_string_utf8(env, item, name, sizeof name, &len) != napi_ok || len >= sizeof name - 1) return EINVAL;
-    uint8_t one = 1;
-    if (bpf_map_update_elem(fd, name, &one, BPF_ANY) != 0) return errno;
+    if (get_string(env, item, "name", name, sizeof name) != 1) return EINVAL;
+    uint8_t watch = (uint8_t)get_int(env, item, "watch", EG_WATCH_READ);
+    if (bpf_map_update_elem(fd, name, &watch, BPF_ANY) != 0) return errno;
   }
   return 0;
 }
@@ -467,8 +467,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     step = "sensitive path prefixes (each at most 128 bytes)";
     goto fail;
   }
-  if ((err = fill_read_names(env, argv[0], h)) != 0) {
-    step = "read-watched names (each at most 30 bytes)";
+  if ((err = fill_names(env, argv[0], h)) != 0) {
+    step = "watched file names (each at most 30 bytes)";
     goto fail;
   }
   h->drops_fd = bpf_map__fd(bpf_object__find_map_by_name(h->obj, "drops"));

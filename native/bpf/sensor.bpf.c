@@ -81,13 +81,17 @@ struct {
   __type(value, __u32);
 } prefixes SEC(".maps");
 
-/* Last components of the read-watched paths: a cheap first test before a read open's path walk. */
+/*
+ * File names -> EG_WATCH_*: EG_WATCH_READ entries are the last components of the read-watched paths
+ * (a cheap first test before a read open's path walk); EG_WATCH_WRITE entries are watched for
+ * writes wherever they are (shell history files in every home directory).
+ */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 64);
   __type(key, char[NAME_KEY]);
   __type(value, __u8);
-} read_names SEC(".maps");
+} names SEC(".maps");
 
 /* A network syscall between its entry and its exit, by thread. */
 struct stash {
@@ -654,14 +658,17 @@ static __always_inline int opened(long ret) {
   struct file *f = fd_file(t, (int)ret);
   if (!f) return 0;
   unsigned int mode = BPF_CORE_READ(f, f_mode);
-  __u32 want = EG_WATCH_WRITE, op = EG_OPEN_WRITE;
+  __u32 want = EG_WATCH_WRITE, op = EG_OPEN_WRITE, name_hit = 0;
+  char name[NAME_KEY] = {};
+  const unsigned char *n = BPF_CORE_READ(f, f_path.dentry, d_name.name);
+  bpf_probe_read_kernel_str(name, sizeof name, n);
+  __u8 *name_flags = bpf_map_lookup_elem(&names, name);
   if (!(mode & FMODE_WRITE)) {
-    char name[NAME_KEY] = {};
-    const unsigned char *n = BPF_CORE_READ(f, f_path.dentry, d_name.name);
-    bpf_probe_read_kernel_str(name, sizeof name, n);
-    if (!bpf_map_lookup_elem(&read_names, name)) return 0;
+    if (!name_flags || !(*name_flags & EG_WATCH_READ)) return 0;
     want = EG_WATCH_READ;
     op = EG_OPEN_READ;
+  } else {
+    name_hit = name_flags && (*name_flags & EG_WATCH_WRITE);
   }
   char *rec = scratch_rec();
   char *pb = scratch_path();
@@ -669,7 +676,7 @@ static __always_inline int opened(long ret) {
   __u32 trunc = 0;
   __u32 pos = walk_path(&f->f_path, pb, &trunc);
   __u32 len = EG_PATH_MAX - pos;
-  if (!watched(pb, pos, len, want)) return 0;
+  if (!name_hit && !watched(pb, pos, len, want)) return 0;
   struct eg_file *e = file_record(rec, op, t);
   if (trunc) e->h.flags |= EG_F_PATH_TRUNCATED;
   e->result = (__s32)ret;
