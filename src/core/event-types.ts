@@ -36,6 +36,9 @@ export const EVENT_TYPES: readonly EventTypeInfo[] = [
   { name: 'ContainerInventory', kind: 'Security', defaultPriority: 'Low', categories: ['Periodic'], native: false },
   { name: 'ContainerActivity', kind: 'Security', defaultPriority: 'Low', categories: ['Triggered'], native: false },
   { name: 'DeploymentManifestAnalysis', kind: 'Security', defaultPriority: 'Low', categories: ['Periodic'], native: false },
+  // The eBPF kernel sensor's (src/sources/host/kernel-sensor/).
+  { name: 'PortListen', kind: 'Security', defaultPriority: 'Low', categories: ['Triggered'], native: false },
+  { name: 'FileOperation', kind: 'Security', defaultPriority: 'High', categories: ['Triggered'], native: false },
 ];
 
 const BY_NAME = new Map(EVENT_TYPES.map((t) => [t.name, t]));

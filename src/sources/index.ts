@@ -10,6 +10,7 @@ import { osBaselineSource } from './host/os-baseline';
 import { connectionsSource } from './host/connections';
 import { listeningPortsSource } from './host/listening-ports';
 import { kernelModulesSource } from './host/kernel-modules';
+import { fileOperationsSource } from './host/kernel-sensor/file-operations';
 import type { SourceDefinition } from './source';
 
 /**
@@ -26,6 +27,7 @@ export const ALL_SOURCES: readonly SourceDefinition[] = [
   firewallConfigurationSource,
   osBaselineSource,
   kernelModulesSource,
+  fileOperationsSource,
   containerRuntimeSource,
   DeploymentManifests,
 ];

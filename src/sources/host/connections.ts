@@ -10,6 +10,7 @@ import { readSocketTables, TcpState, type SocketTableName } from './net/socket-t
 import { SourceUnavailableError } from '../source';
 import { readTcpOpenCounters, sameCounters, type TcpOpenCounters } from './net/tcp-open-counters';
 import { rateLimitedWarning } from './proc/rate-limited-warning';
+import { PORT_LISTEN_EVENT, startEbpfConnections, type EbpfConnections } from './kernel-sensor/connections-method';
 
 export const NETLINK_TABLES_METHOD = 'sock_diag netlink';
 export const PROCFS_TABLES_METHOD = '/proc/net/tcp, tcp6';
@@ -25,9 +26,9 @@ const SETTINGS: readonly SettingDefinition[] = [
     name: 'connectionsMethod',
     type: 'enum',
     default: 'auto',
-    values: ['auto', 'netlink', 'procfs'],
+    values: ['auto', 'ebpf', 'netlink', 'procfs'],
     description:
-      'How the TCP tables are read: auto (sock_diag netlink through the native addon, else the /proc/net text tables), netlink (only; the source fails without it), procfs (/proc/net/tcp, tcp6 text: ~20x the CPU per read, but readable in a prepared host root).',
+      'How connections are seen: auto (the eBPF kernel sensor: every connect and accept as it happens, plus PortListen events; else polling the TCP tables through sock_diag netlink, else the /proc/net text tables; the status names the reason for each fallback), ebpf (kernel sensor only; the source fails without it), netlink (sock_diag polling only; the source fails without it), procfs (/proc/net/tcp, tcp6 text: ~20x the CPU per read, but readable in a prepared host root).',
   },
   {
     name: 'connectionsPollInterval',
@@ -71,20 +72,42 @@ export interface ConnectionsSource extends Source {
   pollNow(): void;
 }
 
+/** The kernel sensor method behind the ConnectionsSource interface (pollNow has nothing to poll). */
+function ebpfConnectionsSource(ebpf: EbpfConnections): ConnectionsSource {
+  return {
+    stats: () => {
+      const s = ebpf.stats();
+      return { polls: 0, tableReads: 0, reported: s.connections, ownerScans: 0, overflow: 0, tracked: 0, pollCpuMicros: 0 };
+    },
+    pollNow: () => undefined,
+    stop: () => ebpf.stop(),
+  };
+}
+
 export const connectionsSource: SourceDefinition = {
   name: 'Connections',
-  description: 'new inbound and outbound TCP connections (ConnectionCreate), IPv4 and IPv6, with the owning process, by polling the kernel socket tables',
-  events: ['ConnectionCreate'],
+  description: 'new inbound and outbound TCP connections (ConnectionCreate), IPv4 and IPv6, with the owning process, from the eBPF kernel sensor (with listen/bind as PortListen) or by polling the kernel socket tables',
+  events: ['ConnectionCreate', PORT_LISTEN_EVENT],
   settings: SETTINGS,
   async start(ctx: SourceContext): Promise<ConnectionsSource> {
     const warn = rateLimitedWarning(ctx.log);
     const { procRoot, netDir } = resolveNetDir(ctx.hostRoot);
     const tables = requireTables(netDir, TABLES);
     const wanted = ctx.config.string('connectionsMethod');
+    let ebpfReason: string | undefined;
+    if (wanted === 'auto' || wanted === 'ebpf') {
+      try {
+        return ebpfConnectionsSource(startEbpfConnections(ctx, procRoot));
+      } catch (err) {
+        ebpfReason = `eBPF kernel sensor unavailable (${err instanceof Error ? err.message : String(err)})`;
+        if (wanted === 'ebpf') throw new SourceUnavailableError(`${ebpfReason}; connectionsMethod is ebpf, so no fallback`);
+        ctx.log.warn('kernel sensor unavailable, falling back to polling the TCP tables', { reason: ebpfReason });
+      }
+    }
     let readSockets: SocketReader = (t) => readSocketTables(netDir, t, warn);
     let method = `${PROCFS_TABLES_METHOD} under ${netDir}, ${GATE}`;
     let shortfall: SockDiagShortfall | undefined;
-    if (wanted !== 'procfs') {
+    if (wanted !== 'procfs' && wanted !== 'ebpf') {
       const netlink = sockDiagReader({
         maxRecords: Math.max(DEFAULT_MAX_RECORDS, ctx.config.integer('connectionsMaxTracked')),
         onShortfall: (s) => {
@@ -112,6 +135,7 @@ export const connectionsSource: SourceDefinition = {
       method,
       ...(tables.length < TABLES.length ? { state: 'degraded' as const, reason: `only ${tables.join(', ')} readable (no IPv6 in the kernel?)` } : {}),
     };
+    if (ebpfReason) baseStatus.reason = [ebpfReason, baseStatus.reason].filter(Boolean).join('; ');
     let lastStatus = '';
     // Sticky: whether a scan reaches an unreadable process depends on where the owners are found.
     let deniedSeen = 0;

@@ -80,7 +80,7 @@ export function connectionFromNet(rec: NetRecord, enrich: SensorEnrichment): Pay
     RemotePort: String(rec.remotePort),
     LocalAddress: rec.localAddress,
     LocalPort: String(rec.localPort),
-    Direction: rec.type === 'accept' ? 'Inbound' : 'Outbound',
+    Direction: rec.type === 'accept' ? 'In' : 'Out',
     Protocol: 'TCP',
     ProcessId: rec.pid,
     UserId: String(rec.uid),
