@@ -177,6 +177,16 @@ static int get_string(napi_env env, napi_value obj, const char* key, char* out, 
   return len >= size - 1 ? -1 : 1;
 }
 
+/* A map's fd, or -1 (errno ENOENT) when the object has no such map (an object from another build). */
+static int map_fd(struct bpf_object* obj, const char* name) {
+  struct bpf_map* m = bpf_object__find_map_by_name(obj, name);
+  if (!m) {
+    errno = ENOENT;
+    return -1;
+  }
+  return bpf_map__fd(m);
+}
+
 /* ---------- batches to JavaScript ---------- */
 
 static void free_batch(ks_batch* b) {
@@ -337,7 +347,8 @@ static int fill_prefixes(napi_env env, napi_value options, ks_handle* h) {
   uint32_t n = 0;
   napi_get_named_property(env, options, "prefixes", &arr);
   if (napi_get_array_length(env, arr, &n) != napi_ok) return EINVAL;
-  int fd = bpf_map__fd(bpf_object__find_map_by_name(h->obj, "prefixes"));
+  int fd = map_fd(h->obj, "prefixes");
+  if (fd < 0) return errno;
   for (uint32_t i = 0; i < n; i++) {
     napi_value item;
     napi_get_element(env, arr, i, &item);
@@ -362,7 +373,8 @@ static int fill_names(napi_env env, napi_value options, ks_handle* h) {
   uint32_t n = 0;
   napi_get_named_property(env, options, "names", &arr);
   if (napi_get_array_length(env, arr, &n) != napi_ok) return EINVAL;
-  int fd = bpf_map__fd(bpf_object__find_map_by_name(h->obj, "names"));
+  int fd = map_fd(h->obj, "names");
+  if (fd < 0) return errno;
   for (uint32_t i = 0; i < n; i++) {
     napi_value item;
     char name[32];
@@ -442,7 +454,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
       if (wanted && h->nskipped < MAX_NAMES) snprintf(h->skipped[h->nskipped++], 48, "%s", name);
     }
   }
-  if (bpf_map__set_max_entries(bpf_object__find_map_by_name(h->obj, "events"), ring) != 0) {
+  struct bpf_map* events = bpf_object__find_map_by_name(h->obj, "events");
+  if (!events || !bpf_object__find_map_by_name(h->obj, "config") || !bpf_object__find_map_by_name(h->obj, "drops") ||
+      !bpf_object__find_map_by_name(h->obj, "excluded")) {
+    err = ENOENT;
+    step = "BPF object lacks the sensor's maps (not EdgeGuard's sensor object?)";
+    goto fail;
+  }
+  if (bpf_map__set_max_entries(events, ring) != 0) {
     err = EINVAL;
     step = "size the ring buffer";
     goto fail;
@@ -453,7 +472,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     goto fail;
   }
   uint32_t zero = 0;
-  if (bpf_map_update_elem(bpf_map__fd(bpf_object__find_map_by_name(h->obj, "config")), &zero, &cfg, BPF_ANY) != 0) {
+  if (bpf_map_update_elem(map_fd(h->obj, "config"), &zero, &cfg, BPF_ANY) != 0) {
     err = errno;
     step = "configure the sensor";
     goto fail;
@@ -461,7 +480,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (exclude_pid > 0) {
     uint32_t pid = (uint32_t)exclude_pid;
     uint8_t one = 1;
-    bpf_map_update_elem(bpf_map__fd(bpf_object__find_map_by_name(h->obj, "excluded")), &pid, &one, BPF_ANY);
+    bpf_map_update_elem(map_fd(h->obj, "excluded"), &pid, &one, BPF_ANY);
   }
   if ((err = fill_prefixes(env, argv[0], h)) != 0) {
     step = "sensitive path prefixes (each at most 128 bytes)";
@@ -471,7 +490,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     step = "watched file names (each at most 30 bytes)";
     goto fail;
   }
-  h->drops_fd = bpf_map__fd(bpf_object__find_map_by_name(h->obj, "drops"));
+  h->drops_fd = map_fd(h->obj, "drops");
   bpf_object__for_each_program(prog, h->obj) {
     if (!bpf_program__autoload(prog)) continue;
     if (h->nlinks >= MAX_LINKS) break;
@@ -484,7 +503,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     h->links[h->nlinks++] = link;
     if (h->nattached < MAX_NAMES) snprintf(h->attached[h->nattached++], 48, "%s", bpf_program__name(prog));
   }
-  h->rb = ring_buffer__new(bpf_map__fd(bpf_object__find_map_by_name(h->obj, "events")), on_sample, h, NULL);
+  h->rb = ring_buffer__new(bpf_map__fd(events), on_sample, h, NULL);
   if (!h->rb) {
     err = errno;
     step = "open the ring buffer";

@@ -31,8 +31,10 @@ export function startEbpfConnections(ctx: SourceContext, procRoot: string): Ebpf
   const includeLoopback = ctx.config.boolean('connectionsIncludeLoopback');
   let connections = 0;
   let listens = 0;
-  const sub = subscribeKernelSensor(sensorSettings(ctx.config), { network: true }, (records) => {
+  // Exec records too: they name the owner of a connection even when it is gone before the record is read.
+  const sub = subscribeKernelSensor(sensorSettings(ctx.config), { network: true, process: true }, (records) => {
     for (const rec of records) {
+      enrich.learn(rec);
       if (rec.type !== 'connect' && rec.type !== 'accept' && rec.type !== 'listen' && rec.type !== 'bind') continue;
       try {
         if (rec.type === 'connect' || rec.type === 'accept') {

@@ -1,7 +1,7 @@
 import { containerDirectory } from '../../docker/container-directory';
 import { CgroupContainers } from './cgroup-containers';
 import { ProcessTable } from './process-table';
-import type { RecordHeader } from './records';
+import type { RecordHeader, SensorRecord } from './records';
 
 /**
  * What the kernel sensor's events are enriched with, shared by the sources that use it: the
@@ -15,6 +15,15 @@ export class SensorEnrichment {
   constructor(procRoot: string, hostRoot: string) {
     this.processes = new ProcessTable(procRoot);
     this.cgroups = new CgroupContainers(hostRoot);
+  }
+
+  /**
+   * Learns a process from its exec record (every subscriber feeds it, so an owner is known even when
+   * it exits before its connection or file record is handled). Kept after exit, in the bounded table:
+   * a record of a process that has just exited still finds it; a reused pid is overwritten at its exec.
+   */
+  learn(rec: SensorRecord): void {
+    if (rec.type === 'exec') this.processes.set(rec.pid, { executable: rec.executable || undefined, commandLine: rec.argv.join(' ') || undefined, ppid: rec.ppid });
   }
 
   /** ContainerId / ContainerName / CgroupId of a record, as ExtraDetails strings (ContainerName: the IoT Edge module name when it is one). */

@@ -64,8 +64,9 @@ export const fileOperationsSource: SourceDefinition = {
     let reported = 0;
     let sub;
     try {
-      sub = subscribeKernelSensor(sensorSettings(ctx.config), { files: filter }, (records) => {
+      sub = subscribeKernelSensor(sensorSettings(ctx.config), { files: filter, process: true }, (records) => {
         for (const rec of records) {
+          enrich.learn(rec);
           if (rec.type !== 'file') continue;
           try {
             if (ctx.config.priority(FILE_OPERATION_EVENT) === 'Off') continue;

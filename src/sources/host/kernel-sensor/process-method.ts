@@ -31,13 +31,12 @@ export function startEbpfProcessEvents(ctx: SourceContext, procRoot: string, use
         if (rec.type === 'exec') {
           // Learnt before the event is built: a child exec'd in the same batch finds its parent.
           const item = processCreateFromExec(rec, enrich, users.name(rec.uid));
-          enrich.processes.set(rec.pid, { executable: rec.executable || undefined, commandLine: rec.argv.join(' ') || undefined, ppid: rec.ppid });
+          enrich.learn(rec);
           if (ctx.config.priority('ProcessCreate') === 'Off') continue;
           creates++;
           ctx.emit(createEvent('ProcessCreate', 'Triggered', [item]));
         } else if (rec.type === 'exit') {
           const executable = enrich.processes.get(rec.pid)?.executable;
-          enrich.processes.delete(rec.pid);
           if (ctx.config.priority('ProcessTerminate') === 'Off') continue;
           terminates++;
           ctx.emit(createEvent('ProcessTerminate', 'Triggered', [processTerminateFromExit(rec, executable, enrich)]));
