@@ -12,7 +12,7 @@ import { connectionsSource } from '../../../src/sources/host/connections';
 import { EBPF_CONNECTIONS_METHOD } from '../../../src/sources/host/kernel-sensor/connections-method';
 import { fileOperationsSource } from '../../../src/sources/host/kernel-sensor/file-operations';
 import { EBPF_PROCESS_METHOD } from '../../../src/sources/host/kernel-sensor/process-method';
-import { loadSensorAddon } from '../../../src/sources/host/kernel-sensor/sensor';
+import { defaultObjectPath, loadSensorAddon } from '../../../src/sources/host/kernel-sensor/sensor';
 import { KERNEL_SENSOR_SETTINGS } from '../../../src/sources/host/kernel-sensor/settings';
 import { NETLINK_METHOD, processEventsSource } from '../../../src/sources/host/process-events';
 import type { SourceDefinition } from '../../../src/sources/source';
@@ -23,12 +23,19 @@ import { SourceHarness } from '../../harness/source-harness';
 
 const validator = createSchemaValidator(referenceSchemaDir(), path.join(repoRoot(), 'schemas', 'events'));
 const isRoot = process.getuid?.() === 0;
-const probe = isRoot ? loadSensorAddon() : { reason: 'not root' };
-const SKIP = !isRoot
-  ? 'SKIPPED: the kernel sensor needs root (CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN)'
-  : 'reason' in probe
-    ? `SKIPPED: ${probe.reason}`
-    : false;
+/** Loads and closes the sensor once: the kernel, tracefs and privileges are all there, or the reason. */
+function probeSensor(): string | undefined {
+  const loaded = loadSensorAddon();
+  if ('reason' in loaded) return loaded.reason;
+  try {
+    loaded.addon.sensorClose(loaded.addon.sensorOpen({ objectPath: defaultObjectPath(), network: false, files: false }, () => undefined));
+    return undefined;
+  } catch (err) {
+    return `the kernel sensor does not load here: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+const probe = isRoot ? probeSensor() : 'not root';
+const SKIP = !isRoot ? 'SKIPPED: the kernel sensor needs root (CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN)' : probe ? `SKIPPED: ${probe}` : false;
 if (SKIP) console.error(SKIP);
 
 /** A source with the kernel sensor's settings in its catalogue too (they are declared by FileOperations). */
