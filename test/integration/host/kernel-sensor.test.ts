@@ -18,6 +18,8 @@ import { NETLINK_METHOD, processEventsSource } from '../../../src/sources/host/p
 import type { SourceDefinition } from '../../../src/sources/source';
 import { repoRoot, referenceSchemaDir } from '../../harness/paths';
 import { SourceHarness } from '../../harness/source-harness';
+import { execIn, openDockerTests, TEST_IMAGE, TEST_LABEL } from '../../harness/docker';
+import { containerRuntimeSource } from '../../../src/sources/docker/index';
 
 // The eBPF kernel sensor on this machine's real kernel (issue 13): root, loopback, temp directories.
 
@@ -307,4 +309,47 @@ test('the BPF object was built from the repository (no download): it is an ELF f
   assert.equal(obj.subarray(0, 4).toString('latin1'), '\x7fELF');
   assert.equal(obj.readUInt16LE(18), 247, 'e_machine EM_BPF');
   assert.ok(obj.includes(Buffer.from('.BTF')), 'BTF section for CO-RE');
+});
+
+test('container attribution: processes and file operations inside a real container name its id and name (from the ContainerRuntime directory)', { skip: SKIP }, async (t) => {
+  const docker = await openDockerTests();
+  if (docker.skip) return void t.skip(docker.skip);
+  const runtime = new SourceHarness(containerRuntimeSource);
+  const procs = harness(processEventsSource, { processEventsMethod: 'ebpf' });
+  const files = harness(fileOperationsSource, { fileOperationsWatchPaths: ['/tmp/h-ebpf-mark'], fileOperationsReadWatchPaths: [] });
+  const name = `h-ebpf-attrib-${docker.containers.runId}`;
+  try {
+    const container = await docker.connection.docker.createContainer({
+      name,
+      Image: TEST_IMAGE,
+      Cmd: ['sleep', '600'],
+      Labels: { [TEST_LABEL]: docker.containers.runId },
+      HostConfig: { NetworkMode: 'none' },
+    });
+    await container.start();
+    const source = await runtime.start();
+    await source.snapshot!(); // the directory learns the running container
+    await procs.start();
+    await files.start();
+    const code = await execIn(container, ['sh', '-c', 'echo x > /tmp/h-ebpf-mark; cat /tmp/h-ebpf-mark']);
+    assert.equal(code, 0);
+    await files.waitFor((r) => r.some((e) => e.event.Payload[0]?.Path === '/tmp/h-ebpf-mark'), 10_000);
+    await procs.waitFor((r) => r.some((e) => e.event.Name === 'ProcessCreate' && e.event.Payload[0]?.CommandLine === 'sh -c echo x > /tmp/h-ebpf-mark; cat /tmp/h-ebpf-mark'), 10_000);
+    const id = container.id;
+    const create = payload(procs.eventsNamed('ProcessCreate'), (p) => p.CommandLine === 'sh -c echo x > /tmp/h-ebpf-mark; cat /tmp/h-ebpf-mark')!;
+    const extra = create.ExtraDetails as Record<string, string>;
+    assert.equal(extra.ContainerId, id);
+    assert.equal(extra.ContainerName, name);
+    assert.equal(create.Executable, '/bin/busybox', 'the path inside the container');
+    const op = payload(files.eventsNamed('FileOperation'), (p) => p.Path === '/tmp/h-ebpf-mark')!;
+    assert.equal((op.ExtraDetails as Record<string, string>).ContainerId, id);
+    assert.equal((op.ExtraDetails as Record<string, string>).ContainerName, name);
+    // A host process in the same run names no container.
+    assert.ok(procs.eventsNamed('ProcessCreate').some((e) => (e.Payload[0]?.ExtraDetails as Record<string, string>).ContainerId === undefined));
+  } finally {
+    await files.stop();
+    await procs.stop();
+    await runtime.stop();
+    await docker.containers.cleanup();
+  }
 });
