@@ -14,7 +14,7 @@ import { fileOperationsSource } from '../../../src/sources/host/kernel-sensor/fi
 import { EBPF_PROCESS_METHOD } from '../../../src/sources/host/kernel-sensor/process-method';
 import { defaultObjectPath, loadSensorAddon } from '../../../src/sources/host/kernel-sensor/sensor';
 import { KERNEL_SENSOR_SETTINGS } from '../../../src/sources/host/kernel-sensor/settings';
-import { NETLINK_METHOD, processEventsSource } from '../../../src/sources/host/process-events';
+import { NETLINK_METHOD, processEventsSource, type ProcessEventsSource } from '../../../src/sources/host/process-events';
 import type { SourceDefinition } from '../../../src/sources/source';
 import { repoRoot, referenceSchemaDir } from '../../harness/paths';
 import { SourceHarness } from '../../harness/source-harness';
@@ -351,5 +351,22 @@ test('container attribution: processes and file operations inside a real contain
     await procs.stop();
     await runtime.stop();
     await docker.containers.cleanup();
+  }
+});
+
+test('a loss is counted and reported: with JavaScript blocked during an exec burst, the dropped records show in the stats and the status', { skip: SKIP }, async () => {
+  const h = harness(processEventsSource, { processEventsMethod: 'ebpf' });
+  try {
+    const source = (await h.start()) as ProcessEventsSource;
+    const loop = spawn('sh', ['-c', 'i=0; while [ $i -lt 4000 ]; do /bin/true; i=$((i+1)); done'], { stdio: 'ignore' });
+    // Block the event loop for 4 s: the addon's queue of batches for JS (64) fills and the rest is dropped, counted.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 4000);
+    await exited(loop);
+    const dropped = source.stats().sensor?.droppedRecords ?? 0;
+    assert.ok(dropped > 0, `records dropped while JS was blocked: ${dropped}`);
+    await h.waitFor(() => h.lastStatus()?.state === 'degraded', 12_000);
+    assert.match(h.lastStatus()?.reason ?? '', /kernel sensor lost records: \d+ recordsDroppedConsumerSlow/);
+  } finally {
+    await h.stop();
   }
 });
