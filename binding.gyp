@@ -8,6 +8,7 @@
     },
     {
       "target_name": "edgeguard_sensor",
+      "type": "<!(sh native/bpf/sensor-target-type.sh)",
       "sources": ["native/kernel_sensor.c"],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "defines": ["NAPI_VERSION=8"],
