@@ -40,6 +40,7 @@ export function processCreateFromExec(rec: ExecRecord, enrich: SensorEnrichment,
   const extra: Record<string, string> = {};
   const parent = enrich.processes.get(rec.ppid);
   if (parent?.executable) extra.ParentExecutable = parent.executable;
+  // Redacted by the pipeline like CommandLine (transforms/command-line-secrets.ts).
   if (parent?.commandLine) extra.ParentCommandLine = cut(parent.commandLine, CONTEXT_COMMAND_LINE_LIMIT);
   const ancestors = enrich.processes.ancestors(rec.ppid, ANCESTORS);
   if (ancestors.length > 0) extra.AncestorExecutables = ancestors.join(',');
