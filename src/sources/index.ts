@@ -13,11 +13,8 @@ import { kernelModulesSource } from './host/kernel-modules';
 import { fileOperationsSource } from './host/kernel-sensor/file-operations';
 import type { SourceDefinition } from './source';
 
-/**
- * Every source EdgeGuard has, in start order. Add a source here and it gets its
- * `collectorEnabled<Name>` setting, a status entry in the twin, and start/stop/restart handling.
- */
-export const ALL_SOURCES: readonly SourceDefinition[] = [
+/** The host collectors (src/sources/host), in start order: one line per collector. */
+export const HOST_SOURCES: readonly SourceDefinition[] = [
   systemInformationSource,
   processEventsSource,
   connectionsSource,
@@ -28,6 +25,14 @@ export const ALL_SOURCES: readonly SourceDefinition[] = [
   osBaselineSource,
   kernelModulesSource,
   fileOperationsSource,
+];
+
+/**
+ * Every source EdgeGuard has, in start order. Add a source here and it gets its
+ * `collectorEnabled<Name>` setting, a status entry in the twin, and start/stop/restart handling.
+ */
+export const ALL_SOURCES: readonly SourceDefinition[] = [
+  ...HOST_SOURCES,
   containerRuntimeSource,
   DeploymentManifests,
 ];

@@ -9,8 +9,9 @@ import { DEFAULT_MAX_RECORDS, sockDiagReader, type SockDiagShortfall, type Socke
 import { readSocketTables, TcpState, type SocketTableName } from './net/socket-table';
 import { SourceUnavailableError } from '../source';
 import { readTcpOpenCounters, sameCounters, type TcpOpenCounters } from './net/tcp-open-counters';
-import { rateLimitedWarning } from './proc/rate-limited-warning';
-import { PORT_LISTEN_EVENT, startEbpfConnections, type EbpfConnections } from './kernel-sensor/connections-method';
+import { rateLimitedWarning } from '../../core/rate-limited-log';
+import { CONNECTION_CREATE } from './net/connection-create';
+import { PORT_LISTEN, startEbpfConnections, type EbpfConnections } from './kernel-sensor/connections-method';
 
 export const NETLINK_TABLES_METHOD = 'sock_diag netlink';
 export const PROCFS_TABLES_METHOD = '/proc/net/tcp, tcp6';
@@ -87,7 +88,7 @@ function ebpfConnectionsSource(ebpf: EbpfConnections): ConnectionsSource {
 export const connectionsSource: SourceDefinition = {
   name: 'Connections',
   description: 'new inbound and outbound TCP connections (ConnectionCreate), IPv4 and IPv6, with the owning process, from the eBPF kernel sensor (with listen/bind as PortListen) or by polling the kernel socket tables',
-  events: ['ConnectionCreate', PORT_LISTEN_EVENT],
+  events: [CONNECTION_CREATE, PORT_LISTEN],
   settings: SETTINGS,
   async start(ctx: SourceContext): Promise<ConnectionsSource> {
     const warn = rateLimitedWarning(ctx.log);
@@ -167,7 +168,7 @@ export const connectionsSource: SourceDefinition = {
         const { fresh, overflow } = tracker.diff(readSockets(tables, WANTED_STATES));
         stats.overflow += overflow;
         if (overflow > 0) warn('connections not reported: connectionsMaxTracked reached', { limit: ctx.config.integer('connectionsMaxTracked'), skipped: overflow });
-        if (fresh.length > 0 && ctx.config.priority('ConnectionCreate') !== 'Off') {
+        if (fresh.length > 0) {
           // Only now, with new connections to attribute, are the processes' file descriptors read.
           stats.ownerScans++;
           const found = owners.find(fresh.map((c) => c.entry.inode));

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import { test } from 'node:test';
 import { sockDiagReader, type SockDiagShortfall } from '../../../src/sources/host/net/sock-diag';
-import { loadNativeAddon, type NativeProcRecord } from '../../../src/sources/host/proc/native';
+import { loadNativeAddon, type NativeProcRecord } from '../../../src/sources/host/common/native';
 
 // Issue 11 item 14: the native netlink readers take only what the kernel sent, and bound what they hold.
 

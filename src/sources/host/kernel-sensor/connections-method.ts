@@ -1,4 +1,5 @@
 import { createEvent } from '../../../core/event';
+import { defineEventType } from '../../../core/event-types';
 import type { SourceContext, SourceStatus } from '../../source';
 import { isLoopbackAddress } from '../net/ip-address';
 import { sensorEnrichment } from './context';
@@ -10,6 +11,8 @@ import { sensorSettings } from './settings';
 
 export const EBPF_CONNECTIONS_METHOD = 'eBPF kernel sensor (connect, accept, listen, bind tracepoints)';
 export const PORT_LISTEN_EVENT = 'PortListen';
+/** Bind and listen as they happen (ListeningPorts is a periodic snapshot in Microsoft's schema). */
+export const PORT_LISTEN = defineEventType({ name: PORT_LISTEN_EVENT, category: 'Triggered', defaultPriority: 'Low', schema: 'own' });
 const STATUS_CHECK_MS = 10_000;
 
 export interface EbpfConnections {

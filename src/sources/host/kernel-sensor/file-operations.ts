@@ -1,7 +1,8 @@
 import type { SettingDefinition } from '../../../config/settings';
 import { createEvent } from '../../../core/event';
+import { defineEventType } from '../../../core/event-types';
 import { SourceUnavailableError, type Source, type SourceContext, type SourceDefinition, type SourceStatus } from '../../source';
-import { resolveProcRoot } from '../proc/process-info';
+import { resolveProcRoot } from '../common/process-info';
 import { sensorEnrichment } from './context';
 import { lossReport, LossTracker } from './loss';
 import { fileOperationPayload } from './payloads';
@@ -10,6 +11,7 @@ import { subscribeKernelSensor, type SensorAddonStats } from './sensor';
 import { DEFAULT_READ_WATCH, DEFAULT_WATCH_NAMES, DEFAULT_WRITE_WATCH, KERNEL_SENSOR_SETTINGS, kernelFilter, sensorSettings } from './settings';
 
 export const FILE_OPERATION_EVENT = 'FileOperation';
+export const FILE_OPERATION = defineEventType({ name: FILE_OPERATION_EVENT, category: 'Triggered', defaultPriority: 'High', schema: 'own' });
 export const FILE_OPERATIONS_METHOD = 'eBPF kernel sensor (openat/unlink/rename/truncate/finit_module tracepoints, filtered in the kernel)';
 const STATUS_CHECK_MS = 10_000;
 
@@ -47,7 +49,7 @@ export interface FileOperationsSource extends Source {
 export const fileOperationsSource: SourceDefinition = {
   name: 'FileOperations',
   description: 'operations on sensitive files (FileOperation: writes, deletes, renames, truncation under watched paths, reads of credential files, kernel module loads) from the eBPF kernel sensor',
-  events: [FILE_OPERATION_EVENT],
+  events: [FILE_OPERATION],
   settings: SETTINGS,
   async start(ctx: SourceContext): Promise<FileOperationsSource> {
     let filter;

@@ -1,6 +1,6 @@
 import { constants } from 'node:os';
 import type { PayloadItem } from '../../../core/event';
-import { decodeWaitStatus, processCreatePayload, processTerminatePayload } from '../proc/process-payloads';
+import { decodeWaitStatus, processCreatePayload, processTerminatePayload } from '../process-events/process-payloads';
 import type { SensorEnrichment } from './context';
 import type { ExecRecord, ExitRecord, FileRecord, NetRecord } from './records';
 

@@ -1,6 +1,6 @@
 import { createEvent } from '../../../core/event';
 import type { SourceContext, SourceStatus } from '../../source';
-import type { UserNames } from '../proc/user-names';
+import type { UserNames } from '../process-events/user-names';
 import { sensorEnrichment } from './context';
 import { lossReport, LossTracker } from './loss';
 import { processCreateFromExec, processTerminateFromExit } from './payloads';

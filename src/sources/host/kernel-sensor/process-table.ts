@@ -1,6 +1,6 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
-import { BoundedMap } from '../proc/bounded-map';
+import { BoundedMap } from '../../../core/bounded-map';
 
 /**
  * What the kernel sensor has learnt about live processes (from exec records), for the context of
