@@ -245,6 +245,14 @@ static __always_inline int watched(const char *buf, __u32 pos, __u32 len, __u32 
   BOUND(start, 8191);
   if (start > EG_PATH_MAX * 2 - EG_PREFIX_MAX || n > EG_PREFIX_MAX) return 0;
   bpf_probe_read_kernel(key.data, n, buf + start);
+  /*
+   * A ".." component (a caller's path as given: "/tmp/../etc/shadow") cannot be matched against the
+   * prefixes lexically here: such a path is reported whatever it names (user space normalises it).
+   */
+  for (int i = 0; i < EG_PREFIX_MAX - 2; i++) {
+    if (i + 2 >= n) break;
+    if (key.data[i] == '/' && key.data[i + 1] == '.' && key.data[i + 2] == '.') return 1;
+  }
   key.prefixlen = n * 8;
   __u32 *flags = bpf_map_lookup_elem(&prefixes, &key);
   return flags && (*flags & want);
@@ -594,6 +602,8 @@ static __always_inline int path_op(__u32 op, int dfd, const char *user, int dfd2
       }
     }
   }
+  /* A path deeper than the walk lost its top components and cannot be matched: reported, flagged. */
+  if (e->h.flags & (EG_F_PATH_TRUNCATED | EG_F_PATH2_TRUNCATED)) hit = 1;
   if (hit) emit(rec, off, EG_FILE);
   return 0;
 }
@@ -676,7 +686,8 @@ static __always_inline int opened(long ret) {
   __u32 trunc = 0;
   __u32 pos = walk_path(&f->f_path, pb, &trunc);
   __u32 len = EG_PATH_MAX - pos;
-  if (!name_hit && !watched(pb, pos, len, want)) return 0;
+  /* Too deep to match (top components lost): a write is reported, flagged; a read only by its name. */
+  if (!name_hit && !(trunc && want == EG_WATCH_WRITE) && !watched(pb, pos, len, want)) return 0;
   struct eg_file *e = file_record(rec, op, t);
   if (trunc) e->h.flags |= EG_F_PATH_TRUNCATED;
   e->result = (__s32)ret;

@@ -220,7 +220,7 @@ test('FileOperations: writes, renames (relative names resolved), unlinks, trunca
   }
 });
 
-test('FileOperations: hostile names (control characters, invalid UTF-8, a 34-level path) are reported without breaking', { skip: SKIP }, async () => {
+test('FileOperations: hostile names (control characters, invalid UTF-8, a 34-level path) are reported without breaking; ".." and too-deep paths are reported rather than missed', { skip: SKIP }, async () => {
   const watched = path.join(tmp, 'hostile');
   mkdirSync(watched);
   const h = harness(fileOperationsSource, { fileOperationsWatchPaths: [`${watched}/`], fileOperationsReadWatchPaths: [] });
@@ -232,9 +232,21 @@ test('FileOperations: hostile names (control characters, invalid UTF-8, a 34-lev
     const deep = path.join(watched, ...Array.from({ length: 30 }, (_, i) => `d${i}`));
     mkdirSync(deep, { recursive: true });
     spawnSync('sh', ['-c', 'echo x > deep-file'], { cwd: deep });
+    // Deeper than the 40 components the kernel walks: the top is lost, so it is reported and flagged.
+    const deeper = path.join(tmp, 'elsewhere', ...Array.from({ length: 45 }, (_, i) => `e${i}`));
+    mkdirSync(deeper, { recursive: true });
+    spawnSync('sh', ['-c', 'echo x > too-deep-file'], { cwd: deeper });
+    // ".." in a path as given cannot be matched lexically in the kernel: reported, then normalised.
+    writeFileSync(path.join(watched, 'victim'), 'x');
+    spawnSync('rm', [`${tmp}/elsewhere/../hostile/victim`]);
+    await h.waitFor((r) => r.some((e) => e.event.Payload[0]?.Operation === 'Unlink'));
     await h.waitFor((r) => r.some((e) => e.event.Payload[0]?.Path === path.join(deep, 'deep-file')));
+    await h.waitFor((r) => r.some((e) => String(e.event.Payload[0]?.Path).endsWith('/too-deep-file')));
     const ops = h.eventsNamed('FileOperation').map((e) => e.Payload[0] as Record<string, unknown>);
     assert.ok(ops.some((o) => String(o.Path).startsWith(`${watched}/evil\n`)), JSON.stringify(ops.map((o) => o.Path)));
+    assert.ok(ops.some((o) => o.Operation === 'Unlink' && o.Path === path.join(watched, 'victim')), 'the ".." path reported, normalised');
+    const tooDeep = ops.find((o) => String(o.Path).endsWith('/too-deep-file'))!;
+    assert.equal((tooDeep.ExtraDetails as Record<string, string>).PathTruncated, 'true');
     assertValid(h);
   } finally {
     await h.stop();

@@ -208,7 +208,8 @@ export function decodeRecords(buf: Buffer, littleEndian = endianness() === 'LE')
         const p = at + FILE_BYTES;
         if (p + pathLen + path2Len > end || FILE_OP_NAMES[op] === undefined) return undefined;
         const relative = (flags & F_RELATIVE) !== 0;
-        const fix = (s: string): string => (relative ? normalizeAbsolute(s) : s);
+        // Joined relative names, and absolute ones as a caller gave them ("/tmp/../etc/shadow"), are normalised.
+        const fix = (s: string): string => (relative || /\/\.\.?(\/|$)/.test(s) ? normalizeAbsolute(s) : s);
         const record: FileRecord = {
           type: 'file',
           ...header,
