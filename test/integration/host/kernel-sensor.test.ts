@@ -163,6 +163,18 @@ test('Connections from the sensor: a 1 ms loopback connection both ways with its
     assert.ok(listens.some((l) => l.Operation === 'Listen' && l.LocalPort === String(port) && l.ProcessId === process.pid && l.Result === 'OK'), JSON.stringify(listens));
     assert.ok(listens.some((l) => l.Operation === 'Bind' && l.LocalAddress === '127.0.0.1' && l.ProcessId === process.pid));
 
+    // IPv6 the same way.
+    const server6 = net.createServer((sock) => sock.end());
+    await new Promise<void>((resolve) => server6.listen(0, '::1', resolve));
+    const port6 = (server6.address() as net.AddressInfo).port;
+    const client6 = spawn(process.execPath, ['-e', `const s=require('net').connect(${port6},'::1',()=>s.end());s.on('close',()=>process.exit(0))`], { stdio: 'ignore' });
+    await exited(client6);
+    await h.waitFor((r) => r.some((e) => e.event.Name === 'ConnectionCreate' && e.event.Payload[0]?.RemotePort === String(port6)));
+    const out6 = payload(h.eventsNamed('ConnectionCreate'), (p) => p.RemotePort === String(port6))!;
+    assert.equal(out6.RemoteAddress, '::1');
+    assert.equal(out6.ProcessId, client6.pid);
+    await new Promise<void>((resolve) => server6.close(() => resolve()));
+
     // A refused connect (nothing listens on the port once closed) is reported with its result.
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await exited(spawn(process.execPath, ['-e', `require('net').connect(${port},'127.0.0.1').on('error',()=>process.exit(0))`], { stdio: 'ignore' }));
