@@ -394,3 +394,18 @@ test('a loss is counted and reported: with JavaScript blocked during an exec bur
     await h.stop();
   }
 });
+
+test("a source whose sensor load fails does not take the sensor from the others: they keep their events", { skip: SKIP }, async () => {
+  const procs = harness(processEventsSource, { processEventsMethod: 'ebpf' });
+  const files = harness(fileOperationsSource, { kernelSensorObjectPath: path.join(tmp, 'missing.bpf.o') });
+  try {
+    await procs.start();
+    await assert.rejects(files.start(), /eBPF kernel sensor unavailable \(open BPF object/);
+    const child = spawn('/bin/true', ['after-failed-load'], { stdio: 'ignore' });
+    await exited(child);
+    await procs.waitFor((r) => r.some((e) => e.event.Name === 'ProcessCreate' && e.event.Payload[0]?.ProcessId === child.pid));
+  } finally {
+    await files.stop();
+    await procs.stop();
+  }
+});

@@ -64,7 +64,10 @@ export function startEbpfConnections(ctx: SourceContext, procRoot: string): Ebpf
       const s = sub.stats();
       const report = s ? lossReport(loss, s) : undefined;
       if (report?.grew) ctx.log.warn('kernel sensor lost network records', { ...report.counts });
-      const status: SourceStatus = report?.total
+      const lost = sub.lost();
+      const status: SourceStatus = lost
+        ? { state: 'failed', method: EBPF_CONNECTIONS_METHOD, reason: lost }
+        : report?.total
         ? { state: 'degraded', method: EBPF_CONNECTIONS_METHOD, reason: `${report.text} since start (raise kernelSensorRingBufferBytes)` }
         : { state: 'running', method: EBPF_CONNECTIONS_METHOD };
       const key = JSON.stringify(status);

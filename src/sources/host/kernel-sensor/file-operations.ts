@@ -92,7 +92,10 @@ export const fileOperationsSource: SourceDefinition = {
         if (report?.grew) ctx.log.warn('kernel sensor lost file records', { ...report.counts });
         const skipped = s?.skipped.length ? `not on this kernel: ${s.skipped.join(', ')}` : '';
         const reasons = [report?.total ? `${report.text} since start (raise kernelSensorRingBufferBytes)` : '', skipped].filter(Boolean);
-        const status: SourceStatus = report?.total
+        const lost = subscription.lost();
+        const status: SourceStatus = lost
+          ? { state: 'failed', method: FILE_OPERATIONS_METHOD, reason: lost }
+          : report?.total
           ? { state: 'degraded', method: FILE_OPERATIONS_METHOD, reason: reasons.join('; ') }
           : { state: 'running', method: FILE_OPERATIONS_METHOD, ...(skipped ? { reason: skipped } : {}) };
         const key = JSON.stringify(status);

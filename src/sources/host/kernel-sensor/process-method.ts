@@ -54,7 +54,10 @@ export function startEbpfProcessEvents(ctx: SourceContext, procRoot: string, use
       const s = sub.stats();
       const report = s ? lossReport(loss, s) : undefined;
       if (report?.grew) ctx.log.warn('kernel sensor lost process records', { ...report.counts });
-      const status: SourceStatus = report?.total
+      const lost = sub.lost();
+      const status: SourceStatus = lost
+        ? { state: 'failed', method: EBPF_PROCESS_METHOD, reason: lost }
+        : report?.total
         ? { state: 'degraded', method: EBPF_PROCESS_METHOD, reason: `${report.text} since start (ring buffer full or consumer too slow; raise kernelSensorRingBufferBytes)` }
         : { state: 'running', method: EBPF_PROCESS_METHOD };
       const key = JSON.stringify(status);

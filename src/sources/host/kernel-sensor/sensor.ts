@@ -112,6 +112,8 @@ export interface SensorSettings {
 export interface Subscription {
   /** Loss and health figures of the shared sensor. */
   stats(): SensorAddonStats | undefined;
+  /** Why no sensor is loaded for this subscription any more (another source's reload failed), else undefined. */
+  lost(): string | undefined;
   close(): void;
 }
 
@@ -127,6 +129,10 @@ class SensorHub {
   private readonly subscribers = new Set<Subscriber>();
   /** Records the decoder could not frame (never expected: a layout mismatch between addon and JS). */
   malformed = 0;
+  /** Why the sensor is not loaded although sources subscribed (a reload that failed). */
+  private lostReason: string | undefined;
+  /** The options of the last load that worked: what the other subscribers go back to when a newcomer's load fails. */
+  private lastGood: SensorAddonOptions | undefined;
 
   /** Subscribes, (re)loading the sensor when the union of needs grew. Throws with the reason when it cannot load. */
   subscribe(settings: SensorSettings, needs: SensorNeeds, onRecords: (records: SensorRecord[]) => void): Subscription {
@@ -139,16 +145,30 @@ class SensorHub {
       this.reload(settings);
     } catch (err) {
       this.subscribers.delete(subscriber);
+      // The others keep what they had: load again without the newcomer's needs.
+      if (this.subscribers.size > 0 && this.lastGood) {
+        try {
+          this.open(this.lastGood);
+          this.lostReason = undefined;
+        } catch (again) {
+          this.lostReason = `kernel sensor could not be reloaded: ${again instanceof Error ? again.message : String(again)}`;
+        }
+      }
       throw err;
     }
     let closed = false;
     return {
       stats: () => (this.handle && this.addon ? this.addon.sensorStats(this.handle) : undefined),
+      lost: () => (this.handle ? undefined : (this.lostReason ?? 'kernel sensor not loaded')),
       close: () => {
         if (closed) return;
         closed = true;
         this.subscribers.delete(subscriber);
-        if (this.subscribers.size === 0) this.unload();
+        if (this.subscribers.size === 0) {
+          this.unload();
+          this.lastGood = undefined;
+          this.lostReason = undefined;
+        }
       },
     };
   }
@@ -175,12 +195,15 @@ class SensorHub {
 
   private reload(settings: SensorSettings): void {
     const options = this.wanted(settings);
-    const key = JSON.stringify(options);
-    if (this.handle && key === this.loadedKey) return;
+    if (this.handle && JSON.stringify(options) === this.loadedKey) return;
+    this.open(options);
+  }
+
+  private open(options: SensorAddonOptions): void {
     this.unload();
-    const addon = this.addon!;
-    this.handle = addon.sensorOpen(options, (batch) => this.dispatch(batch));
-    this.loadedKey = key;
+    this.handle = this.addon!.sensorOpen(options, (batch) => this.dispatch(batch));
+    this.loadedKey = JSON.stringify(options);
+    this.lastGood = options;
   }
 
   private dispatch(batch: Buffer): void {
