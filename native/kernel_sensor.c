@@ -387,6 +387,35 @@ static int fill_names(napi_env env, napi_value options, ks_handle* h) {
   return 0;
 }
 
+/* inodes: [{ino, dev, watch}] -> the `inodes` map (dev in the kernel's encoding, MAJOR << 20 | MINOR). */
+static int fill_inodes(napi_env env, napi_value options, ks_handle* h) {
+  bool has = false;
+  if (napi_has_named_property(env, options, "inodes", &has) != napi_ok || !has) return 0;
+  napi_value arr;
+  uint32_t n = 0;
+  napi_get_named_property(env, options, "inodes", &arr);
+  if (napi_get_array_length(env, arr, &n) != napi_ok) return EINVAL;
+  int fd = map_fd(h->obj, "inodes");
+  if (fd < 0) return errno;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value item, v;
+    napi_get_element(env, arr, i, &item);
+    struct {
+      uint64_t ino;
+      uint32_t dev, pad;
+    } key = {0, 0, 0};
+    double ino = 0, dev = 0;
+    if (napi_get_named_property(env, item, "ino", &v) != napi_ok || napi_get_value_double(env, v, &ino) != napi_ok) return EINVAL;
+    if (napi_get_named_property(env, item, "dev", &v) != napi_ok || napi_get_value_double(env, v, &dev) != napi_ok) return EINVAL;
+    if (ino < 0 || dev < 0 || dev > 4294967295.0) return EINVAL;
+    key.ino = (uint64_t)ino;
+    key.dev = (uint32_t)dev;
+    uint32_t watch = (uint32_t)get_int(env, item, "watch", EG_WATCH_READ);
+    if (bpf_map_update_elem(fd, &key, &watch, BPF_ANY) != 0) return errno;
+  }
+  return 0;
+}
+
 static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -488,6 +517,10 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   if ((err = fill_names(env, argv[0], h)) != 0) {
     step = "watched file names (each at most 30 bytes)";
+    goto fail;
+  }
+  if ((err = fill_inodes(env, argv[0], h)) != 0) {
+    step = "watched file inodes";
     goto fail;
   }
   h->drops_fd = map_fd(h->obj, "drops");

@@ -93,6 +93,20 @@ struct {
   __type(value, __u8);
 } names SEC(".maps");
 
+/* Watched files by inode (device as the kernel numbers it) -> EG_WATCH_*, filled by user space at load. */
+struct inode_key {
+  __u64 ino;
+  __u32 dev;
+  __u32 pad;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 128);
+  __type(key, struct inode_key);
+  __type(value, __u32);
+} inodes SEC(".maps");
+
 /* A network syscall between its entry and its exit, by thread. */
 struct stash {
   __u32 kind;
@@ -673,12 +687,18 @@ static __always_inline int opened(long ret) {
   const unsigned char *n = BPF_CORE_READ(f, f_path.dentry, d_name.name);
   bpf_probe_read_kernel_str(name, sizeof name, n);
   __u8 *name_flags = bpf_map_lookup_elem(&names, name);
+  /* The watched files themselves, by inode: a hard link or a bind mount elsewhere is the same file. */
+  struct inode_key ik = {};
+  ik.ino = BPF_CORE_READ(f, f_inode, i_ino);
+  ik.dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+  __u32 *inode_flags = bpf_map_lookup_elem(&inodes, &ik);
   if (!(mode & FMODE_WRITE)) {
-    if (!name_flags || !(*name_flags & EG_WATCH_READ)) return 0;
     want = EG_WATCH_READ;
     op = EG_OPEN_READ;
+    name_hit = inode_flags && (*inode_flags & EG_WATCH_READ);
+    if (!name_hit && (!name_flags || !(*name_flags & EG_WATCH_READ))) return 0;
   } else {
-    name_hit = name_flags && (*name_flags & EG_WATCH_WRITE);
+    name_hit = (name_flags && (*name_flags & EG_WATCH_WRITE)) || (inode_flags && (*inode_flags & EG_WATCH_WRITE));
   }
   char *rec = scratch_rec();
   char *pb = scratch_path();

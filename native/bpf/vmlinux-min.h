@@ -84,8 +84,18 @@ struct path {
   struct dentry *dentry;
 };
 
+struct super_block {
+  u32 s_dev;
+};
+
+struct inode {
+  unsigned long i_ino;
+  struct super_block *i_sb;
+};
+
 struct file {
   struct path f_path;
+  struct inode *f_inode;
   unsigned int f_mode;
   void *private_data;
 };

@@ -211,10 +211,12 @@ test('FileOperations: writes, renames (relative names resolved), unlinks, trunca
       'cat ../outside/not-watched > /dev/null',
       'echo z > ../outside/link', // through a symlink from outside: the real path is reported
       'echo h > ../outside/.h-ebpf_history', // a watched name anywhere
+      'ln secret ../outside/hard-link', // the read-watched file under another name: matched by its inode
+      'cat ../outside/hard-link > /dev/null',
     ].join(' && ');
     const sh = spawnSync('sh', ['-c', script], { cwd: tmp });
     assert.equal(sh.status, 0, sh.stderr.toString());
-    await h.waitFor((r) => r.some((e) => (e.event.Payload[0]?.Path as string | undefined)?.endsWith('.h-ebpf_history')));
+    await h.waitFor((r) => r.some((e) => (e.event.Payload[0]?.Path as string | undefined)?.endsWith('hard-link')));
     const ops = h.eventsNamed('FileOperation').map((e) => e.Payload[0] as Record<string, unknown>);
     const has = (op: string, p: string, extra: (x: Record<string, unknown>) => boolean = () => true): boolean => ops.some((o) => o.Operation === op && o.Path === p && extra(o));
     assert.ok(has('OpenForWrite', path.join(watched, 'a')), JSON.stringify(ops, null, 1));
@@ -224,8 +226,9 @@ test('FileOperations: writes, renames (relative names resolved), unlinks, trunca
     assert.ok(has('Unlink', path.join(watched, 'b')));
     assert.ok(has('OpenForWrite', path.join(watched, 'via-link')));
     assert.ok(has('OpenForWrite', path.join(outside, '.h-ebpf_history')));
+    assert.ok(has('OpenForRead', path.join(outside, 'hard-link')), 'a hard link to a read-watched file');
     assert.ok(!ops.some((o) => String(o.Path).includes('not-watched')), 'nothing outside the watched prefixes');
-    assert.ok(!ops.some((o) => o.Operation === 'OpenForRead' && o.Path !== path.join(watched, 'secret')));
+    assert.ok(!ops.some((o) => o.Operation === 'OpenForRead' && o.Path !== path.join(watched, 'secret') && o.Path !== path.join(outside, 'hard-link')));
     assertValid(h);
   } finally {
     await h.stop();

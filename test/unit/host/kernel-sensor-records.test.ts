@@ -4,7 +4,7 @@ import { containerIdInPath } from '../../../src/sources/host/kernel-sensor/cgrou
 import { LossTracker, lossReport } from '../../../src/sources/host/kernel-sensor/loss';
 import { decodeRecords, normalizeAbsolute, splitArgv } from '../../../src/sources/host/kernel-sensor/records';
 import type { SensorAddonStats } from '../../../src/sources/host/kernel-sensor/sensor';
-import { kernelFilter } from '../../../src/sources/host/kernel-sensor/settings';
+import { kernelDev, kernelFilter } from '../../../src/sources/host/kernel-sensor/settings';
 
 // Layout of native/bpf/sensor_events.h, written here by hand to test the decoder against it.
 function header(type: number, size: number, o: { pid?: number; flags?: number; comm?: string } = {}): Buffer {
@@ -128,4 +128,10 @@ test('losses are reported per record type and once they grow, never silently', (
   assert.equal(r.grew, true);
   assert.match(r.text, /5 execRecordsLostInKernel, 1 exitRecordsLostInKernel, 2 recordsDroppedConsumerSlow/);
   assert.equal(lossReport(t, stats([0, 5, 1, 9, 0, 0, 0, 0], 2)).grew, false);
+});
+
+test("stat's device numbers are turned into the kernel's encoding (MAJOR << 20 | MINOR)", () => {
+  assert.equal(kernelDev(0xfe00), 254 << 20, 'major 254, minor 0');
+  assert.equal(kernelDev(0x0801), (8 << 20) | 1, 'sda1');
+  assert.equal(kernelDev(0x100300), (3 << 20) | 256, 'a minor above 255 (its high bits from bit 20 of st_dev)');
 });

@@ -8,7 +8,7 @@ import { lossReport, LossTracker } from './loss';
 import { fileOperationPayload } from './payloads';
 import { RecordType } from './records';
 import { subscribeKernelSensor, type SensorAddonStats } from './sensor';
-import { DEFAULT_READ_WATCH, DEFAULT_WATCH_NAMES, DEFAULT_WRITE_WATCH, KERNEL_SENSOR_SETTINGS, kernelFilter, sensorSettings } from './settings';
+import { DEFAULT_READ_WATCH, DEFAULT_WATCH_NAMES, DEFAULT_WRITE_WATCH, KERNEL_SENSOR_SETTINGS, kernelFilter, sensorSettings, watchedInodes } from './settings';
 
 export const FILE_OPERATION_EVENT = 'FileOperation';
 export const FILE_OPERATION = defineEventType({ name: FILE_OPERATION_EVENT, category: 'Triggered', defaultPriority: 'High', schema: 'own' });
@@ -66,7 +66,8 @@ export const fileOperationsSource: SourceDefinition = {
     let reported = 0;
     let sub;
     try {
-      sub = subscribeKernelSensor(sensorSettings(ctx.config), { files: filter, process: true }, (records) => {
+      const files = { ...filter, inodes: watchedInodes(ctx.hostRoot, filter.prefixes) };
+      sub = subscribeKernelSensor(sensorSettings(ctx.config), { files, process: true }, (records) => {
         for (const rec of records) {
           enrich.learn(rec);
           if (rec.type !== 'file') continue;

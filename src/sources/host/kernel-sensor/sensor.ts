@@ -21,6 +21,13 @@ export interface WatchedName {
   watch: number;
 }
 
+/** A watched file by inode (dev in the kernel's encoding): hard links and bind mounts of it match too. */
+export interface WatchedInode {
+  ino: number;
+  dev: number;
+  watch: number;
+}
+
 export interface SensorAddonOptions {
   objectPath: string;
   ringBufferBytes?: number;
@@ -30,6 +37,7 @@ export interface SensorAddonOptions {
   excludePid?: number;
   prefixes?: SensitivePrefix[];
   names?: WatchedName[];
+  inodes?: WatchedInode[];
   maxBatchBytes?: number;
   flushMs?: number;
   maxQueuedBatches?: number;
@@ -98,7 +106,7 @@ export function loadSensorAddon(): { addon: SensorAddon } | { reason: string } {
 export interface SensorNeeds {
   process?: boolean;
   network?: boolean;
-  files?: { prefixes: SensitivePrefix[]; names: WatchedName[] };
+  files?: { prefixes: SensitivePrefix[]; names: WatchedName[]; inodes?: WatchedInode[] };
 }
 
 /** Settings of the sensor as a whole (docs: kernelSensor* settings). */
@@ -177,7 +185,12 @@ class SensorHub {
     const all = [...this.subscribers].map((s) => s.needs);
     const prefixes = new Map<string, number>();
     const names = new Map<string, number>();
+    const inodes = new Map<string, WatchedInode>();
     for (const n of all) {
+      for (const i of n.files?.inodes ?? []) {
+        const key = `${i.dev}:${i.ino}`;
+        inodes.set(key, { ...i, watch: (inodes.get(key)?.watch ?? 0) | i.watch });
+      }
       for (const p of n.files?.prefixes ?? []) prefixes.set(p.path, (prefixes.get(p.path) ?? 0) | p.watch);
       for (const w of n.files?.names ?? []) names.set(w.name, (names.get(w.name) ?? 0) | w.watch);
     }
@@ -190,6 +203,7 @@ class SensorHub {
       excludePid: settings.excludeSelf ? process.pid : 0,
       prefixes: [...prefixes].map(([p, watch]) => ({ path: p, watch })).sort((a, b) => a.path.localeCompare(b.path)),
       names: [...names].map(([name, watch]) => ({ name, watch })).sort((a, b) => a.name.localeCompare(b.name)),
+      inodes: [...inodes.values()].sort((a, b) => a.dev - b.dev || a.ino - b.ino),
     };
   }
 

@@ -1,6 +1,8 @@
 import type { ConfigView } from '../../../config/config-view';
 import type { SettingDefinition } from '../../../config/settings';
-import { defaultObjectPath, type SensitivePrefix, type SensorSettings, type WatchedName } from './sensor';
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { defaultObjectPath, type SensitivePrefix, type SensorSettings, type WatchedInode, type WatchedName } from './sensor';
 
 /** The kernel sensor's own settings (declared once, by the FileOperations source; read by every user of the sensor). */
 export const KERNEL_SENSOR_SETTINGS: readonly SettingDefinition[] = [
@@ -104,4 +106,30 @@ export function kernelFilter(
     prefixes: [...prefixes].map(([path, watch]) => ({ path, watch })),
     names: [...names].map(([name, watch]) => ({ name, watch })),
   };
+}
+
+/** A stat(2) st_dev (glibc's encoding) as the kernel numbers devices internally (MAJOR << 20 | MINOR). */
+export function kernelDev(stDev: number): number {
+  const major = Math.floor(stDev / 256) & 0xfff;
+  const minor = (stDev & 0xff) | (Math.floor(stDev / 4096) & 0xfff00);
+  return ((major << 20) | minor) >>> 0;
+}
+
+/**
+ * The watched files (not directories) by inode, seen through the host root: a hard link or a bind
+ * mount of /etc/shadow elsewhere is the same inode. Taken when the sensor loads; a file replaced
+ * since (passwd writes a new /etc/shadow) is still matched by its path.
+ */
+export function watchedInodes(hostRoot: string, prefixes: readonly SensitivePrefix[]): WatchedInode[] {
+  const out: WatchedInode[] = [];
+  for (const p of prefixes) {
+    if (p.path.endsWith('/')) continue;
+    try {
+      const st = statSync(path.join(hostRoot, p.path));
+      if (st.isFile()) out.push({ ino: st.ino, dev: kernelDev(st.dev), watch: p.watch });
+    } catch {
+      // absent here: matched by path when it appears
+    }
+  }
+  return out;
 }
