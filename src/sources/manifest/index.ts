@@ -1,7 +1,9 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { expandGlob, hasGlob } from '../../cli/glob';
+import { describeReadError, readRegularText } from '../../core/safe-read';
+import { escapeControl } from '../../core/text-escape';
 import { createEvent, type PayloadItem } from '../../core/event';
 import { analyseDeployment, analyseRunningDeployment, sortFindings, type Finding } from '../../rules/index';
 import { parsePath } from '../../rules/json-path';
@@ -48,32 +50,42 @@ function fileSignature(file: string): string | undefined {
   }
 }
 
-/** The configured manifest paths and globs, expanded now (files may appear later). */
-export function resolveManifestFiles(patterns: readonly string[], cwd = process.cwd()): string[] {
+/**
+ * Largest manifest file the module reads: IoT Hub caps a deployment at 512 KiB, and analysis needs
+ * several times the file's size in memory on a device whose module is limited to a few hundred MB.
+ */
+export const MAX_MODULE_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+/** The configured manifest paths and globs, expanded now (files may appear later); globs that hit a bound are named in `problems`. */
+export async function resolveManifestFiles(patterns: readonly string[], cwd = process.cwd()): Promise<{ files: string[]; problems: string[] }> {
   const out = new Set<string>();
+  const problems: string[] = [];
   for (const p of patterns) {
     const trimmed = p.trim();
     if (trimmed === '') continue;
-    if (hasGlob(trimmed)) for (const f of expandGlob(trimmed, cwd)) out.add(path.resolve(cwd, f));
-    else out.add(path.resolve(cwd, trimmed));
+    if (hasGlob(trimmed)) {
+      const found = await expandGlob(trimmed, cwd);
+      if (found.incomplete) problems.push(`${escapeControl(trimmed)}: ${found.incomplete} (symbolic-link loop or very large tree)`);
+      for (const f of found.files) out.add(path.resolve(cwd, f));
+    } else out.add(path.resolve(cwd, trimmed));
   }
-  return [...out].sort();
+  return { files: [...out].sort(), problems };
 }
 
-/** Analyses one manifest file; a file that is missing or not JSON gives a problem, never an exception. */
+/** Analyses one manifest file; a file that is missing, special, too large or not JSON gives a problem, never an exception. */
 export function analyseManifestFile(file: string, overrides?: RuleOverrides): { findings: SourcedFinding[]; problem?: string } {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readRegularText(file, MAX_MODULE_MANIFEST_BYTES);
   } catch (error) {
-    return { findings: [], problem: `${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})` };
+    return { findings: [], problem: `${escapeControl(file)}: ${describeReadError(error)}` };
   }
   let parsed;
   try {
     parsed = parseJsonText(text, { positions: true, comments: true });
   } catch (error) {
     const reason = error instanceof JsonSyntaxError ? `invalid JSON at line ${error.line}, column ${error.column}: ${error.reason}` : 'cannot parse';
-    return { findings: [], problem: `${file}: ${reason}` };
+    return { findings: [], problem: `${escapeControl(file)}: ${reason}` };
   }
   const findings = analyseDeployment(parsed.value, { overrides }).map((f): SourcedFinding => {
     const segments = parsePath(f.path);
@@ -135,7 +147,9 @@ class DeploymentManifestsSource implements Source {
   private async run(reason: 'snapshot' | 'change'): Promise<void> {
     if (this.stopped) return;
     const problems: string[] = this.overridesProblem ? [this.overridesProblem] : [];
-    const files = resolveManifestFiles(this.patterns);
+    const resolved = await resolveManifestFiles(this.patterns);
+    const files = resolved.files;
+    problems.push(...resolved.problems);
     let changed = reason === 'snapshot';
 
     const seen = new Set<string>();
