@@ -10,6 +10,8 @@ import { JsonSyntaxError, parseJsonFast } from './json-text';
 import { envFromList, envKey, getKey, hasTemplatePlaceholder, isObject, mountsFromHostConfig, nestingDepth, walkStrings, type EnvVar, type Json, type ModuleSpec } from './model';
 import type { Reporter } from './reporter';
 import { replaceTemplatePlaceholders } from './template-placeholders';
+import { echoName, echoValue } from './echo';
+import { bounded } from '../core/text-escape';
 
 /** A piece of `properties.desired`: the whole of it, or a layered deployment's dotted path. */
 interface DesiredView {
@@ -161,7 +163,7 @@ function checkModuleSettings(r: Reporter, module: string, def: Json, basePath: S
     if (hasTemplatePlaceholder(found.value) || (typeof found.value === 'string' && isPlaceholder(found.value))) continue;
     const value = typeof found.value === 'string' ? found.value.trim().toLowerCase() : undefined;
     if (value === undefined || !allowed.includes(value)) {
-      r.add('M03', module, [...basePath, found.key], `${name} ${typeof found.value === 'string' ? `"${found.value}"` : `(${found.value === null ? 'null' : typeof found.value})`} is not one of ${allowed.join(', ')}.`);
+      r.add('M03', module, [...basePath, found.key], `${name} ${typeof found.value === 'string' ? echoValue(found.value, 40) : `(${found.value === null ? 'null' : typeof found.value})`} is not one of ${allowed.join(', ')}.`);
     }
   }
   if (role === 'module' && !partial && !getKey(def, 'status')) r.add('M03', module, basePath, 'Module has no status (running or stopped).');
@@ -231,7 +233,7 @@ function checkSchemaVersion(r: Reporter, module: string, views: readonly Desired
   }
   if (hasTemplatePlaceholder(found.value)) return;
   const text = typeof found.value === 'string' ? found.value.trim() : String(found.value);
-  if (!allowed.includes(text.replace(/^(\d+\.\d+)\.0$/, '$1'))) r.add('M01', module, found.path, `${module} schemaVersion ${JSON.stringify(found.value)} is not supported (supported: ${allowed.join(', ')}).`);
+  if (!allowed.includes(text.replace(/^(\d+\.\d+)\.0$/, '$1'))) r.add('M01', module, found.path, `${module} schemaVersion ${typeof found.value === 'string' ? echoValue(found.value, 20) : bounded(JSON.stringify(found.value) ?? String(found.value), 20)} is not supported (supported: ${allowed.join(', ')}).`);
 }
 
 function routeText(value: unknown): string | undefined {
@@ -253,9 +255,9 @@ function checkEdgeHubDesired(r: Reporter, views: readonly DesiredView[]): boolea
     if (text === undefined) continue;
     const normal = text.trim().replace(/\s+/g, ' ');
     if (/NOT\s+IS_DEFINED\s*\(\s*\$connectionModuleId\s*\)/i.test(normal)) downstream = true;
-    if (rt.catchAllRoutes.some((p) => p.test(normal))) r.add('M05', '$edgeHub', route.path, `Route ${route.key} sends every message on the device upstream.`);
+    if (rt.catchAllRoutes.some((p) => p.test(normal))) r.add('M05', '$edgeHub', route.path, `Route ${echoName(route.key) ?? '(unnamed)'} sends every message on the device upstream.`);
     const ttl = numberOf(getKey(route.value, 'timeToLiveSecs')?.value);
-    if (ttl !== undefined && ttl > rt.maxTtlSecs) r.add('H07', '$edgeHub', [...route.path, getKey(route.value, 'timeToLiveSecs')!.key], `Route ${route.key} keeps messages for ${ttl} s (over 7 days).`);
+    if (ttl !== undefined && ttl > rt.maxTtlSecs) r.add('H07', '$edgeHub', [...route.path, getKey(route.value, 'timeToLiveSecs')!.key], `Route ${echoName(route.key) ?? '(unnamed)'} keeps messages for ${ttl} s (over 7 days).`);
   }
   const ttl = valueAt(views, ['storeAndForwardConfiguration', 'timeToLiveSecs']);
   const ttlValue = numberOf(ttl?.value);
