@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../core/logger';
-import { describeReadError, readRegularText } from '../core/safe-read';
+import { readErrorCode, readRegularText, UnsafeFileError } from '../core/safe-read';
 import { bounded, escapeControl } from '../core/text-escape';
 import { loadYaml, YamlError } from '../core/yaml';
 import { CONFIG_KEY } from './settings';
@@ -117,7 +117,7 @@ export class LocalConfigFile {
       const st = statSync(this.file);
       stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
     } catch (error) {
-      this.report(`${shown}: ${describeReadError(error)}; keeping the previous configuration`);
+      this.report(`${shown}: cannot be read (${readErrorCode(error)}); keeping the previous configuration`);
       this.stamp = '';
       return false;
     }
@@ -130,7 +130,8 @@ export class LocalConfigFile {
       next = parseLocalConfig(readRegularText(this.file, MAX_CONFIG_FILE_BYTES), shown);
       changed = JSON.stringify(next) !== JSON.stringify(this.settings);
     } catch (error) {
-      const reason = error instanceof LocalConfigError ? error.message : `${shown}: ${describeReadError(error)}`;
+      const reason =
+        error instanceof LocalConfigError ? error.message : error instanceof UnsafeFileError ? `${shown}: ${error.message}` : `${shown}: cannot be read (${readErrorCode(error)})`;
       this.report(`${reason}; keeping the previous configuration`);
       return false;
     }

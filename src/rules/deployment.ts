@@ -10,6 +10,7 @@ import { JsonSyntaxError, parseJsonFast } from './json-text';
 import { envFromList, envKey, getKey, hasTemplatePlaceholder, isObject, mountsFromHostConfig, nestingDepth, walkStrings, type EnvVar, type Json, type ModuleSpec } from './model';
 import type { Reporter } from './reporter';
 import { replaceTemplatePlaceholders } from './template-placeholders';
+import { findCaseVariants, mergeCaseVariants } from './case-keys';
 import { echoName, echoValue } from './echo';
 import { bounded } from '../core/text-escape';
 
@@ -99,7 +100,7 @@ function readCreateOptions(r: Reporter, module: string, settings: Json, settings
     if (chunks.length > 0) r.add('M02', module, [...settingsPath, chunks[0]!.key], 'createOptions chunks are present without the first part (createOptions).');
     return { create: {}, key };
   }
-  if (isObject(base.value)) return { create: base.value, key };
+  if (isObject(base.value)) return { create: mergeCaseVariants(base.value, where, caseVariantReporter(r, module)), key };
   if (base.value === null || base.value === undefined) return { create: {}, key };
   if (typeof base.value !== 'string') {
     r.add('M02', module, where, `createOptions is a ${Array.isArray(base.value) ? 'list' : typeof base.value}, not a JSON object or a string.`);
@@ -143,7 +144,15 @@ function readCreateOptions(r: Reporter, module: string, settings: Json, settings
     r.add('M02', module, where, `createOptions is nested deeper than ${MAX_CREATE_DEPTH} levels.`);
     return { create: {}, key };
   }
-  return { create: parsed, key };
+  return { create: mergeCaseVariants(parsed, where, caseVariantReporter(r, module)), key };
+}
+
+/** M06 for keys that differ only in case: what the runtime applies is not what a reader sees. */
+function caseVariantReporter(r: Reporter, module: string): (path: Segment[], spellings: string[]) => void {
+  return (path, spellings) => {
+    const names = spellings.map((s) => echoName(s) ?? '(a key not shown)');
+    r.add('M06', module, path, `Keys ${names.join(', ')} differ only in case: Docker and edgeAgent read them as one key and apply the last one (objects merged, lists joined).`);
+  };
 }
 
 function checkModuleSettings(r: Reporter, module: string, def: Json, basePath: Segment[], role: ModuleRole, partial: boolean): void {
@@ -174,6 +183,7 @@ function readModule(r: Reporter, name: string, role: ModuleRole, def: unknown, b
     r.add('M03', name, basePath, `Module definition is ${def === null ? 'null' : Array.isArray(def) ? 'a list' : `a ${typeof def}`}, not an object.`);
     return undefined;
   }
+  findCaseVariants(def, basePath, caseVariantReporter(r, name));
   checkModuleSettings(r, name, def, basePath, role, partial);
   const settingsFound = getKey(def, 'settings');
   const settings = settingsFound && isObject(settingsFound.value) ? settingsFound.value : undefined;
