@@ -1,6 +1,8 @@
 import type { SettingDefinition } from '../../config/settings';
 import { createEvent, type PayloadItem } from '../../core/event';
+import path from 'node:path';
 import { hostPath } from '../../core/host-root';
+import { UnsafeFileError } from '../../core/safe-read';
 import type { Source, SourceContext, SourceDefinition, SourceStatus } from '../source';
 import { LocalAccountNames } from './accounts/account-files';
 import { CursorStore, markAt, readNew, readRange, type CursorMap, type FileCursor, type ReadChunk } from './login/file-cursor';
@@ -63,7 +65,18 @@ interface FollowedFile {
 }
 
 function errorCode(err: unknown): string {
+  if (err instanceof UnsafeFileError) return err.message;
   return (err as NodeJS.ErrnoException)?.code ?? (err as Error)?.message ?? String(err);
+}
+
+/** The followed file's path under the host root, confined to it (no `..` or symbolic link out of it). */
+function followedPath(hostRoot: string, hostFile: string): string {
+  try {
+    return hostPath(hostRoot, hostFile);
+  } catch {
+    // A link loop: a path that fails the same way when read, reported by poll().
+    return path.join(hostRoot, path.posix.resolve('/', hostFile));
+  }
 }
 
 /** A key for "warn once": the same incomplete record is seen on every poll until it is completed. */
@@ -93,7 +106,7 @@ class LoginCollector implements Source {
       ['btmp', c.string('loginBtmpFile')],
       ...c.stringList('loginAuthLogFiles').map((f): [FileKind, string] => ['authlog', f]),
     ];
-    this.files = candidates.filter(([, f]) => f !== '').map(([kind, hostFile]) => ({ kind, hostFile, file: hostPath(ctx.hostRoot, hostFile) }));
+    this.files = candidates.filter(([, f]) => f !== '').map(([kind, hostFile]) => ({ kind, hostFile, file: followedPath(ctx.hostRoot, hostFile) }));
     this.store = new CursorStore(ctx.stateDir, 'login-cursors.json');
     this.procRoot = resolveProcRoot(ctx.hostRoot);
     this.redactUnknown = c.boolean('loginRedactUnknownUserNames');
@@ -147,6 +160,8 @@ class LoginCollector implements Source {
     try {
       for (const f of this.files) {
         try {
+          // Resolved on every poll: a symbolic link on the host may change.
+          f.file = hostPath(this.ctx.hostRoot, f.hostFile);
           const before = this.cursors[f.hostFile] ?? { ino: 0, offset: 0 };
           const result = readNew(f.file, before, MAX_BYTES_PER_POLL);
           if (!result.stat) {
