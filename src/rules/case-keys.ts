@@ -65,7 +65,15 @@ function mergeEntries(entries: ReadonlyArray<readonly [string, unknown]>, path: 
 
 function normalise(value: unknown, path: Segment[], onDuplicate: DuplicateListener | undefined, depth: number): unknown {
   if (depth > MAX_DEPTH || value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((item, i) => normalise(item, [...path, i], onDuplicate, depth + 1));
+  if (Array.isArray(value)) {
+    let changed = false;
+    const items = value.map((item, i) => {
+      const n = normalise(item, [...path, i], onDuplicate, depth + 1);
+      if (n !== item) changed = true;
+      return n;
+    });
+    return changed ? items : value;
+  }
   const entries = Object.entries(value as Json);
   // Fast path: no two keys fold to the same lower case (almost every object).
   const lower = new Set(entries.map(([k]) => foldKey(k)));
