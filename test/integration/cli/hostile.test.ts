@@ -141,6 +141,18 @@ describe('edgeguard scan: linear time on regex-hungry input (item 5)', () => {
   });
 });
 
+describe('edgeguard scan: the credential-in-URL rule (S04) in linear time (same class, found by the sweep)', () => {
+  test('an env value of 300 KB of "a.a.a…" is scanned in well under a second (8.4 s per 100 KB before)', () => {
+    const d = cleanDeployment();
+    moduleDef(d, 'sensor').env = { NOTE: { value: 'a.'.repeat(150_000) }, PROXY: { value: 'http://u:p@proxy.example:3128' } };
+    write('url-redos.json', d);
+    const r = scan(['url-redos.json']);
+    assert.equal(r.signal, null, `killed after ${r.ms} ms`);
+    assert.match(r.stdout, /S04 .*env PROXY holds a http:\/\/ URL with a user name and password/);
+    assert.ok(r.ms < 3000, `${r.ms} ms`);
+  });
+});
+
 describe('edgeguard scan: keys differing only in case (item 6)', () => {
   test('{"Privileged":false,"privileged":true} is read as Docker reads it, and reported as M06', () => {
     const d = withChange((doc) => {

@@ -134,6 +134,26 @@ describe('text shown to people', () => {
     assert.deepEqual(JSON.parse(escaped), { m: 'x\u009by\u202ez\u007f' });
   });
 
+  test('log lines: one line per entry, control characters escaped', () => {
+    const { getLogger } = require('../../../src/core/logger') as typeof import('../../../src/core/logger');
+    const written: string[] = [];
+    const original = process.stderr.write.bind(process.stderr);
+    const originalOut = process.stdout.write.bind(process.stdout);
+    const capture = (chunk: string | Uint8Array): boolean => (written.push(String(chunk)), true);
+    process.stderr.write = capture as typeof process.stderr.write;
+    process.stdout.write = capture as typeof process.stdout.write;
+    try {
+      getLogger('test').error('bad\nFORGED INFO line\u001b[2J', { file: 'a\u001b]0;x\u0007' });
+    } finally {
+      process.stderr.write = original;
+      process.stdout.write = originalOut;
+    }
+    const line = written.join('');
+    assert.ok(line.includes('bad\\nFORGED INFO line\\x1b[2J'), line);
+    assert.ok(!/[\u0000-\u0009\u000b-\u001f]/.test(line), 'raw control characters in the log line');
+    assert.equal(line.trimEnd().split('\n').length, 1);
+  });
+
   test('finding messages: credentials never echoed, names only when plain, values bounded', () => {
     assert.match(echoValue('https://admin:PASSWORD@host/x?y=z'), /not shown/);
     assert.match(echoValue('admin:pw@registry.example.com/img:1'), /not shown/);
