@@ -95,12 +95,19 @@ export function readRegularText(file: string, maxBytes: number): string {
  * other small host files where a prefix is as good as the whole); throws for anything else.
  */
 export function readRegularPrefix(file: string, maxBytes: number): Buffer {
-  const { fd } = openRegularFile(file);
+  const { fd, stat } = openRegularFile(file);
   try {
-    const buffer = Buffer.allocUnsafe(maxBytes);
+    // Grown as data arrives: a large cap costs nothing for a small file (/proc files report size 0).
+    let buffer = Buffer.allocUnsafe(Math.min(Math.max(stat.size, 4096), maxBytes));
     let length = 0;
-    while (length < maxBytes) {
-      const n = readSync(fd, buffer, length, maxBytes - length, null);
+    for (;;) {
+      if (length === buffer.length) {
+        if (length >= maxBytes) break;
+        const next = Buffer.allocUnsafe(Math.min(buffer.length * 2, maxBytes));
+        buffer.copy(next, 0, 0, length);
+        buffer = next;
+      }
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
       if (n === 0) break;
       length += n;
     }

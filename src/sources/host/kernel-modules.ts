@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SettingDefinition } from '../../config/settings';
 import { createEvent } from '../../core/event';
@@ -6,6 +5,7 @@ import { SourceUnavailableError, type Source, type SourceContext, type SourceDef
 import { kernelModulePayload, parseProcModules, type KernelModule } from './kernel/proc-modules';
 import { resolveProcRoot } from './proc/process-info';
 import { rateLimitedWarning } from './proc/rate-limited-warning';
+import { readRegularPrefix } from '../../core/safe-read';
 
 export const KERNEL_MODULES_METHOD = '/proc/modules polling';
 
@@ -37,8 +37,7 @@ export const kernelModulesSource: SourceDefinition = {
     const read = (): KernelModule[] | undefined => {
       let text: string;
       try {
-        const buf = readFileSync(file);
-        text = buf.subarray(0, MAX_MODULES_FILE_BYTES).toString('latin1');
+        text = readRegularPrefix(file, MAX_MODULES_FILE_BYTES).toString('latin1');
       } catch (err) {
         warn('kernel module list not readable', { file, error: err });
         return undefined;
@@ -48,7 +47,7 @@ export const kernelModulesSource: SourceDefinition = {
       return parsed.modules;
     };
     try {
-      readFileSync(file);
+      readRegularPrefix(file, MAX_MODULES_FILE_BYTES);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       throw new SourceUnavailableError(

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { hostPath } from '../../../core/host-root';
 import { readRegularPrefix } from '../../../core/safe-read';
