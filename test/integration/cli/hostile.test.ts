@@ -39,6 +39,16 @@ function scan(args: string[], timeoutMs = 20_000): Bounded {
   return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ms };
 }
 
+/**
+ * The hostile run took at most a few seconds more than scanning a small clean manifest, measured
+ * just before on the same (possibly busy) machine: the fixed inputs took 8–60 s before.
+ */
+function assertQuick(r: Bounded, what: string): void {
+  write('baseline.json', cleanDeployment());
+  const baseline = scan(['baseline.json']);
+  assert.ok(r.ms < baseline.ms + 5000, `${what}: ${Math.round(r.ms)} ms, a small clean manifest ${Math.round(baseline.ms)} ms`);
+}
+
 function write(name: string, content: unknown): string {
   const file = path.join(dir, name);
   mkdirSync(path.dirname(file), { recursive: true });
@@ -90,7 +100,7 @@ describe('edgeguard scan: special and huge files (issue 11 item 3)', () => {
     const r = scan(['huge.json']);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /huge\.json: is larger than 33554432 bytes/);
-    assert.ok(r.ms < 10_000, `${r.ms} ms`);
+    assertQuick(r, '40 MB file');
   });
 });
 
@@ -119,8 +129,8 @@ describe('edgeguard scan: linear time on regex-hungry input (item 5)', () => {
     assert.equal(r.signal, null, `killed after ${r.ms} ms`);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /M02/);
-    // Node's start-up is included; the analysis itself took 48.8 s before.
-    assert.ok(r.ms < 3000, `${r.ms} ms`);
+    // The analysis itself took 48.8 s before.
+    assertQuick(r, '300 KB of ${');
   });
 
   test('a module pattern like *a*a*a…*b in rule settings matches in linear time', () => {
@@ -137,7 +147,7 @@ describe('edgeguard scan: linear time on regex-hungry input (item 5)', () => {
     assert.equal(r.signal, null, `killed after ${r.ms} ms`);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /I02/, 'the name has no b: the pattern does not match and I02 stays');
-    assert.ok(r.ms < 3000, `${r.ms} ms`);
+    assertQuick(r, 'greedy module pattern');
   });
 });
 
@@ -149,7 +159,7 @@ describe('edgeguard scan: the credential-in-URL rule (S04) in linear time (same 
     const r = scan(['url-redos.json']);
     assert.equal(r.signal, null, `killed after ${r.ms} ms`);
     assert.match(r.stdout, /S04 .*env PROXY holds a http:\/\/ URL with a user name and password/);
-    assert.ok(r.ms < 3000, `${r.ms} ms`);
+    assertQuick(r, '300 KB of a.');
   });
 });
 
@@ -216,7 +226,7 @@ describe('edgeguard scan: cost linear in the module count (item 8)', () => {
     assert.equal(large.status, 0, large.stderr.slice(0, 500));
     // Quadratic cost made this ratio ~16 (0.63 s vs 10.2 s); linear is ~4 plus start-up.
     assert.ok(large.ms / small.ms < 8, `2,000: ${small.ms} ms, 8,000: ${large.ms} ms`);
-    assert.ok(large.ms < 15_000, `${large.ms} ms`);
+
   });
 
   test('a 4 MB manifest with findings on every module: done in time with the V8 heap capped at the module limit (256 MB)', () => {
@@ -242,7 +252,7 @@ describe('edgeguard scan: YAML alias bombs (item 9)', () => {
     assert.equal(r.signal, null, `killed after ${r.ms} ms`);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--config bomb\.yaml: rule settings are not valid YAML or JSON at line \d+, column \d+ \(YAML aliases are not accepted\)/);
-    assert.ok(r.ms < 3000, `${r.ms} ms`);
+    assertQuick(r, 'alias bomb');
   });
 });
 
