@@ -56,6 +56,13 @@ function fileSignature(file: string): string | undefined {
  */
 export const MAX_MODULE_MANIFEST_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Findings sent in one DeploymentManifestAnalysis event, most severe first (about 200 KB of payload,
+ * one message at the default size). A hostile 4 MB manifest gives 100,000s of findings: sending them
+ * all would fill the queues and bill thousands of messages; the status says how many were left out.
+ */
+export const MAX_FINDINGS_PER_EVENT = 1000;
+
 /** The configured manifest paths and globs, expanded now (files may appear later); globs that hit a bound are named in `problems`. */
 export async function resolveManifestFiles(patterns: readonly string[], cwd = process.cwd()): Promise<{ files: string[]; problems: string[] }> {
   const out = new Set<string>();
@@ -73,7 +80,7 @@ export async function resolveManifestFiles(patterns: readonly string[], cwd = pr
 }
 
 /** Analyses one manifest file; a file that is missing, special, too large or not JSON gives a problem, never an exception. */
-export function analyseManifestFile(file: string, overrides?: RuleOverrides): { findings: SourcedFinding[]; problem?: string } {
+export function analyseManifestFile(file: string, overrides?: RuleOverrides): { findings: SourcedFinding[]; problem?: string; dropped?: number } {
   let text: string;
   try {
     text = readRegularText(file, MAX_MODULE_MANIFEST_BYTES);
@@ -87,12 +94,19 @@ export function analyseManifestFile(file: string, overrides?: RuleOverrides): { 
     const reason = error instanceof JsonSyntaxError ? `invalid JSON at line ${error.line}, column ${error.column}: ${error.reason}` : 'cannot parse';
     return { findings: [], problem: `${escapeControl(file)}: ${reason}` };
   }
-  const findings = analyseDeployment(parsed.value, { overrides }).map((f): SourcedFinding => {
+  // Located in place: a copy per finding doubled the peak memory of a large manifest.
+  let dropped: number | undefined;
+  const findings = analyseDeployment(parsed.value, { overrides, maxFindingsPerSeverity: MAX_FINDINGS_PER_EVENT, onDropped: (n) => (dropped = n) }) as Array<
+    Finding & { source?: string; line?: number; column?: number }
+  >;
+  for (const f of findings) {
     const segments = parsePath(f.path);
     const pos = segments ? parsed.locate(segments) : undefined;
-    return { ...f, source: file, line: pos?.line, column: pos?.column };
-  });
-  return { findings };
+    f.source = file;
+    f.line = pos?.line;
+    f.column = pos?.column;
+  }
+  return { findings: findings as SourcedFinding[], dropped };
 }
 
 class DeploymentManifestsSource implements Source {
@@ -186,13 +200,21 @@ class DeploymentManifestsSource implements Source {
     for (const file of files) {
       const result = analyseManifestFile(file, this.overrides);
       if (result.problem) problems.push(result.problem);
-      findings.push(...result.findings);
+      if (result.dropped) problems.push(`${escapeControl(file)}: over ${MAX_FINDINGS_PER_EVENT} findings of one severity, ${result.dropped} left out (edgeguard scan lists them all)`);
+      // No push(...spread): an argument list of 100,000s of findings overflows the stack.
+      for (const f of result.findings) findings.push(f);
     }
-    findings.push(...runningFindings);
+    for (const f of runningFindings) findings.push(f);
     if (dockerProblem) problems.push(dockerProblem);
     sortFindings(findings);
+    if (findings.length > MAX_FINDINGS_PER_EVENT) {
+      problems.push(`${findings.length} findings: only the ${MAX_FINDINGS_PER_EVENT} most severe are sent (edgeguard scan lists them all)`);
+    }
 
-    const key = JSON.stringify(findings.map((f) => [f.ruleId, f.severity, f.module, f.path, f.source, f.message]));
+    // A digest, not the joined text: the findings of a large manifest are tens of MB of text.
+    const digest = createHash('sha256');
+    for (const f of findings) digest.update(JSON.stringify([f.ruleId, f.severity, f.module, f.path, f.source, f.message]));
+    const key = digest.digest('hex');
     const findingsChanged = key !== this.lastFindingsKey;
     this.lastFindingsKey = key;
     this.reportStatus(problems, files.length);
@@ -200,7 +222,7 @@ class DeploymentManifestsSource implements Source {
 
     const severe = new Set(findings.filter((f) => f.severity === 'Critical' || f.severity === 'High').map((f) => findingFingerprint(f.ruleId, f.module, f.path, f.source)));
     const fresh = this.alerts.update(severe);
-    const event = createEvent(EVENT_NAME, 'Periodic', findings.map(payloadItem));
+    const event = createEvent(EVENT_NAME, 'Periodic', findings.slice(0, MAX_FINDINGS_PER_EVENT).map(payloadItem));
     this.ctx.emit(event, { urgent: fresh.length > 0 });
     this.ctx.log.info('deployment analysed', { reason, files: files.length, running: this.analyseRunning && !dockerProblem, findings: findings.length, newCriticalOrHigh: fresh.length });
   }

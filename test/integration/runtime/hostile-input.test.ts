@@ -191,6 +191,28 @@ test('a template manifest with 300 KB of "${" does not block the event loop; nor
   await agent.waitFor('SystemInformation keeps flowing', () => agent.events('SystemInformation').length > snapshots, 10_000);
 });
 
+test('a 4 MB manifest with findings on 15,000 modules: analysed in seconds, memory bounded, at most 1,000 findings sent', { timeout: 120_000 }, async (t) => {
+  if (skipUnlessBuilt(t)) return;
+  const dir = tempDir(t);
+  const d = cleanDeployment();
+  const modules = d.modulesContent.$edgeAgent['properties.desired'].modules;
+  for (let i = 0; i < 15_000; i++) modules[`m${i}`] = { type: 'docker', status: 'running', restartPolicy: 'always', settings: { image: `myacr.azurecr.io/sensor:${i}`, createOptions: '{"HostConfig":{}}' } };
+  const file = path.join(dir, 'big.deployment.json');
+  writeFileSync(file, JSON.stringify(d));
+  writeFileSync(path.join(dir, 'edgeguard.yaml'), `${QUIET}\nmanifestSources: [${JSON.stringify(file)}]\n`);
+  const agent = new Agent(dir);
+  const items = () => agent.events('DeploymentManifestAnalysis').flatMap((e) => e.Payload);
+  // The pipeline splits the event over messages of maxMessageSizeInBytes: count the items of the first analysis.
+  await agent.waitFor('the first analysis sent', () => items().length >= 1000, 60_000);
+  const first = items().slice(0, 1000);
+  assert.equal(first[0]!.Severity, 'Medium', 'most severe first');
+  assert.equal(new Set(first.map((p) => `${p.RuleId} ${p.Module}`)).size, 1000, 'the first 1,000 items are one analysis, not repeats');
+  assert.ok(agent.events('DeploymentManifestAnalysis').every((e) => e.Payload.length <= 1000));
+  await agent.waitFor('the status saying findings were left out', () => /left out/.test(agent.sourceStatus('DeploymentManifests')?.reason ?? ''));
+  // Before: quadratic (10 s for 8,000 modules) and 342 MB for a 4 MB manifest; the module's limit is 256 MB.
+  assert.ok(agent.peakRssKb < 300 * 1024, `peak RSS ${agent.peakRssKb} kB`);
+});
+
 test('the standalone configuration file: an alias bomb or a FIFO is refused with an error, the agent runs on defaults', { timeout: 90_000 }, async (t) => {
   if (skipUnlessBuilt(t)) return;
   const dir = tempDir(t);
