@@ -83,8 +83,10 @@ describe('safe reader', () => {
       assert.equal(readRegularFile(path.join(dir, 'f'), 2000).length, 2000);
       assert.throws(() => readRegularFile(path.join(dir, 'f'), 1999), (e: Error) => e instanceof UnsafeFileError && e.code === 'EFBIG');
       assert.equal(readRegularPrefix(path.join(dir, 'f'), 10).toString(), 'x'.repeat(10));
-      // /proc files report size 0 and are read up to the cap.
+      // /proc files report size 0 and are read up to the cap; the cap is checked while reading.
       assert.ok(readRegularFile('/proc/self/status', 1024 * 1024).toString().includes('Pid:'));
+      assert.throws(() => readRegularFile('/proc/self/status', 16), (e: Error) => e instanceof UnsafeFileError && e.code === 'EFBIG');
+      assert.equal(readRegularPrefix('/proc/self/status', 16).length, 16);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -109,6 +111,27 @@ describe('host paths confined to the host root', () => {
       symlinkSync('loop1', path.join(root, 'loop2'));
       assert.throws(() => confinedHostPath(root, '/loop1/x'), (e: NodeJS.ErrnoException) => e.code === 'ELOOP');
       assert.equal(confinedHostPath('/', '/../etc/passwd'), '/etc/passwd');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('glob expansion bounds', () => {
+  test('links that multiply paths without a loop are cut by the entry budget, and say so', async () => {
+    const { expandGlob } = await import('../../../src/cli/glob');
+    const root = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-glob-'));
+    try {
+      // d0 -> five links to d1 -> five links to d2 …: 5^6 paths to the same few directories.
+      for (let level = 0; level <= 6; level++) mkdirSync(path.join(root, `d${level}`));
+      for (let level = 0; level < 6; level++) for (let i = 0; i < 5; i++) symlinkSync(path.join(root, `d${level + 1}`), path.join(root, `d${level}`, `l${i}`));
+      writeFileSync(path.join(root, 'd6', 'x.json'), '{}');
+      const limited = await expandGlob('d0/**/*.json', root, { maxEntries: 500, maxDepth: 32 });
+      assert.match(limited.incomplete ?? '', /stopped after 500 directory entries/);
+      const deep = await expandGlob('d0/**/*.json', root, { maxEntries: 1_000_000, maxDepth: 3 });
+      assert.match(deep.incomplete ?? '', /3 directory levels/);
+      const plain = await expandGlob('d6/*.json', root);
+      assert.deepEqual(plain, { files: ['d6/x.json'], incomplete: undefined });
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
