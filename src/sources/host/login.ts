@@ -1,6 +1,6 @@
 import type { SettingDefinition } from '../../config/settings';
-import { createEvent, type PayloadItem } from '../../core/event';
 import path from 'node:path';
+import { createEvent, type PayloadItem } from '../../core/event';
 import { hostPath } from '../../core/host-root';
 import { UnsafeFileError } from '../../core/safe-read';
 import type { Source, SourceContext, SourceDefinition, SourceStatus } from '../source';
@@ -9,9 +9,12 @@ import { CursorStore, markAt, readNew, readRange, type CursorMap, type FileCurso
 import { inferredExecutable, isLoginRecord, sshdLoginItem, utmpLoginItem } from './login/login-items';
 import { parseSshdLine, type SshdLogin } from './login/sshd-log';
 import { detectRecordSize, parseUtmpRecords, type UtmpRecord, type UtmpRecordSize } from './login/utmp';
-import { readExecutable, resolveProcRoot } from './proc/process-info';
+import { readExecutable, resolveProcRoot } from './common/process-info';
+import { errorCode } from '../../core/error-text';
+import { defineEventType } from '../../core/event-types';
 
 export const LOGIN_EVENT = 'Login';
+export const LOGIN = defineEventType({ name: LOGIN_EVENT, category: 'Triggered', defaultPriority: 'High', schema: 'official' });
 export { SSHD_EXECUTABLE } from './login/login-items';
 
 /** Bytes read from one file per poll; a backlog is worked off over the following polls. */
@@ -64,9 +67,9 @@ interface FollowedFile {
   file: string;
 }
 
-function errorCode(err: unknown): string {
-  if (err instanceof UnsafeFileError) return err.message;
-  return (err as NodeJS.ErrnoException)?.code ?? (err as Error)?.message ?? String(err);
+/** Why a followed file cannot be read: the safe reader's sentence (a FIFO, a device…), else the errno code. */
+function readProblem(err: unknown): string {
+  return err instanceof UnsafeFileError ? err.message : errorCode(err);
 }
 
 /** The followed file's path under the host root, confined to it (no `..` or symbolic link out of it). */
@@ -145,7 +148,7 @@ class LoginCollector implements Source {
       return { ino: stat.ino, offset: stat.size - (stat.size % recordSize), recordSize };
     } catch (err) {
       // Unreadable now: treat as not yet seen; poll() reports the reason in the status.
-      this.ctx.log.warn('login file not readable', { file: f.hostFile, error: errorCode(err) });
+      this.ctx.log.warn('login file not readable', { file: f.hostFile, error: readProblem(err) });
       return { ino: 0, offset: 0 };
     }
   }
@@ -180,7 +183,7 @@ class LoginCollector implements Source {
           }
           this.cursors[f.hostFile] = this.withMarkIfReadable(f, cursor);
         } catch (err) {
-          const code = errorCode(err);
+          const code = readProblem(err);
           problems.push(`${f.hostFile}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code}`);
           const key = onceKey('read', f.hostFile, code);
           if (!this.warned.has(key)) {
@@ -335,7 +338,7 @@ class LoginCollector implements Source {
 export const loginSource: SourceDefinition = {
   name: 'Logins',
   description: 'Successful and failed logins from wtmp, btmp and the sshd lines of auth.log/secure, followed across rotation.',
-  events: [LOGIN_EVENT],
+  events: [LOGIN],
   settings: SETTINGS,
   async start(ctx: SourceContext): Promise<Source> {
     const collector = new LoginCollector(ctx);

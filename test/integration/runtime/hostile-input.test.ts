@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { STATUS_KEY } from '../../../src/runtime/property-reporter';
+import { STATUS_KEY } from '../../../src/agent/property-reporter';
 import { AgentProcess, builtAgentSkipReason } from '../../harness/agent-process';
 import { cleanDeployment, moduleDef } from '../../unit/rules/fixtures';
 

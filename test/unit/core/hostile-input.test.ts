@@ -119,7 +119,7 @@ describe('host paths confined to the host root', () => {
 
 describe('glob expansion bounds', () => {
   test('links that multiply paths without a loop are cut by the entry budget, and say so', async () => {
-    const { expandGlob } = await import('../../../src/cli/glob');
+    const { expandGlob } = await import('../../../src/core/glob');
     const root = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-glob-'));
     try {
       // d0 -> five links to d1 -> five links to d2 …: 5^6 paths to the same few directories.

@@ -6,7 +6,7 @@ import { readRegularPrefix, readRegularText } from '../../../core/safe-read';
 /** Host configuration files (sshd_config, login.defs…) are small; a bigger one is not read. */
 const MAX_HOST_CONFIG_BYTES = 4 * 1024 * 1024;
 import { inHostNetworkNamespace } from '../network-namespace';
-import { resolveProcRoot } from '../proc/process-info';
+import { resolveProcRoot } from '../common/process-info';
 import { readSshdConfig, type SshdConfig } from './sshd-config';
 
 /** Limits of the checks that walk the file system. */
@@ -21,10 +21,7 @@ export function isMissing(err: unknown): boolean {
 }
 
 /** The errno code (EACCES…) or message of an error, without the file content it may be about. */
-export function errorText(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  return e?.code ?? e?.message ?? String(err);
-}
+export { errorCode as errorText } from '../../../core/error-text';
 
 /**
  * The host as the baseline checks see it: every path goes through the host root, /proc/sys through

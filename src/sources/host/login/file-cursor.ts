@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { existsSync, renameSync, readFileSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { existsSync, readFileSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../../../core/atomic-write';
 import { fileKind, readRegularRange, UnsafeFileError } from '../../../core/safe-read';
 
 /** Where reading of one followed file stands; persisted so a restart neither re-reports nor skips. */
@@ -124,8 +125,6 @@ export class CursorStore {
   }
 
   save(cursors: CursorMap): void {
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(cursors));
-    renameSync(tmp, this.file);
+    writeFileAtomic(this.file, JSON.stringify(cursors));
   }
 }

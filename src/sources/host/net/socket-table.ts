@@ -1,6 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
-import type { ProcWarning } from '../proc/process-info';
+import type { ProcWarning } from '../common/process-info';
 import { decodeHexAddress } from './ip-address';
 import { readRegularPrefix } from '../../../core/safe-read';
 
