@@ -17,7 +17,8 @@ export function getKey(obj: unknown, key: string): { key: string; value: unknown
   if (!isObject(obj)) return undefined;
   const folded = foldKey(key);
   let found: string | undefined;
-  for (const k of Object.keys(obj)) if (k.length === key.length && foldKey(k) === folded) found = k;
+  // The length test first: most keys differ in length, and folding is the costly part.
+  for (const k of Object.keys(obj)) if (k.length === key.length && (k === key || foldKey(k) === folded)) found = k;
   return found === undefined ? undefined : { key: found, value: obj[found] };
 }
 

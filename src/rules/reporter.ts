@@ -19,8 +19,9 @@ export class Reporter {
   add(ruleId: string, module: string, path: readonly Segment[], message: string, severity?: Severity): void {
     const info = ruleInfo(ruleId);
     const level = severity ?? info.severity;
-    const kept = this.perSeverity.get(level) ?? 0;
-    if (kept >= this.limitPerSeverity) {
+    const limited = this.limitPerSeverity !== Infinity;
+    const kept = limited ? (this.perSeverity.get(level) ?? 0) : 0;
+    if (limited && kept >= this.limitPerSeverity) {
       this.dropped++;
       return;
     }
@@ -28,7 +29,7 @@ export class Reporter {
     const key = `${ruleId}\u0000${module}\u0000${formatted}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
-    this.perSeverity.set(level, kept + 1);
+    if (limited) this.perSeverity.set(level, kept + 1);
     this.findings.push({ ruleId, severity: level, title: info.title, module, path: formatted, message, remediation: info.remediation });
   }
 
