@@ -117,6 +117,7 @@ class DeploymentManifestsSource implements Source {
   private readonly files = new Map<string, FileState>();
   private runningSignature?: string;
   private lastFindingsKey?: string;
+  private lastProblems = '';
   private stopped = false;
   private readonly alerts: AlertState;
   private readonly patterns: string[];
@@ -231,7 +232,11 @@ class DeploymentManifestsSource implements Source {
 
   private reportStatus(problems: string[], fileCount: number): void {
     const method = [fileCount > 0 || this.patterns.length > 0 ? `${fileCount} manifest file(s)` : '', this.analyseRunning ? 'running deployment via Docker' : ''].filter(Boolean).join(' + ');
-    if (problems.length > 0) this.ctx.setStatus({ state: 'degraded', reason: problems.join('; '), method });
+    const reason = problems.join('; ');
+    // A warning when the problems change (a special or oversized file, a loop…), not on every poll.
+    if (reason !== this.lastProblems && reason !== '') this.ctx.log.warn('deployment manifests: problems', { reason });
+    this.lastProblems = reason;
+    if (problems.length > 0) this.ctx.setStatus({ state: 'degraded', reason, method });
     else if (this.patterns.length === 0 && !this.analyseRunning) this.ctx.setStatus({ state: 'degraded', reason: 'nothing to analyse: manifestSources is empty and manifestAnalyseRunningDeployment is false', method: 'none' });
     else this.ctx.setStatus({ state: 'running', method });
   }

@@ -162,6 +162,7 @@ test('manifestSources naming /dev/zero, a FIFO, a file over the cap and a symlin
   assert.match(status.reason!, /\/dev\/zero: is a character device, not a regular file/);
   assert.match(status.reason!, /pipe\.json: is a FIFO \(named pipe\), not a regular file/);
   assert.match(status.reason!, /big\.json: is larger than 4194304 bytes/);
+  assert.ok(agent.process.lines.some((l) => / WARN .*deployment manifests: problems .*character device/.test(l)), 'a warning in the log');
   // Still alive and sending after several polls.
   const before = agent.events('SystemInformation').length;
   await agent.waitFor('more SystemInformation snapshots', () => agent.events('SystemInformation').length > before + 1);
