@@ -248,9 +248,10 @@ test('login files from settings cannot lead out of the host root (.. or an absol
   symlinkSync(path.join(outside, 'secret.log'), path.join(hostRoot, 'var/log/auth.log'));
   const dots = `/../../../../../../../..${outside}/other.log`;
   writeFileSync(path.join(hostRoot, 'var/log/inside.log'), line(7003));
+  const fifo = mkfifo(path.join(hostRoot, 'var/log/btmp'));
   writeFileSync(
     path.join(dir, 'edgeguard.yaml'),
-    `${QUIET}\ncollectorEnabledDeploymentManifests: false\nloginReadExistingRecords: true\nloginPollInterval: PT1S\nloginWtmpFile: ''\nloginBtmpFile: ''\nloginAuthLogFiles: ['/var/log/auth.log', ${JSON.stringify(dots)}, '/var/log/inside.log']\n`,
+    `${QUIET}\ncollectorEnabledDeploymentManifests: false\nloginReadExistingRecords: true\nloginPollInterval: PT1S\nloginWtmpFile: ''\nloginBtmpFile: ${fifo ? '/var/log/btmp' : "''"}\nloginAuthLogFiles: ['/var/log/auth.log', ${JSON.stringify(dots)}, '/var/log/inside.log']\n`,
   );
   const agent = new Agent(dir, { EDGEGUARD_HOST_ROOT: hostRoot });
   await agent.waitFor('the Login event of the file inside the host root', () => agent.events('Login').some((e) => e.Payload.some((p) => p.ProcessId === 7003)));
@@ -258,4 +259,9 @@ test('login files from settings cannot lead out of the host root (.. or an absol
   const pids = agent.events('Login').flatMap((e) => e.Payload.map((p) => p.ProcessId));
   assert.ok(!pids.includes(7001), 'the symbolic link was followed out of the host root');
   assert.ok(!pids.includes(7002), '.. led out of the host root');
+  if (fifo) {
+    // A FIFO where btmp should be: named in the status, never waited on.
+    await agent.waitFor('the FIFO in the Logins status', () => /\/var\/log\/btmp: is a FIFO/.test(agent.sourceStatus('Logins')?.reason ?? ''));
+    assert.equal(agent.sourceStatus('Logins')?.state, 'degraded');
+  }
 });
