@@ -16,9 +16,11 @@ function loopError(hostAbsolute: string): NodeJS.ErrnoException {
  * would follow them — an absolute target is taken from the host root, not from EdgeGuard's own
  * file system (where `/proc/self/environ` holds the module's credentials). The result holds no
  * symbolic link at the time of the call. A component that does not exist (yet) ends the
- * resolution: the rest is joined as it is, and is resolved again on the next call.
+ * resolution: the rest is joined as it is, and is resolved again on the next call. With
+ * `followFinal: false` a link in the last component is left as it is (for lstat).
  */
-export function confinedHostPath(hostRoot: string, hostAbsolute: string): string {
+export function confinedHostPath(hostRoot: string, hostAbsolute: string, options: { followFinal?: boolean } = {}): string {
+  const followFinal = options.followFinal ?? true;
   const root = path.resolve(hostRoot);
   const wanted = path.posix.resolve('/', hostAbsolute);
   if (root === '/') return wanted;
@@ -39,7 +41,8 @@ export function confinedHostPath(hostRoot: string, hostAbsolute: string): string
     } catch {
       return path.join(root, next, ...pending);
     }
-    if (!isLink) {
+    // lstat semantics: the last component itself is not followed.
+    if (!isLink || (!followFinal && pending.length === 0)) {
       resolved = next;
       continue;
     }

@@ -111,6 +111,9 @@ describe('host paths confined to the host root', () => {
       symlinkSync('loop1', path.join(root, 'loop2'));
       assert.throws(() => confinedHostPath(root, '/loop1/x'), (e: NodeJS.ErrnoException) => e.code === 'ELOOP');
       assert.equal(confinedHostPath('/', '/../etc/passwd'), '/etc/passwd');
+      // lstat semantics: the last link is kept, the ones before it are followed inside the root.
+      assert.equal(confinedHostPath(root, '/var/log/abs', { followFinal: false }), path.join(root, 'var/log/abs'));
+      assert.equal(confinedHostPath(root, '/etclink/passwd', { followFinal: false }), path.join(root, 'etc/passwd'));
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
@@ -132,6 +135,30 @@ describe('glob expansion bounds', () => {
       assert.match(deep.incomplete ?? '', /3 directory levels/);
       const plain = await expandGlob('d6/*.json', root);
       assert.deepEqual(plain, { files: ['d6/x.json'], incomplete: undefined });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('host view keeps lstat semantics under the confinement', () => {
+  test('a symbolic link in /etc to a world-writable file is a link, not a world-writable file', async () => {
+    const { HostView } = await import('../../../src/sources/host/baseline/host-view');
+    const { worldWritable } = await import('../../../src/sources/host/baseline/evaluators');
+    const { chmodSync } = await import('node:fs');
+    const root = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-host-view-'));
+    try {
+      for (const d of ['etc', 'tmp', 'usr/bin']) mkdirSync(path.join(root, d), { recursive: true });
+      writeFileSync(path.join(root, 'tmp/open'), 'x');
+      chmodSync(path.join(root, 'tmp/open'), 0o666);
+      symlinkSync('/tmp/open', path.join(root, 'etc/link'));
+      const view = new HostView(root, { worldWritableScanLimit: 1000 });
+      assert.ok(view.lstat('/etc/link')!.isSymbolicLink());
+      assert.ok(view.stat('/etc/link')!.isFile());
+      assert.equal(worldWritable(view).result, 'Pass', worldWritable(view).detail);
+      writeFileSync(path.join(root, 'etc/real'), 'x');
+      chmodSync(path.join(root, 'etc/real'), 0o666);
+      assert.match(worldWritable(view).detail, /\/etc\/real/);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -1,5 +1,6 @@
 import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
+import { confinedHostPath } from '../../../core/host-path';
 import { hostPath } from '../../../core/host-root';
 import { readRegularPrefix, readRegularText } from '../../../core/safe-read';
 
@@ -66,7 +67,7 @@ export class HostView {
 
   lstat(hostAbsolute: string): Stats | undefined {
     try {
-      return lstatSync(this.path(hostAbsolute));
+      return lstatSync(confinedHostPath(this.hostRoot, hostAbsolute, { followFinal: false }));
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw err;
