@@ -11,7 +11,6 @@ import { parseSshdLine, type SshdLogin } from './login/sshd-log';
 import { findJournalDirectory } from './login/journal';
 import { JournalFollower } from './login/journal-follower';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { detectRecordSize, parseUtmpRecords, type UtmpRecord, type UtmpRecordSize } from './login/utmp';
 import { readExecutable, resolveProcRoot } from './common/process-info';
 import { errorCode } from '../../core/error-text';

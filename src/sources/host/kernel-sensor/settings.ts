@@ -1,7 +1,7 @@
 import type { ConfigView } from '../../../config/config-view';
 import type { SettingDefinition } from '../../../config/settings';
 import { statSync } from 'node:fs';
-import path from 'node:path';
+import { hostPath } from '../../../core/host-root';
 import { defaultObjectPath, type SensitivePrefix, type SensorSettings, type WatchedInode, type WatchedName } from './sensor';
 
 /** The kernel sensor's own settings (declared once, by the FileOperations source; read by every user of the sensor). */
@@ -125,7 +125,7 @@ export function watchedInodes(hostRoot: string, prefixes: readonly SensitivePref
   for (const p of prefixes) {
     if (p.path.endsWith('/')) continue;
     try {
-      const st = statSync(path.join(hostRoot, p.path));
+      const st = statSync(hostPath(hostRoot, p.path));
       if (st.isFile()) out.push({ ino: st.ino, dev: kernelDev(st.dev), watch: p.watch });
     } catch {
       // absent here: matched by path when it appears

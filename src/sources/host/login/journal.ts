@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
+import { hostPath } from '../../../core/host-root';
 
 /**
  * sshd's lines from the host's systemd journal, for hosts that log sshd only to journald (Debian 12
@@ -45,8 +45,9 @@ export interface JournalRead {
 /** The host's persistent journal directory (or the volatile one), through the host root; undefined when there is none. */
 export function findJournalDirectory(hostRoot: string, configured: readonly string[]): string | undefined {
   for (const dir of configured) {
-    const full = path.join(hostRoot, dir);
     try {
+      // Confined to the host root: a setting or a link cannot lead journalctl out of it.
+      const full = hostPath(hostRoot, dir);
       // journald keeps files in a machine-id subdirectory; journalctl --directory also reads files directly in it.
       if (existsSync(full) && readdirSync(full).length > 0) return full;
     } catch {
