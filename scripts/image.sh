@@ -133,6 +133,21 @@ if [ -n "$node_arch" ]; then
 else
   # arm32v7: Debian's nodejs (Node 24) on forky; the Dockerfile installs it from the base image's apt.
   build_args=(--build-arg "BASE=$BASE_IMAGE")
+  # The build stage runs `npm ci`: as for the Node image above, it gets this machine's trust store when
+  # there is one (TLS-inspecting proxy); the runtime stage keeps the plain base.
+  if [ -s /etc/ssl/certs/ca-certificates.crt ]; then
+    BUILD_IMAGE="edgeguard-base/debian-build:$suite-$deb_arch-$base_key-$(sha256sum /etc/ssl/certs/ca-certificates.crt | cut -c1-8)"
+    if ! docker image inspect "$BUILD_IMAGE" >/dev/null 2>&1; then
+      root=$(mktemp -d /tmp/edgeguard-buildroot-XXXXXX)
+      tar -C "$root" -xf "$base_tar"
+      mkdir -p "$root/etc/ssl/certs" && cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/edgeguard-build-ca.crt"
+      tar -C "$root" --numeric-owner -c . | docker import "${platform[@]}" -c 'CMD ["bash"]' \
+        -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' -c 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/edgeguard-build-ca.crt' - "$BUILD_IMAGE" >/dev/null \
+        || { rm -rf "$root"; skip "docker import of the build base failed"; }
+      rm -rf "$root"
+    fi
+    build_args+=(--build-arg "BUILD_BASE=$BUILD_IMAGE")
+  fi
   # A mirror snapshot older than today serves forky's Release past its Valid-Until (seen here).
   [ -n "${EDGEGUARD_APT_CHECK_VALID_UNTIL:-}" ] && build_args+=(--build-arg "APT_CHECK_VALID_UNTIL=$EDGEGUARD_APT_CHECK_VALID_UNTIL")
 fi

@@ -77,7 +77,9 @@ test('every Dockerfile builds from source and ships the runtime only', () => {
     assert.ok(args.length >= 1, `${dockerfile}: base images as ARGs`);
     for (const from of text.match(/^FROM \S+/gm) ?? []) assert.match(from, /^FROM \$\{\w+\}$/, `${dockerfile}: ${from} takes its image from an ARG`);
     const bases = new Set([...text.matchAll(/^FROM \$\{(\w+)\}/gm)].map((m) => m[1]!));
-    for (const [, image] of args.filter(([name]) => bases.has(name))) assert.match(image, /^(arm64v8\/|arm32v7\/)?(node:24-bookworm-slim|debian:bookworm-slim|debian:forky-slim)$/, `${dockerfile}: official default ${image}`);
+    const defaults = new Map(args);
+    const resolve = (value: string): string => value.replace(/^\$\{(\w+)\}$/, (_, name: string) => defaults.get(name) ?? value);
+    for (const [, image] of args.filter(([name]) => bases.has(name)).map(([name, value]) => [name, resolve(value)] as const)) assert.match(image, /^(arm64v8\/|arm32v7\/)?(node:24-bookworm-slim|debian:bookworm-slim|debian:forky-slim)$/, `${dockerfile}: official default ${image}`);
     // The runtime stage ships no package manager and no compiler, and an SBOM.
     const runtime = text.split(/^FROM /m).pop()!;
     assert.doesNotMatch(runtime, /apt-get install[^\n]*\b(npm|g\+\+|gcc|make|python3)\b/, `${dockerfile}: no npm or compiler installed in the runtime stage`);
