@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ALL_SOURCES, sourceSettings } from '../sources/index';
 import type { SourceDefinition } from '../sources/source';
+import { durationBounds } from './setting-schema';
 import { AGENT_SETTINGS, DEFENDER_SETTINGS, type SettingDefinition, type SettingValue } from './settings';
 
 /** Markers around the generated part of docs/configuration.md. */
@@ -14,8 +15,10 @@ function typeText(def: SettingDefinition): string {
       const range = [def.minimum !== undefined ? `≥ ${def.minimum}` : '', def.maximum !== undefined ? `≤ ${def.maximum}` : ''].filter(Boolean).join(', ');
       return range ? `integer (${range})` : 'integer';
     }
-    case 'duration':
-      return 'ISO 8601 duration';
+    case 'duration': {
+      const { min, max } = durationBounds(def);
+      return `ISO 8601 duration (${min} … ${max})`;
+    }
     case 'priority':
       return 'Off \\| Low \\| High';
     case 'enum':
