@@ -9,7 +9,7 @@ import type { EmitOptions } from '../sources/source';
 import { envelope, maxEventBytes, serializeForQueue, type Envelope } from '../sinks/message-builder';
 import type { MessagePriority } from '../sinks/transport';
 import { Aggregator, HIT_CHECKPOINT_MS } from '../transforms/aggregator';
-import { redactEventCommandLines } from '../transforms/command-line-secrets';
+import { redactEventSecrets } from '../transforms/event-redaction';
 import { systemClock } from './clock';
 import { OperationalStats } from './operational-stats';
 import { Sender } from './sender';
@@ -131,7 +131,7 @@ class Pipeline implements EventPipeline {
     try {
       this.ingested++;
       if (this.closed) throw new Error('pipeline closed: stop the sources before closing it');
-      this.route(this.redactSecrets ? redactEventCommandLines(event) : event, options?.urgent === true, true);
+      this.route(this.redactSecrets ? redactEventSecrets(event) : event, options?.urgent === true, true);
     } catch (err) {
       this.ingestErrors++;
       this.warnSometimes('ingest', 'event could not be queued', { name: safeName(event), error: err });
