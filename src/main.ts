@@ -11,6 +11,7 @@ import { PropertyReporter, reportedDocument, type AgentIdentity, type ReportInpu
 import { SourceManager } from './runtime/source-manager';
 import { StandaloneUpstream } from './runtime/standalone-upstream';
 import { loadAgentId, lockStateDir, resolveStateDir } from './runtime/state';
+import { AGENT_UMASK, tightenStateDir } from './runtime/state-permissions';
 import type { DesiredProperties, Upstream } from './runtime/upstream';
 import { StdoutTransport } from './sinks/stdout-transport';
 import { ALL_SOURCES, sourceSettings } from './sources/index';
@@ -109,7 +110,9 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   setLogDestination(mode === 'edgeHub' ? 'stdout' : 'stderr');
   setLogLevel(levelFromEnvironment(env));
 
+  process.umask(AGENT_UMASK);
   const stateDir = resolveStateDir(env);
+  tightenStateDir(stateDir, log);
   const unlockStateDir = lockStateDir(stateDir, log);
   const agentId = loadAgentId(stateDir, log);
   const hostRoot = resolveHostRoot(env);

@@ -17,6 +17,8 @@ export interface RecoveryReport {
   windows: WindowRecord[];
   segments: number;
   damagedLines: number;
+  /** Records with a valid CRC whose JSON does not parse: skipped (counted in damagedLines too). */
+  invalidJsonRecords: number;
   tornTail: boolean;
 }
 
@@ -90,6 +92,7 @@ export class Journal implements QueueJournal {
     const live = new Map<number, JournalRecord>();
     const windows = new Map<number, WindowRecord>();
     let damagedLines = 0;
+    let invalidJsonRecords = 0;
     let tornTail = false;
     for (const g of generations) {
       let text: string;
@@ -99,14 +102,15 @@ export class Journal implements QueueJournal {
         log?.warn('queue journal segment unreadable, skipped', { segment: g, error: err });
         continue;
       }
-      const [damaged, torn] = replay(text, live, windows);
-      damagedLines += damaged;
+      const [damaged, torn, invalid] = replay(text, live, windows);
+      damagedLines += damaged + invalid;
+      invalidJsonRecords += invalid;
       tornTail ||= torn;
     }
     if (damagedLines > 0 || tornTail) {
-      log?.warn('queue journal had damaged records; every intact record was kept', { damagedLines, tornTail, recovered: live.size });
+      log?.warn('queue journal had damaged records; every intact record was kept', { damagedLines, invalidJsonRecords, tornTail, recovered: live.size });
     }
-    return { records: [...live.values()], windows: [...windows.values()], segments: generations.length, damagedLines, tornTail };
+    return { records: [...live.values()], windows: [...windows.values()], segments: generations.length, damagedLines, invalidJsonRecords, tornTail };
   }
 
   /**
