@@ -6,7 +6,7 @@ import { buildCatalogue, CONFIG_KEY } from './config/settings';
 import { resolveHostRoot } from './core/host-root';
 import { getLogger, levelFromEnvironment, setLogDestination, setLogLevel, type Logger, type LogLevel } from './core/logger';
 import { openPipeline } from './pipeline/pipeline';
-import { MetricsServer } from './runtime/metrics';
+import { isWideAddress, MetricsServer } from './runtime/metrics';
 import { PropertyReporter, reportedDocument, type AgentIdentity, type ReportInputs } from './runtime/property-reporter';
 import { SourceManager } from './runtime/source-manager';
 import { StandaloneUpstream } from './runtime/standalone-upstream';
@@ -85,16 +85,17 @@ function effectiveLogLevel(desired: DesiredProperties, update: ConfigUpdate, env
 }
 
 /**
- * The Prometheus endpoint (GET /metrics) when EDGEGUARD_METRICS_LISTEN is set (`:9600`, `host:port`), for
+ * The Prometheus endpoint (GET /metrics) when EDGEGUARD_METRICS_LISTEN is set (`:9600` = loopback, `host:port`), for
  * IoT Edge's metrics-collector. A bad address or a busy port is logged; the agent runs without it.
  */
 async function startMetrics(env: NodeJS.ProcessEnv, collect: ConstructorParameters<typeof MetricsServer>[0]): Promise<MetricsServer | undefined> {
   const address = env.EDGEGUARD_METRICS_LISTEN?.trim();
   if (!address) return undefined;
-  const server = new MetricsServer(collect);
+  const server = new MetricsServer(collect, getLogger('metrics'));
   try {
     const bound = await server.listen(address);
     log.info('metrics endpoint listening', { address: `${bound.address}:${bound.port}`, path: '/metrics' });
+    if (isWideAddress(bound.address)) log.warn('metrics endpoint reachable beyond loopback, without authentication', { address: bound.address });
     return server;
   } catch (error) {
     log.error('metrics endpoint not started', { address, error: error instanceof Error ? error.message : String(error) });

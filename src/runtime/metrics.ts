@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Logger } from '../core/logger';
 import type { PipelineStats } from '../pipeline/types';
 import type { SourceStatus } from '../sources/source';
 
@@ -53,19 +54,33 @@ function cpuSeconds(): number {
   return (usage.user + usage.system) / 1e6;
 }
 
-/** `host:port`, `:port` or `port`; the host defaults to 0.0.0.0 (metrics-collector scrapes from another container). */
+/**
+ * `host:port`, `:port` or `port`. A bare port binds LOOPBACK only: EdgeGuard runs on the host network,
+ * where 0.0.0.0 would be every host interface, unauthenticated. A wider address must be written out
+ * (`0.0.0.0:9600`, `[::]:9600`, or better the one address metrics-collector uses, e.g. the
+ * azure-iot-edge bridge's gateway `172.18.0.1:9600`).
+ */
 export function parseListenAddress(text: string): { host: string; port: number } {
-  const match = /^(?:\[?([^\]]*?)\]?:)?(\d{1,5})$/.exec(text.trim());
+  const trimmed = text.trim();
+  const match = trimmed.length <= 64 ? /^(?:\[?([0-9A-Za-z.:%-]*)\]?:)?(\d{1,5})$/.exec(trimmed) : null;
   const port = match ? Number(match[2]) : NaN;
-  if (!match || port < 1 || port > 65535) throw new Error(`metrics listen address "${text}" is not host:port, :port or port`);
-  return { host: match[1] || '0.0.0.0', port };
+  if (!match || port < 1 || port > 65535) throw new Error(`metrics listen address "${trimmed.slice(0, 64)}" is not host:port, :port or port`);
+  return { host: match[1] || '127.0.0.1', port };
+}
+
+/** Whether the address answers beyond this machine's loopback (logged as a warning at start). */
+export function isWideAddress(host: string): boolean {
+  return !(host === 'localhost' || host === '::1' || host.startsWith('127.'));
 }
 
 /** GET /metrics over plain HTTP; anything else is 404. */
 export class MetricsServer {
   private server?: http.Server;
 
-  constructor(private readonly collect: () => AgentMetrics) {}
+  constructor(
+    private readonly collect: () => AgentMetrics,
+    private readonly log?: Logger,
+  ) {}
 
   async listen(address: string): Promise<AddressInfo> {
     const { host, port } = parseListenAddress(address);
@@ -78,11 +93,18 @@ export class MetricsServer {
       try {
         body = renderMetrics(this.collect());
       } catch (error) {
-        res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`metrics unavailable: ${(error as Error).message}\n`);
+        // The scraper learns only that it failed; the reason (internal state, paths) goes to the log.
+        this.log?.warn('metrics could not be collected', { error: error instanceof Error ? error.message : String(error) });
+        res.writeHead(500, { 'Content-Type': 'text/plain' }).end('metrics unavailable\n');
         return;
       }
       res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }).end(body);
     });
+    // A scraper sends one small GET: slow or crowded clients are cut off rather than held.
+    server.requestTimeout = 5_000;
+    server.headersTimeout = 5_000;
+    server.keepAliveTimeout = 5_000;
+    server.maxConnections = 16;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
