@@ -9,6 +9,7 @@ import { openPipeline } from './pipeline/pipeline';
 import { isWideAddress, MetricsServer } from './runtime/metrics';
 import { PropertyReporter, reportedDocument, type AgentIdentity, type ReportInputs } from './runtime/property-reporter';
 import { SourceManager } from './runtime/source-manager';
+import { currentSourceScope } from './runtime/source-scope';
 import { StandaloneUpstream } from './runtime/standalone-upstream';
 import { loadAgentId, lockStateDir, resolveStateDir } from './runtime/state';
 import { AGENT_UMASK, tightenStateDir } from './runtime/state-permissions';
@@ -221,17 +222,42 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
 }
 
 let processHandlersInstalled = false;
+/** Longest wait for the queues to flush before a fatal error exits. */
+const FATAL_FLUSH_MS = 10_000;
 
-/** Logs what escaped every other handler; the agent keeps running (sources and pipeline contain their own failures). */
-function installProcessHandlers(): void {
+function errorText(error: unknown): { error: string; stack?: string } {
+  if (!(error instanceof Error)) return { error: String(error) };
+  return { error: error.message, stack: (error.stack ?? '').split('\n').slice(1, 4).join(' | ') };
+}
+
+/**
+ * What escaped every other handler. Charged to a source (its callbacks run in its scope): that source is
+ * marked failed and restarted with backoff, the agent keeps running. Anything else means the agent's own
+ * state can no longer be trusted: the queues are flushed (bounded) and the process exits 1, so that
+ * edgeAgent restarts the module.
+ */
+function installProcessHandlers(agent: () => Agent | undefined): void {
   if (processHandlersInstalled) return;
   processHandlersInstalled = true;
-  process.on('unhandledRejection', (reason) => {
-    log.error('unhandled promise rejection (ignored)', { error: reason instanceof Error ? reason.message : String(reason) });
-  });
-  process.on('uncaughtException', (error) => {
-    log.error('uncaught exception (ignored)', { error: error.message, stack: (error.stack ?? '').split('\n').slice(1, 4).join(' | ') });
-  });
+  let exiting = false;
+  const onFault = (kind: 'uncaught exception' | 'unhandled promise rejection') => (error: unknown) => {
+    const scope = currentSourceScope();
+    if (scope) {
+      scope.crashed(error);
+      return;
+    }
+    log.error(`${kind}: flushing the queues and exiting`, errorText(error));
+    if (exiting) process.exit(1);
+    exiting = true;
+    const running = agent();
+    const timer = setTimeout(() => process.exit(1), FATAL_FLUSH_MS);
+    (running ? running.stop() : Promise.resolve()).finally(() => {
+      clearTimeout(timer);
+      process.exit(1);
+    });
+  };
+  process.on('uncaughtException', onFault('uncaught exception'));
+  process.on('unhandledRejection', onFault('unhandled promise rejection'));
 }
 
 /**
@@ -239,8 +265,8 @@ function installProcessHandlers(): void {
  * queues, closes the upstream and exits 0. A second signal exits at once.
  */
 export async function runAgent(options: AgentOptions = {}): Promise<void> {
-  installProcessHandlers();
   let agent: Agent | undefined;
+  installProcessHandlers(() => agent);
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
