@@ -10,6 +10,7 @@ import { isWideAddress, MetricsServer } from './runtime/metrics';
 import { PropertyReporter, reportedDocument, type AgentIdentity, type ReportInputs } from './runtime/property-reporter';
 import { SourceManager } from './runtime/source-manager';
 import { currentSourceScope } from './runtime/source-scope';
+import { RateLimiter, SNAPSHOT_METHOD_BURST, SNAPSHOT_METHOD_REFILL_MS } from './runtime/rate-limit';
 import { StandaloneUpstream } from './runtime/standalone-upstream';
 import { loadAgentId, lockStateDir, resolveStateDir } from './runtime/state';
 import { AGENT_UMASK, tightenStateDir } from './runtime/state-permissions';
@@ -66,12 +67,24 @@ function createUpstream(mode: Upstream['mode'], stateDir: string, env: NodeJS.Pr
   return edgeHub.createEdgeHubUpstream({ log: getLogger('edgehub') });
 }
 
-/** The `snapshot` direct method: 400 for a malformed payload or an unknown source name. */
-export function snapshotMethod(manager: Pick<SourceManager, 'snapshotNow'>, payload: unknown): { status: number; payload: unknown } {
+const MAX_SNAPSHOT_NAMES = 32;
+const MAX_SOURCE_NAME_CHARS = 64;
+const defaultSnapshotLimiter = new RateLimiter(SNAPSHOT_METHOD_BURST, SNAPSHOT_METHOD_REFILL_MS);
+
+/**
+ * The `snapshot` direct method: 400 for a malformed payload or an unknown source name, 429 (with
+ * retryAfterSeconds) beyond 3 calls at once and one every 20 s.
+ */
+export function snapshotMethod(manager: Pick<SourceManager, 'snapshotNow'>, payload: unknown, limiter: RateLimiter = defaultSnapshotLimiter): { status: number; payload: unknown } {
   const sources = payload && typeof payload === 'object' ? (payload as { sources?: unknown }).sources : undefined;
-  if (sources !== undefined && !(Array.isArray(sources) && sources.every((s) => typeof s === 'string'))) {
-    return { status: 400, payload: { error: 'payload must be {"sources": ["<source name>", …]} or empty' } };
+  if (
+    sources !== undefined &&
+    !(Array.isArray(sources) && sources.length <= MAX_SNAPSHOT_NAMES && sources.every((s) => typeof s === 'string' && s.length <= MAX_SOURCE_NAME_CHARS))
+  ) {
+    return { status: 400, payload: { error: `payload must be {"sources": ["<source name>", …]} (at most ${MAX_SNAPSHOT_NAMES} names) or empty` } };
   }
+  const waitMs = limiter.take();
+  if (waitMs > 0) return { status: 429, payload: { error: 'snapshot requested too often', retryAfterSeconds: Math.ceil(waitMs / 1000) } };
   const result = manager.snapshotNow(sources as string[] | undefined);
   return { status: result.unknown.length > 0 ? 400 : 200, payload: result };
 }
