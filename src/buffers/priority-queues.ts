@@ -2,7 +2,7 @@ import type { Logger } from '../core/logger';
 import type { Clock } from '../pipeline/types';
 import type { MessagePriority } from '../sinks/transport';
 import { EventQueue, type QueuedEvent } from './event-queue';
-import { Journal, MemoryOnlyJournal, type QueueJournal } from './journal';
+import { Journal, MemoryOnlyJournal, type JournalHealth, type QueueJournal } from './journal';
 import type { HitUpdate, LiveRecord, WindowRecord } from './journal-records';
 
 export const QUEUE_NAMES: readonly MessagePriority[] = ['High', 'Low', 'Operational'];
@@ -96,6 +96,11 @@ export class PriorityQueues {
     this.recovered = { events: recovery.records.length, damagedLines: recovery.damagedLines, tornTail: recovery.tornTail };
     if (recovery.records.length > 0) options.log?.info('queued events recovered from the journal', { events: recovery.records.length });
     for (const q of QUEUE_NAMES) this.enforce(q, 0);
+  }
+
+  /** Whether the journal is written, and what could not be (disk full, read-only). */
+  journalHealth(): JournalHealth {
+    return this.journal.health();
   }
 
   capacity(queue: MessagePriority): number {

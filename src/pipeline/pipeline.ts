@@ -198,6 +198,7 @@ class Pipeline implements EventPipeline {
       aggregating: this.aggregator.stats().pendingHits,
       recovered: this.queues.recovered.events,
       recoveredHits: this.recoveredHits,
+      persistence: this.queues.journalHealth(),
     };
     if (sent.lastError !== undefined) stats.lastSendError = sent.lastError;
     return stats;

@@ -44,6 +44,10 @@ export function renderMetrics(m: AgentMetrics, processInfo = { rssBytes: process
     'One series per source and state; 1 marks the current state.',
     Object.entries(m.sources).flatMap(([source, status]) => SOURCE_STATES.map((state): [Record<string, string>, number] => [{ source, state }, status.state === state ? 1 : 0])),
   );
+  if (m.pipeline.persistence) {
+    metric('edgeguard_journal_persisting', 'gauge', '1 while the queue journal is written to the state directory; 0 when it cannot be (disk full, read-only).', [[{}, m.pipeline.persistence.persisting ? 1 : 0]]);
+    metric('edgeguard_journal_unpersisted_records_total', 'counter', 'Journal records that could not be written (kept in memory and sent, lost on a restart).', [[{}, m.pipeline.persistence.unpersistedRecords]]);
+  }
   metric('edgeguard_process_resident_memory_bytes', 'gauge', 'Resident set size of the agent process.', [[{}, processInfo.rssBytes]]);
   metric('edgeguard_process_cpu_seconds_total', 'counter', 'User and system CPU time of the agent process.', [[{}, processInfo.cpuSeconds]]);
   return `${lines.join('\n')}\n`;
