@@ -9,7 +9,7 @@ import { redactCommandLine } from './command-line-secrets';
  */
 
 export const REDACTED_FIELDS = 'RedactedFields';
-/** Payload nesting deeper than this is not walked: its strings are replaced whole (no event nests this deep). */
+/** No event nests deeper; a deeper (or cyclic) payload is malformed and refused, not walked for ever. */
 const MAX_DEPTH = 16;
 /** At most this many paths are listed in RedactedFields. */
 const MAX_LISTED = 8;
@@ -21,10 +21,7 @@ function redactValue(value: unknown, path: string, where: string[], depth: numbe
     return clean;
   }
   if (value === null || typeof value !== 'object') return value;
-  if (depth >= MAX_DEPTH) {
-    where.push(path);
-    return '***';
-  }
+  if (depth >= MAX_DEPTH) throw new Error(`event payload nested deeper than ${MAX_DEPTH} levels (or cyclic) at ${path.slice(0, 200)}`);
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
