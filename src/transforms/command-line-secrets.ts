@@ -140,6 +140,7 @@ interface WordScan {
  * pass then skips, so the cost is linear.
  */
 function redactInWord(s: string): WordScan {
+  if (s.indexOf('=') < 0 && s.indexOf(':') < 0) return { text: s, pending: NONE };
   let out = '';
   let copied = 0;
   let pending: Pending = NONE;

@@ -14,44 +14,71 @@ const MAX_DEPTH = 16;
 /** At most this many paths are listed in RedactedFields. */
 const MAX_LISTED = 8;
 
-function redactValue(value: unknown, path: string, where: string[], depth: number): unknown {
+/**
+ * Field names, executable paths and the command lines of periodic jobs repeat from one event to the
+ * next: results for short strings are remembered (at most 2,048 strings of up to 256 characters, about
+ * 1 MB). Unique strings (an attacker's) just take the normal, linear path.
+ */
+const known = new Map<string, string>();
+const KNOWN_LIMIT = 2048;
+const KNOWN_MAX_CHARS = 256;
+
+function redactString(text: string): string {
+  if (text.length > KNOWN_MAX_CHARS) return redactCommandLine(text);
+  let clean = known.get(text);
+  if (clean === undefined) {
+    clean = redactCommandLine(text);
+    if (known.size >= KNOWN_LIMIT) known.clear();
+    known.set(text, clean);
+  }
+  return clean;
+}
+
+/** Walks `value`; `path` is the field path (a shared stack, joined only when a secret is found). */
+function redactValue(value: unknown, path: string[], where: string[], depth: number): unknown {
   if (typeof value === 'string') {
-    const clean = redactCommandLine(value);
-    if (clean !== value) where.push(path);
+    const clean = redactString(value);
+    if (clean !== value) where.push(path.join('.'));
     return clean;
   }
   if (value === null || typeof value !== 'object') return value;
-  if (depth >= MAX_DEPTH) throw new Error(`event payload nested deeper than ${MAX_DEPTH} levels (or cyclic) at ${path.slice(0, 200)}`);
+  if (depth >= MAX_DEPTH) throw new Error(`event payload nested deeper than ${MAX_DEPTH} levels (or cyclic) at ${path.join('.').slice(0, 200)}`);
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;
+    path.push('[]');
     for (let i = 0; i < value.length; i++) {
       const item: unknown = value[i];
-      const clean = redactValue(item, `${path}[]`, where, depth + 1);
+      const clean = redactValue(item, path, where, depth + 1);
       if (clean !== item) (out ??= [...value])[i] = clean;
     }
+    path.pop();
     return out ?? value;
   }
   let out: Record<string, unknown> | undefined;
-  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    if (!Object.prototype.hasOwnProperty.call(record, key)) continue;
+    const item = record[key];
     // A key can hold a secret too (an environment entry used as a key: "TOKEN=abc").
-    const cleanKey = redactCommandLine(key);
-    const fieldPath = path === '' ? cleanKey : `${path}.${cleanKey}`;
-    const clean = redactValue(item, fieldPath, where, depth + 1);
+    const cleanKey = redactString(key);
+    path.push(cleanKey);
+    const clean = redactValue(item, path, where, depth + 1);
     if (cleanKey !== key) {
-      where.push(fieldPath);
-      out ??= { ...(value as Record<string, unknown>) };
+      where.push(path.join('.'));
+      out ??= { ...record };
       delete out[key];
       out[cleanKey] = clean;
     } else if (clean !== item) {
-      (out ??= { ...(value as Record<string, unknown>) })[key] = clean;
+      (out ??= { ...record })[key] = clean;
     }
+    path.pop();
   }
   return out ?? value;
 }
 
 function redactItem(item: PayloadItem): PayloadItem {
   const where: string[] = [];
-  const clean = redactValue(item, '', where, 0) as PayloadItem;
+  const clean = redactValue(item, [], where, 0) as PayloadItem;
   if (where.length === 0) return item;
   const listed = [...new Set(where)];
   const text = listed.slice(0, MAX_LISTED).join(',') + (listed.length > MAX_LISTED ? `,+${listed.length - MAX_LISTED}` : '');
