@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { STATUS_KEY } from '../../../src/runtime/property-reporter';
+import { STATUS_KEY } from '../../../src/agent/property-reporter';
 
 const CHILD = path.join(__dirname, 'faulty-agent-child.js');
 

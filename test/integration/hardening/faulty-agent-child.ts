@@ -1,4 +1,4 @@
-import { createEvent } from '../../../src/core/event';
+import { configurationErrorEvent } from '../../../src/config/config-store';
 import { runAgent } from '../../../src/main';
 import { ALL_SOURCES } from '../../../src/sources/index';
 import type { SourceDefinition } from '../../../src/sources/source';
@@ -15,12 +15,12 @@ let starts = 0;
 const faulty: SourceDefinition = {
   name: 'Faulty',
   description: 'test source that throws from a callback',
-  events: ['Diagnostic'],
+  events: [],
   settings: [],
   async start(ctx) {
     starts++;
     const n = starts;
-    ctx.emit(createEvent('Diagnostic', 'Triggered', [{ Message: `faulty source start ${n}`, Severity: 'Information', ProcessId: process.pid, ThreadId: 0 }], { eventType: 'Diagnostic' }));
+    ctx.emit(configurationErrorEvent([{ setting: 'Faulty', errorType: 'NotOptimal', usedConfiguration: 'test', message: `faulty source start ${n}`, key: `faulty${n}` }]));
     const timer = mode === 'source' && n <= 2 ? setTimeout(() => {
       throw new Error(`faulty source bug ${n}`);
     }, 300) : undefined;

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { crc32 } from 'node:zlib';
-import { addLine } from '../../../src/buffers/journal-records';
+import { addLine } from '../../../src/pipeline/journal/journal-records';
 import { configurationErrorEvent } from '../../../src/config/config-store';
 import { builtAgentSkipReason } from '../../harness/agent-process';
 import { QUIET_SOURCES, sleep, StandaloneAgent } from '../../harness/standalone-agent';

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigStore } from '../../../src/config/config-store';
 import { durationBounds } from '../../../src/config/setting-schema';
-import { buildCatalogue, CONFIG_KEY } from '../../../src/config/settings';
+import { settingsCatalogue } from '../../../src/agent/catalogue';
+import { CONFIG_KEY } from '../../../src/config/settings';
 import { MAX_TIMER_DELAY_MS, parseDuration } from '../../../src/core/duration';
-import { ALL_SOURCES, sourceSettings } from '../../../src/sources/index';
 
-const catalogue = buildCatalogue(sourceSettings(ALL_SOURCES));
+const catalogue = settingsCatalogue();
 const durations = catalogue.filter((d) => d.type === 'duration');
 const integers = catalogue.filter((d) => d.type === 'integer');
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openPipeline } from '../../../src/pipeline/pipeline';
 import type { Clock } from '../../../src/pipeline/types';
-import { RateLimiter } from '../../../src/runtime/rate-limit';
+import { RateLimiter } from '../../../src/agent/rate-limit';
 import { AGENT, config, login, processCreate, RecordingTransport, settle, tempDir } from '../pipeline/helpers';
 
 /**

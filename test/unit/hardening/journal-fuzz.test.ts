@@ -4,10 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { crc32 } from 'node:zlib';
-import { Journal } from '../../../src/buffers/journal';
-import { addLine, deleteLine, hitsLine, windowLine } from '../../../src/buffers/journal-records';
+import { Journal } from '../../../src/pipeline/journal/journal';
+import { addLine, deleteLine, hitsLine, windowLine } from '../../../src/pipeline/journal/journal-records';
 import { createEvent } from '../../../src/core/event';
-import type { MessagePriority } from '../../../src/sinks/transport';
+import type { MessagePriority } from '../../../src/core/priority';
 
 // Issue 11, beyond the list: the journal reader over mutated segments (bit flips, truncation, garbage
 // and crafted lines) never throws, stays fast, and never hands back a record that is not a JSON object.

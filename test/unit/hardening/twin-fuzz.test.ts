@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { configurationErrorEvent, ConfigStore } from '../../../src/config/config-store';
-import { buildCatalogue, CONFIG_KEY, type SettingDefinition } from '../../../src/config/settings';
+import { settingsCatalogue } from '../../../src/agent/catalogue';
+import { CONFIG_KEY, type SettingDefinition } from '../../../src/config/settings';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
-import { ALL_SOURCES, sourceSettings } from '../../../src/sources/index';
 import { referenceSchemaDir } from '../../harness/paths';
 
 // Issue 11, beyond the list: random and hostile desired documents never crash the store, never change a
 // setting whose value failed validation, and every rejected value gives a ConfigurationError.
 
-const catalogue = buildCatalogue(sourceSettings(ALL_SOURCES));
+const catalogue = settingsCatalogue();
 const byName = new Map(catalogue.map((d) => [d.name, d]));
 const schemas = createSchemaValidator(referenceSchemaDir());
 
