@@ -227,8 +227,15 @@ function basename(word: string): string {
   return word.slice(word.lastIndexOf('/') + 1);
 }
 
-/** Cheap first look: text with none of these cannot hold anything redactable. */
-const MAYBE_SECRET = /[=:@%]|-[A-Za-z]|pass|pwd|secret|token|key|cred|auth|psk|rabbitmq|vault|sqlplus/i;
+/**
+ * Cheap first look: text with none of these cannot hold anything redactable: a separator of a
+ * name=value, URL or user%password pair, a secret-ish word (option and variable names), or the name of
+ * a program whose own flags or positions carry a secret.
+ */
+const MAYBE_SECRET = new RegExp(
+  `[=:@%]|pass|pwd|pw\\b|secret|token|key|cred|auth|psk|sig|sas|bearer|\\b(?:${[...PROGRAMS.keys()].map((p) => p.replace(/[^\w]/g, '\\$&')).join('|')})\\b`,
+  'i',
+);
 
 /** Per-program state while scanning the words after a program name. */
 interface ProgramState {
