@@ -1,11 +1,16 @@
 import type { SettingDefinition } from '../../config/settings';
+import path from 'node:path';
 import { createEvent, type PayloadItem } from '../../core/event';
 import { hostPath } from '../../core/host-root';
+import { UnsafeFileError } from '../../core/safe-read';
 import type { Source, SourceContext, SourceDefinition, SourceStatus } from '../source';
 import { LocalAccountNames } from './accounts/account-files';
 import { CursorStore, markAt, readNew, readRange, type CursorMap, type FileCursor, type ReadChunk } from './login/file-cursor';
 import { inferredExecutable, isLoginRecord, sshdLoginItem, utmpLoginItem } from './login/login-items';
 import { parseSshdLine, type SshdLogin } from './login/sshd-log';
+import { findJournalDirectory } from './login/journal';
+import { JournalFollower } from './login/journal-follower';
+import { existsSync } from 'node:fs';
 import { detectRecordSize, parseUtmpRecords, type UtmpRecord, type UtmpRecordSize } from './login/utmp';
 import { readExecutable, resolveProcRoot } from './common/process-info';
 import { errorCode } from '../../core/error-text';
@@ -53,6 +58,20 @@ const SETTINGS: readonly SettingDefinition[] = [
     default: ['/var/log/auth.log', '/var/log/secure'],
     description: 'Host paths of syslog files with sshd lines (Debian/Ubuntu auth.log, RHEL secure); those that exist are followed.',
   },
+  {
+    name: 'loginJournal',
+    type: 'enum',
+    default: 'auto',
+    values: ['auto', 'on', 'off'],
+    description:
+      "sshd's entries in the host's systemd journal (read with journalctl through the host root, rotation-safe cursor): auto (when none of loginAuthLogFiles exists, as on Debian 12), on (as well as the files), off.",
+  },
+  {
+    name: 'loginJournalDirectories',
+    type: 'stringList',
+    default: ['/var/log/journal', '/run/log/journal'],
+    description: 'Host paths of journal directories; the first that exists and is not empty is read.',
+  },
 ];
 
 type FileKind = 'wtmp' | 'btmp' | 'authlog';
@@ -65,6 +84,20 @@ interface FollowedFile {
   file: string;
 }
 
+/** Why a followed file cannot be read: the safe reader's sentence (a FIFO, a device…), else the errno code. */
+function readProblem(err: unknown): string {
+  return err instanceof UnsafeFileError ? err.message : errorCode(err);
+}
+
+/** The followed file's path under the host root, confined to it (no `..` or symbolic link out of it). */
+function followedPath(hostRoot: string, hostFile: string): string {
+  try {
+    return hostPath(hostRoot, hostFile);
+  } catch {
+    // A link loop: a path that fails the same way when read, reported by poll().
+    return path.join(hostRoot, path.posix.resolve('/', hostFile));
+  }
+}
 
 /** A key for "warn once": the same incomplete record is seen on every poll until it is completed. */
 function onceKey(...parts: Array<string | number>): string {
@@ -85,6 +118,8 @@ class LoginCollector implements Source {
   private stopped = false;
   private readonly redactUnknown: boolean;
   private readonly localNames: LocalAccountNames;
+  private readonly journal?: { follower: JournalFollower; source: FollowedFile };
+  private journalProblem: string | undefined;
 
   constructor(private readonly ctx: SourceContext) {
     const c = ctx.config;
@@ -93,11 +128,56 @@ class LoginCollector implements Source {
       ['btmp', c.string('loginBtmpFile')],
       ...c.stringList('loginAuthLogFiles').map((f): [FileKind, string] => ['authlog', f]),
     ];
-    this.files = candidates.filter(([, f]) => f !== '').map(([kind, hostFile]) => ({ kind, hostFile, file: hostPath(ctx.hostRoot, hostFile) }));
+    this.files = candidates.filter(([, f]) => f !== '').map(([kind, hostFile]) => ({ kind, hostFile, file: followedPath(ctx.hostRoot, hostFile) }));
     this.store = new CursorStore(ctx.stateDir, 'login-cursors.json');
     this.procRoot = resolveProcRoot(ctx.hostRoot);
     this.redactUnknown = c.boolean('loginRedactUnknownUserNames');
     this.localNames = new LocalAccountNames(ctx.hostRoot);
+    this.journal = this.journalFollower();
+  }
+
+  /** The journal follower, when loginJournal asks for it and a journal directory exists. */
+  private journalFollower(): { follower: JournalFollower; source: FollowedFile } | undefined {
+    const mode = this.ctx.config.has('loginJournal') ? this.ctx.config.string('loginJournal') : 'off';
+    if (mode === 'off') return undefined;
+    if (mode === 'auto' && this.files.some((f) => f.kind === 'authlog' && existsSync(f.file))) return undefined;
+    const directory = findJournalDirectory(this.ctx.hostRoot, this.ctx.config.stringList('loginJournalDirectories'));
+    if (!directory) return undefined;
+    const source: FollowedFile = { kind: 'authlog', hostFile: `journal:${path.relative(this.ctx.hostRoot, directory) || '.'}`, file: directory };
+    const follower = new JournalFollower({
+      directory,
+      stateDir: this.ctx.stateDir,
+      readExisting: this.ctx.config.boolean('loginReadExistingRecords'),
+      onLines: (lines) => this.consumeJournal(source, lines),
+      onProblem: (problem) => {
+        if (problem && problem !== this.journalProblem) this.ctx.log.warn('login journal', { problem });
+        this.journalProblem = problem;
+      },
+    });
+    return { follower, source };
+  }
+
+  /** Journal lines (already syslog-shaped) -> Login events, as auth.log lines are. */
+  private consumeJournal(source: FollowedFile, lines: string[]): void {
+    if (this.stopped) return;
+    const items: PayloadItem[] = [];
+    for (const line of lines) {
+      const login = parseSshdLine(line);
+      const item = login ? this.sshdItem(source, login) : undefined;
+      if (item) items.push(item);
+    }
+    for (let i = 0; i < items.length; i += MAX_ITEMS_PER_EVENT) {
+      this.ctx.emit(createEvent(LOGIN_EVENT, 'Triggered', items.slice(i, i + MAX_ITEMS_PER_EVENT)));
+    }
+  }
+
+  private methodName(): string {
+    return this.journal ? `file polling, and sshd's journal entries through journalctl (${this.journal.source.hostFile})` : 'file polling';
+  }
+
+  /** Reads the journal now (tests); resolves when its lines were handled. */
+  async pollJournal(): Promise<void> {
+    await this.journal?.follower.poll();
   }
 
   start(): void {
@@ -132,7 +212,7 @@ class LoginCollector implements Source {
       return { ino: stat.ino, offset: stat.size - (stat.size % recordSize), recordSize };
     } catch (err) {
       // Unreadable now: treat as not yet seen; poll() reports the reason in the status.
-      this.ctx.log.warn('login file not readable', { file: f.hostFile, error: errorCode(err) });
+      this.ctx.log.warn('login file not readable', { file: f.hostFile, error: readProblem(err) });
       return { ino: 0, offset: 0 };
     }
   }
@@ -147,6 +227,8 @@ class LoginCollector implements Source {
     try {
       for (const f of this.files) {
         try {
+          // Resolved on every poll: a symbolic link on the host may change.
+          f.file = hostPath(this.ctx.hostRoot, f.hostFile);
           const before = this.cursors[f.hostFile] ?? { ino: 0, offset: 0 };
           const result = readNew(f.file, before, MAX_BYTES_PER_POLL);
           if (!result.stat) {
@@ -165,7 +247,7 @@ class LoginCollector implements Source {
           }
           this.cursors[f.hostFile] = this.withMarkIfReadable(f, cursor);
         } catch (err) {
-          const code = errorCode(err);
+          const code = readProblem(err);
           problems.push(`${f.hostFile}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code}`);
           const key = onceKey('read', f.hostFile, code);
           if (!this.warned.has(key)) {
@@ -178,6 +260,12 @@ class LoginCollector implements Source {
         this.ctx.emit(createEvent(LOGIN_EVENT, 'Triggered', items.slice(i, i + MAX_ITEMS_PER_EVENT)));
       }
       this.saveCursors();
+      if (this.journal) {
+        void this.journal.follower.poll();
+        // The journal stands in for the missing auth.log: its absence is no problem then.
+        if (!this.journalProblem) found.add('authlog');
+        else problems.push(this.journalProblem);
+      }
       this.updateStatus(found, problems);
     } finally {
       this.polling = false;
@@ -223,9 +311,9 @@ class LoginCollector implements Source {
     const relevant = problems.filter((p) => !(found.has('authlog') && this.files.some((f) => f.kind === 'authlog' && p.startsWith(`${f.hostFile} not found`))));
     const missingKinds = [...expected].filter((k) => !found.has(k));
     let status: SourceStatus;
-    if (found.size === 0) status = { state: 'degraded', reason: `no login record file readable: ${relevant.join('; ')}`, method: 'file polling' };
-    else if (missingKinds.length > 0 || relevant.length > 0) status = { state: 'degraded', reason: relevant.join('; '), method: 'file polling' };
-    else status = { state: 'running', method: 'file polling' };
+    if (found.size === 0) status = { state: 'degraded', reason: `no login record file readable: ${relevant.join('; ')}`, method: this.methodName() };
+    else if (missingKinds.length > 0 || relevant.length > 0) status = { state: 'degraded', reason: relevant.join('; '), method: this.methodName() };
+    else status = { state: 'running', method: this.methodName() };
     const text = JSON.stringify(status);
     if (text !== this.lastStatus) {
       this.lastStatus = text;
@@ -329,4 +417,4 @@ export const loginSource: SourceDefinition = {
   },
 };
 
-export type LoginSource = Source & { poll(): void };
+export type LoginSource = Source & { poll(): void; pollJournal(): Promise<void> };

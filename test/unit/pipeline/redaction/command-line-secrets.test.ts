@@ -126,3 +126,18 @@ test('redaction is linear in the text: hostile command lines of 1 MB take well u
     assert.ok(ms < 1500, `${text.slice(0, 20)}…: ${ms.toFixed(0)} ms`);
   }
 });
+
+test("the parent's command line in a ProcessCreate's ExtraDetails (kernel sensor context) is redacted too", () => {
+  const event = createEvent('ProcessCreate', 'Triggered', [
+    {
+      Executable: '/bin/sh', ProcessId: 2, ParentProcessId: 1, UserId: '0', CommandLine: 'sh -c true',
+      ExtraDetails: { ParentCommandLine: 'mysql -u root --password=hunter2 db', Cwd: '/' },
+    },
+  ]);
+  const out = redactEventSecrets(event);
+  const extra = out.Payload[0]!.ExtraDetails as Record<string, string>;
+  assert.equal(extra.ParentCommandLine?.includes('hunter2'), false, extra.ParentCommandLine);
+  assert.equal(extra.RedactedFields, 'ExtraDetails.ParentCommandLine');
+  assert.equal(extra.Cwd, '/');
+  assert.equal(out.Payload[0]!.CommandLine, 'sh -c true');
+});
