@@ -90,6 +90,10 @@ export class PrometheusMetrics {
     gauge('edgeguard_source_state', 'One series per source and state; 1 marks the current state.', ['source', 'state'], (g, m) => {
       for (const [source, status] of Object.entries(m.sources)) for (const state of SOURCE_STATES) g.set({ source, state }, status.state === state ? 1 : 0);
     });
+    gauge('edgeguard_journal_persisting', '1 while the queue journal is written to the state directory; 0 when it cannot be (disk full, read-only).', [], (g, m) => {
+      if (m.pipeline.persistence) g.set(m.pipeline.persistence.persisting ? 1 : 0);
+    });
+    counter('edgeguard_journal_unpersisted_records_total', 'Journal records that could not be written (kept in memory and sent, lost on a restart).', [], (m) => (m.pipeline.persistence ? [[{}, m.pipeline.persistence.unpersistedRecords]] : []));
     this.reset = () => (snapshot = undefined);
   }
 
