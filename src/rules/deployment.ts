@@ -7,7 +7,7 @@ import { checkRuntimeModule, checkUpstreamProtocol } from './checks/runtime';
 import { checkEnvSecrets, checkRegistryPassword, contextOf, isPlaceholder, scanString } from './checks/secrets';
 import type { Segment } from './json-path';
 import { JsonSyntaxError, parseJsonFast } from './json-text';
-import { envFromList, envKey, getKey, hasTemplatePlaceholder, isObject, mountsFromHostConfig, nestingDepth, walkStrings, type EnvVar, type Json, type ModuleSpec } from './model';
+import { EnvEntry, envFromList, envKey, getKey, hasTemplatePlaceholder, isObject, mountsFromHostConfig, nestingDepth, walkStrings, type EnvVar, type Json, type ModuleSpec } from './model';
 import type { Reporter } from './reporter';
 import { replaceTemplatePlaceholders } from './template-placeholders';
 import { findCaseVariants, mergeCaseVariants } from './case-keys';
@@ -199,13 +199,14 @@ function readModule(r: Reporter, name: string, role: ModuleRole, def: unknown, b
   const at = (...segments: Segment[]): Segment[] => [...settingsPath, key, ...segments];
   const env: EnvVar[] = [];
   const envList = getKey(create, 'Env');
-  if (envList) env.push(...envFromList(envList.value, (i) => at(envList.key, i)));
+  if (envList) env.push(...envFromList(envList.value, at(envList.key)));
   const envSection = getKey(def, 'env');
   if (envSection && isObject(envSection.value)) {
+    const sectionPath = [...basePath, envSection.key];
     for (const [envName, entry] of Object.entries(envSection.value)) {
       const value = getKey(entry, 'value');
       const literal = value && (typeof value.value === 'string' || typeof value.value === 'number' || typeof value.value === 'boolean') ? String(value.value) : undefined;
-      env.push({ name: envName, key: envKey(envName), value: literal, path: [...basePath, envSection.key, envName, value?.key ?? 'value'] });
+      env.push(new EnvEntry(envName, envKey(envName), literal, sectionPath, envName, value?.key ?? 'value'));
     }
   }
   return {
