@@ -255,14 +255,14 @@ describe('edgeguard scan: memory a small multiple of the manifest (item 8)', () 
     const d = cleanDeployment();
     const modules = d.modulesContent.$edgeAgent['properties.desired'].modules;
     for (let i = 0; i < 15_000; i++) modules[`m${i}`] = { type: 'docker', status: 'running', restartPolicy: 'always', settings: { image: `myacr.azurecr.io/sensor:${i}`, createOptions: '{"HostConfig":{}}' } };
-    const name = write('heap4mb.json', d);
+    const name = write('heap4mb.deployment.json', d);
     const capped = (args: string[]) =>
       spawnSync(process.execPath, [`--max-old-space-size=${HEAP_CAP_MB}`, CLI, 'scan', name, ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000, killSignal: 'SIGKILL', maxBuffer: 256 * 1024 * 1024 });
     for (const format of ['json', 'sarif', 'text']) {
-      const r = capped(['--format', format, '--output', `heap4mb.${format}`]);
+      const r = capped(['--format', format, '--output', `heap4mb.out.${format}`]);
       assert.equal(r.signal, null, `${format}: killed after 120 s`);
       assert.equal(r.status, 0, `${format}: ${r.stderr.slice(0, 300)}`);
-      const out = readFileSync(path.join(dir, `heap4mb.${format}`), 'utf8');
+      const out = readFileSync(path.join(dir, `heap4mb.out.${format}`), 'utf8');
       if (format === 'json') {
         const doc = JSON.parse(out) as { files: Array<{ findings: Array<{ line: number | null }> }>; summary: { findings: number } };
         assert.ok(doc.summary.findings > 100_000, `${doc.summary.findings} findings`);
@@ -275,7 +275,7 @@ describe('edgeguard scan: memory a small multiple of the manifest (item 8)', () 
     // Standard output to a pipe: the report is written as it is read, not queued whole.
     const piped = capped(['--format', 'sarif']);
     assert.equal(piped.status, 0, piped.stderr.slice(0, 300));
-    assert.equal(piped.stdout, readFileSync(path.join(dir, 'heap4mb.sarif'), 'utf8'));
+    assert.equal(piped.stdout, readFileSync(path.join(dir, 'heap4mb.out.sarif'), 'utf8'));
   });
 });
 
