@@ -43,9 +43,9 @@ export function scanText(file: string, text: string, overrides?: RuleOverrides):
   }
   // Located in place: the findings are ours, and a copy of each doubled the peak for a large manifest.
   const findings: Array<Finding & { line?: number; column?: number }> = analyseDeployment(parsed.value, { overrides });
-  parsed.locateEach(findings, (f) => parsePath(f.path), (f, pos) => {
-    f.line = pos.line;
-    f.column = pos.column;
+  parsed.locateEach(findings, (f) => parsePath(f.path), (f, line, column) => {
+    f.line = line;
+    f.column = column;
   });
   return { file, findings };
 }

@@ -385,14 +385,15 @@ export function analyseDeploymentInto(r: Reporter, doc: unknown, options: Deploy
  * (a `specs.find` per string made 8,000 modules take 10 s).
  */
 class OwnerIndex {
-  private readonly root: OwnerNode = { children: new Map() };
+  private readonly root: OwnerNode = {};
 
   constructor(specs: readonly ModuleSpec[]) {
     for (const spec of specs) {
       let node = this.root;
       for (const segment of spec.basePath) {
+        node.children ??= new Map();
         let child = node.children.get(segment);
-        if (!child) node.children.set(segment, (child = { children: new Map() }));
+        if (!child) node.children.set(segment, (child = {}));
         node = child;
       }
       // The first module with this base path wins, as specs.find did.
@@ -404,7 +405,7 @@ class OwnerIndex {
     let node: OwnerNode | undefined = this.root;
     // Strictly below: the last segment of the path never ends a module's base path that owns it.
     for (let i = 0; i < path.length - 1 && node; i++) {
-      node = node.children.get(path[i]!);
+      node = node.children?.get(path[i]!);
       if (node?.spec) return node.spec;
     }
     return undefined;
@@ -413,7 +414,8 @@ class OwnerIndex {
 
 interface OwnerNode {
   spec?: ModuleSpec;
-  readonly children: Map<Segment, OwnerNode>;
+  /** Created with the first child: a module's own node (one per module) usually has none. */
+  children?: Map<Segment, OwnerNode>;
 }
 
 /** `modulesContent.<name>…` -> name (a module twin, $edgeAgent or $edgeHub). */

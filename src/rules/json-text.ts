@@ -28,7 +28,7 @@ export interface ParsedJson {
    * createOptions string resolve to the createOptions line). One pass over the text for all items;
    * `use` is not called for an item without a path.
    */
-  locateEach<T>(items: readonly T[], pathOf: (item: T) => readonly Segment[] | undefined, use: (item: T, position: TextPosition) => void): void;
+  locateEach<T>(items: readonly T[], pathOf: (item: T) => readonly Segment[] | undefined, use: (item: T, line: number, column: number) => void): void;
 }
 
 export interface ParseOptions {
@@ -45,7 +45,8 @@ function lineStarts(text: string): number[] {
   return starts;
 }
 
-export function positionOf(starts: readonly number[], offset: number): TextPosition {
+/** 0-based index of the line holding `offset`. */
+function lineIndex(starts: readonly number[], offset: number): number {
   let lo = 0;
   let hi = starts.length - 1;
   while (lo < hi) {
@@ -53,7 +54,12 @@ export function positionOf(starts: readonly number[], offset: number): TextPosit
     if (starts[mid]! <= offset) lo = mid;
     else hi = mid - 1;
   }
-  return { line: lo + 1, column: offset - starts[lo]! + 1 };
+  return lo;
+}
+
+export function positionOf(starts: readonly number[], offset: number): TextPosition {
+  const line = lineIndex(starts, offset);
+  return { line: line + 1, column: offset - starts[line]! + 1 };
 }
 
 function describeChar(c: string | undefined): string {
@@ -216,8 +222,10 @@ class Scanner {
 /** A step of the paths being located; `offset` is where its latest occurrence in the text starts. */
 interface PathNode {
   readonly parent?: PathNode;
-  keys?: Map<string, PathNode>;
-  items?: Map<number, PathNode>;
+  /** An object key (string) or an array index (number): `'0'` and `0` are different steps. */
+  readonly segment: Segment;
+  /** A short list (most nodes have one child), a map once it grows. */
+  children?: PathNode[] | Map<Segment, PathNode>;
   /** -1 until seen. */
   offset: number;
   /** The parent's `visits` when `offset` was recorded: below an earlier duplicate key, it is stale. */
@@ -226,30 +234,38 @@ interface PathNode {
   visits: number;
 }
 
+const LIST_CHILDREN = 8;
+
+function childOf(node: PathNode, segment: Segment): PathNode | undefined {
+  const children = node.children;
+  if (children === undefined) return undefined;
+  if (!Array.isArray(children)) return children.get(segment);
+  for (const c of children) if (c.segment === segment) return c;
+  return undefined;
+}
+
+function addChild(node: PathNode, segment: Segment): PathNode {
+  const child: PathNode = { parent: node, segment, offset: -1, stamp: 0, visits: 0 };
+  const children = node.children;
+  if (children === undefined) node.children = [child];
+  else if (!Array.isArray(children)) children.set(segment, child);
+  else if (children.length < LIST_CHILDREN) children.push(child);
+  else node.children = new Map([...children.map((c): [Segment, PathNode] => [c.segment, c]), [segment, child]]);
+  return child;
+}
+
 /**
  * Finds where many paths start in a text already parsed, in one pass and without building values:
  * a trie of the wanted paths is followed through the text and every other value is skipped. This
  * replaces a map of key offsets per object and array of the document (130 MB for a 10 MB manifest).
  */
 class Locator extends Scanner {
-  private readonly root: PathNode = { offset: -1, stamp: 0, visits: 0 };
+  private readonly root: PathNode = { segment: '$', offset: -1, stamp: 0, visits: 0 };
 
   add(path: readonly Segment[] | undefined): PathNode | undefined {
     if (!path) return undefined;
     let node = this.root;
-    for (const segment of path) {
-      let child: PathNode | undefined;
-      if (typeof segment === 'number') {
-        node.items ??= new Map();
-        child = node.items.get(segment);
-        if (!child) node.items.set(segment, (child = { parent: node, offset: -1, stamp: 0, visits: 0 }));
-      } else {
-        node.keys ??= new Map();
-        child = node.keys.get(segment);
-        if (!child) node.keys.set(segment, (child = { parent: node, offset: -1, stamp: 0, visits: 0 }));
-      }
-      node = child;
-    }
+    for (const segment of path) node = childOf(node, segment) ?? addChild(node, segment);
     return node;
   }
 
@@ -285,7 +301,7 @@ class Locator extends Scanner {
   private visit(node: PathNode): void {
     const t = this.text;
     const c = t.charCodeAt(this.i);
-    if (c === 123 && node.keys) {
+    if (c === 123 && node.children) {
       this.i++;
       this.skipSpace();
       if (t.charCodeAt(this.i) === 125) {
@@ -299,7 +315,7 @@ class Locator extends Scanner {
         this.skipSpace();
         this.i++; // ':'
         this.skipSpace();
-        const child = node.keys.get(key);
+        const child = childOf(node, key);
         if (child) {
           this.record(child, node, keyOffset);
           this.visit(child);
@@ -308,7 +324,7 @@ class Locator extends Scanner {
         if (t.charCodeAt(this.i++) === 125) return;
       }
     }
-    if (c === 91 && node.items) {
+    if (c === 91 && node.children) {
       this.i++;
       this.skipSpace();
       if (t.charCodeAt(this.i) === 93) {
@@ -317,7 +333,7 @@ class Locator extends Scanner {
       }
       for (let index = 0; ; index++) {
         this.skipSpace();
-        const child = node.items.get(index);
+        const child = childOf(node, index);
         if (child) {
           this.record(child, node, this.i);
           this.visit(child);
@@ -384,7 +400,10 @@ export function parseJsonText(input: string, options: ParseOptions = {}): Parsed
       const fallback = firstNonSpace(text);
       items.forEach((item, k) => {
         const node = nodes[k];
-        if (node) use(item, positionOf(starts, locator.offsetOf(node) ?? fallback));
+        if (!node) return;
+        const offset = locator.offsetOf(node) ?? fallback;
+        const line = lineIndex(starts, offset);
+        use(item, line + 1, offset - starts[line]! + 1);
       });
     },
   };

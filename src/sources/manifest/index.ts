@@ -106,9 +106,9 @@ export function analyseManifestFile(file: string, overrides?: RuleOverrides): { 
     f.line = undefined;
     f.column = undefined;
   }
-  parsed.locateEach(findings, (f) => parsePath(f.path), (f, pos) => {
-    f.line = pos.line;
-    f.column = pos.column;
+  parsed.locateEach(findings, (f) => parsePath(f.path), (f, line, column) => {
+    f.line = line;
+    f.column = column;
   });
   return { findings: findings as SourcedFinding[], dropped };
 }

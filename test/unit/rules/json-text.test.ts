@@ -5,7 +5,7 @@ import { formatPath, parsePath, type Segment } from '../../../src/rules/json-pat
 
 function locate(parsed: ParsedJson, path: Segment[]): TextPosition | undefined {
   let out: TextPosition | undefined;
-  parsed.locateEach([path], (p) => p, (_p, pos) => (out = pos));
+  parsed.locateEach([path], (p) => p, (_p, line, column) => (out = { line, column }));
   return out;
 }
 
@@ -33,7 +33,7 @@ describe('position-tracking JSON reader', () => {
     const parsed = parseJsonText(text, { comments: true });
     const paths: Array<Array<string | number> | undefined> = [['m', 'x', 'deep'], ['m', 'y'], ['m', 'z', 1, 'k', 2], ['m', 'z', '1'], ['nA'], ['m', 'z', 5], undefined, ['m', 'x']];
     const found: Array<[number, number, number]> = [];
-    parsed.locateEach(paths, (p) => p, (p, pos) => found.push([paths.indexOf(p), pos.line, pos.column]));
+    parsed.locateEach(paths, (p) => p, (p, line, column) => found.push([paths.indexOf(p), line, column]));
     assert.deepEqual(found, [
       // m.x is a string in the last "m": deep is not in the value, so the m.x key of the last "m".
       [0, 3, 9],
@@ -46,6 +46,17 @@ describe('position-tracking JSON reader', () => {
       [5, 4, 9],
       [7, 3, 9],
     ]);
+  });
+
+  test('a step with many children (a list, then a map) and array items against object keys', () => {
+    const entries = Array.from({ length: 20 }, (_, i) => `"k${i}": [${i}, {"x": ${i}}]`);
+    const text = `{\n${entries.join(',\n')},\n"0": "object key"\n}`;
+    const parsed = parseJsonText(text);
+    const paths: Segment[][] = [...Array.from({ length: 20 }, (_, i) => [`k${i}`, 1, 'x']), ['0'], [0], ['k3', '1']];
+    const found: string[] = [];
+    parsed.locateEach(paths, (p) => p, (p, line, column) => found.push(`${p.join('/')} ${line}:${column}`));
+    const expected = Array.from({ length: 20 }, (_, i) => `k${i}/1/x ${i + 2}:${`"k${i}": [${i}, {`.length + 1}`);
+    assert.deepEqual(found, [...expected, '0 22:1', '0 1:1', 'k3/1 5:1']);
   });
 
   test('invalid JSON: line and column, and the input is never quoted', () => {
