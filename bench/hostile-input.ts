@@ -40,7 +40,7 @@ function caseVariant(word: string, n: number): string {
   return [...word].map((c, i) => ((n >> i) & 1 ? c.toUpperCase() : c)).join('');
 }
 
-/** Median milliseconds of `runs` analyses (parse with positions + every rule). */
+/** Median milliseconds of `runs` analyses (parse + every rule; positions are found later, for findings only). */
 function timeAnalysis(text: string, runs: number, overrides?: ReturnType<typeof parseRuleOverridesText>): number {
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
