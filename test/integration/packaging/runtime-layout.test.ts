@@ -21,6 +21,9 @@ before(() => {
   mkdirSync(app);
   for (const copy of runtimeCopies('Dockerfile.amd64')) {
     for (const source of copy.sources) {
+      // The Node binary (this process runs on one) and the SBOM generator's inputs are not app files.
+      if (copy.from && !source.startsWith('/app/')) continue;
+      if (copy.dest.startsWith('/tmp/')) continue;
       const from = path.join(root, copy.from ? path.relative('/app', source) : source);
       const destDir = path.join(app, copy.dest);
       if (source.endsWith('node_modules')) {
