@@ -13,6 +13,7 @@ import { StandaloneUpstream } from './runtime/standalone-upstream';
 import { loadAgentId, lockStateDir, resolveStateDir } from './runtime/state';
 import type { DesiredProperties, Upstream } from './runtime/upstream';
 import { StdoutTransport } from './sinks/stdout-transport';
+import { DetectionStage } from './detections/stage';
 import { ALL_SOURCES, sourceSettings } from './sources/index';
 import type { SourceDefinition } from './sources/source';
 
@@ -120,7 +121,9 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   log.info('EdgeGuard starting', { version, mode, agentId, stateDir, hostRoot });
 
   const upstream = createUpstream(mode, stateDir, env, argv);
-  const pipeline = await openPipeline({ agentId, agentVersion: version, stateDir, transport: upstream.transport, log: getLogger('pipeline') }, store.current());
+  const detections = new DetectionStage({ stateDir, log: getLogger('detections') });
+  detections.configure(store.current());
+  const pipeline = await openPipeline({ agentId, agentVersion: version, stateDir, transport: upstream.transport, log: getLogger('pipeline'), detections }, store.current());
 
   let reporter: PropertyReporter | undefined;
   const manager = new SourceManager({
@@ -144,6 +147,9 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   (upstream as UpstreamWithMethods).onMethod?.('status', () => ({ status: 200, payload: reportedDocument(inputs) }));
   // `snapshot` with {"sources": ["ContainerRuntime", …]} (or no payload: every snapshot source) takes them now.
   (upstream as UpstreamWithMethods).onMethod?.('snapshot', (payload) => snapshotMethod(manager, payload));
+  // `alerts` returns the recent alerts; `acceptBaseline` accepts a deviation or restarts learning.
+  (upstream as UpstreamWithMethods).onMethod?.('alerts', (payload) => detections.recentAlerts(payload));
+  (upstream as UpstreamWithMethods).onMethod?.('acceptBaseline', (payload) => detections.baselineMethod(payload));
 
   let sourcesStarted = false;
   let firstDesired: () => void = () => undefined;
@@ -159,6 +165,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
       if (level) setLogLevel(level);
       if (update.changedSettings.length > 0) {
         log.info('configuration applied', { changed: update.changedSettings.length, settings: update.changedSettings.slice(0, 10).join(',') });
+        detections.configure(update.view);
         pipeline.applyConfig(update.view);
         if (sourcesStarted && !stopping) void manager.apply(update.view);
       }
@@ -184,6 +191,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
     sources: manager.statuses(),
     upstreamConnected: (upstream as UpstreamWithMethods).connectionState?.() === 'connected' || upstream.mode === 'standalone',
     configurationErrors: store.problems().filter((p) => p.errorType === 'TypeMismatch').length,
+    alerts: detections.alertCounts(),
   }));
   log.info('EdgeGuard running', { sources: Object.entries(manager.statuses()).map(([n, s]) => `${n}:${s.state}`).join(',') });
 

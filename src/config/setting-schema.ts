@@ -50,7 +50,7 @@ export class SettingValidator {
   check(def: SettingDefinition, value: unknown): string | undefined {
     const validate = this.validators.get(def.name);
     if (!validate) return 'unknown setting';
-    if (validate(value)) return undefined;
+    if (validate(value)) return def.check?.(value as SettingValue);
     return expectation(def);
   }
 }

@@ -1,4 +1,5 @@
 import { EVENT_TYPES, type Priority } from '../core/event-types';
+import { DETECTION_SETTINGS } from '../detections/settings';
 
 /** The twin's desired-property object that holds every setting, Defender's and EdgeGuard's. */
 export const CONFIG_KEY = 'ms_iotn:urn_azureiot_Security_SecurityAgentConfiguration';
@@ -17,6 +18,8 @@ export interface SettingDefinition {
   readonly maximum?: number;
   /** Allowed values of an `enum` setting. */
   readonly values?: readonly string[];
+  /** Content check after the type check: why the value is not usable (never quoting it), or undefined. */
+  readonly check?: (value: SettingValue) => string | undefined;
 }
 
 const PRIORITIES: readonly Priority[] = ['Off', 'Low', 'High'];
@@ -54,7 +57,7 @@ export const AGENT_SETTINGS: readonly SettingDefinition[] = [
 
 /** The full catalogue: Defender's settings, the agent's, then each source's own. */
 export function buildCatalogue(sourceSettings: readonly SettingDefinition[]): SettingDefinition[] {
-  const all = [...DEFENDER_SETTINGS, ...AGENT_SETTINGS, ...sourceSettings];
+  const all = [...DEFENDER_SETTINGS, ...AGENT_SETTINGS, ...DETECTION_SETTINGS, ...sourceSettings];
   const seen = new Set<string>();
   for (const s of all) {
     if (seen.has(s.name)) throw new Error(`setting ${s.name} is declared twice`);

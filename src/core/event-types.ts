@@ -36,6 +36,8 @@ export const EVENT_TYPES: readonly EventTypeInfo[] = [
   { name: 'ContainerInventory', kind: 'Security', defaultPriority: 'Low', categories: ['Periodic'], native: false },
   { name: 'ContainerActivity', kind: 'Security', defaultPriority: 'Low', categories: ['Triggered'], native: false },
   { name: 'DeploymentManifestAnalysis', kind: 'Security', defaultPriority: 'Low', categories: ['Periodic'], native: false },
+  { name: 'SecurityAlert', kind: 'Security', defaultPriority: 'High', categories: ['Triggered'], native: false },
+  { name: 'SecurityRecommendation', kind: 'Security', defaultPriority: 'Low', categories: ['Periodic'], native: false },
 ];
 
 const BY_NAME = new Map(EVENT_TYPES.map((t) => [t.name, t]));

@@ -240,7 +240,7 @@ export class DetectionEngine {
         const f = rule.firstSeen!;
         const value = `${this.keyOf(f.scope, view)}\0${this.keyOf(f.value, view)}`;
         if (this.baseline.observe(f.baseline, value, view.time) === 'new') {
-          this.detect(rule, this.keyOf(f.value, view), view, [evidenceEntry(view.event.Name, view.time, view.item)], emit);
+          this.detect(rule, this.keyOf(rule.key, view), view, [evidenceEntry(view.event.Name, view.time, view.item)], emit);
         }
         return;
       }

@@ -14,11 +14,12 @@ import { systemClock } from './clock';
 import { OperationalStats } from './operational-stats';
 import { Sender } from './sender';
 import { Ticker } from './ticker';
-import type { Clock, EventPipeline, PipelineOptions, PipelineStats } from './types';
+import type { Clock, DetectionsStage, EventPipeline, PipelineOptions, PipelineStats } from './types';
 
 export { RETRY_BASE_MS, RETRY_MAX_MS, SEND_TIMEOUT_MS } from './sender';
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
 const WARN_EVERY_MS = 60_000;
+const DETECTION_TICK_MS = 1_000;
 
 /** stats() returns these too, beyond the EventPipeline contract. */
 export interface DetailedPipelineStats extends PipelineStats {
@@ -68,7 +69,9 @@ class Pipeline implements EventPipeline {
   private readonly opStats: OperationalStats;
   private readonly priorities = new Map<string, Priority>();
   private redactSecrets = true;
-  private readonly tickers: { high: Ticker; low: Ticker; stats: Ticker; checkpoint: Ticker };
+  private readonly tickers: { high: Ticker; low: Ticker; stats: Ticker; checkpoint: Ticker; detections: Ticker };
+  private readonly detections?: DetectionsStage;
+  private readonly emitDetection = (e: SecurityEvent): void => this.routeDetection(e);
   private readonly env: Envelope;
   private readonly recoveredHits: number;
   private config!: ConfigView;
@@ -88,6 +91,7 @@ class Pipeline implements EventPipeline {
   constructor(options: PipelineOptions, config: ConfigView) {
     this.log = options.log ?? getLogger('pipeline');
     this.clock = options.clock ?? systemClock;
+    this.detections = options.detections;
     this.env = envelope({ agentId: options.agentId, agentVersion: options.agentVersion });
     const settings = readSettings(config);
     this.queues = new PriorityQueues({ dir: path.join(options.stateDir, 'queues'), cacheBytes: settings.cacheBytes, clock: this.clock, log: this.log });
@@ -113,6 +117,7 @@ class Pipeline implements EventPipeline {
       low: new Ticker(this.clock, () => this.onLowTick()),
       stats: new Ticker(this.clock, () => this.reportStatistics()),
       checkpoint: new Ticker(this.clock, () => this.aggregator.checkpoint()),
+      detections: new Ticker(this.clock, () => this.detect((emit) => this.detections?.tick?.(emit))),
     };
     this.applySettings(config, settings);
     this.recoveredHits = this.aggregator.restore(this.queues.recoveredWindows);
@@ -131,7 +136,9 @@ class Pipeline implements EventPipeline {
     try {
       this.ingested++;
       if (this.closed) throw new Error('pipeline closed: stop the sources before closing it');
-      this.route(this.redactSecrets ? redactEventCommandLines(event) : event, options?.urgent === true, true);
+      const redacted = this.redactSecrets ? redactEventCommandLines(event) : event;
+      if (this.detections) this.detect((emit) => this.detections!.observe(redacted, emit));
+      this.route(redacted, options?.urgent === true, true);
     } catch (err) {
       this.ingestErrors++;
       this.warnSometimes('ingest', 'event could not be queued', { name: safeName(event), error: err });
@@ -145,6 +152,7 @@ class Pipeline implements EventPipeline {
     this.tickers.low.start(this.settings.lowMs);
     this.tickers.stats.start(this.settings.snapshotMs);
     this.tickers.checkpoint.start(HIT_CHECKPOINT_MS);
+    if (this.detections?.tick) this.tickers.detections.start(DETECTION_TICK_MS);
     for (const q of QUEUE_NAMES) this.checkFull(q);
     this.sender.start();
   }
@@ -154,6 +162,7 @@ class Pipeline implements EventPipeline {
   }
 
   async flush(): Promise<void> {
+    this.detect((emit) => this.detections?.flush?.(emit));
     this.aggregator.closeAll();
     await this.sender.sendAll();
     this.queues.flushJournal();
@@ -257,6 +266,23 @@ class Pipeline implements EventPipeline {
     if (n > 0 && this.queues.bytes(queue) + n - 1 >= this.eventLimit) this.sender.request(queue);
   }
 
+  /** Runs a detections call; its failure is logged and never stops the event it looked at. */
+  private detect(call: (emit: (e: SecurityEvent) => void) => void): void {
+    try {
+      call(this.emitDetection);
+    } catch (err) {
+      this.warnSometimes('detections', 'detections stage failed on an event', { error: err });
+    }
+  }
+
+  /** Alerts go to the High queue and are sent at once, whatever highPriorityMessageFrequency says. */
+  private routeDetection(event: SecurityEvent): void {
+    if (event.Name === 'SecurityAlert') {
+      this.route(event, true);
+      if (this.started && !this.closing) this.sender.request('High');
+    } else this.route(event, false);
+  }
+
   private onLowTick(): void {
     if (this.opStats.hasActivity()) this.reportStatistics();
     this.sender.request('Low');
@@ -264,7 +290,10 @@ class Pipeline implements EventPipeline {
 
   private reportStatistics(): void {
     try {
-      for (const e of this.opStats.report(new Date(this.clock.now()))) this.route(e, false);
+      for (const e of this.opStats.report(new Date(this.clock.now()))) {
+        if (this.detections && e.Name === 'MessageStatistics') this.detect((emit) => this.detections!.observe(e, emit));
+        this.route(e, false);
+      }
     } catch (err) {
       this.warnSometimes('stats', 'operational statistics not produced', { error: err });
     }

@@ -11,6 +11,18 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
+/**
+ * The detections stage (src/detections/stage.ts): sees every raw event after redaction and before
+ * aggregation, never changes or holds it, and emits alerts and recommendations through `emit`.
+ */
+export interface DetectionsStage {
+  observe(event: SecurityEvent, emit: (event: SecurityEvent) => void): void;
+  /** Called every second: closes detection windows. */
+  tick?(emit: (event: SecurityEvent) => void): void;
+  /** Called by flush/close: sends what open windows counted. */
+  flush?(emit: (event: SecurityEvent) => void): void;
+}
+
 export interface PipelineOptions {
   readonly agentId: string;
   readonly agentVersion: string;
@@ -19,6 +31,7 @@ export interface PipelineOptions {
   readonly transport: Transport;
   readonly log?: Logger;
   readonly clock?: Clock;
+  readonly detections?: DetectionsStage;
 }
 
 export interface QueueFigures {

@@ -9,6 +9,8 @@ export interface AgentMetrics {
   readonly sources: Readonly<Record<string, SourceStatus>>;
   readonly upstreamConnected: boolean;
   readonly configurationErrors: number;
+  /** Alerts sent since start, per rule and severity (the detections stage). */
+  readonly alerts?: ReadonlyArray<{ rule: string; severity: string; count: number }>;
 }
 
 const SOURCE_STATES: readonly SourceStatus['state'][] = ['running', 'degraded', 'failed', 'disabled'];
@@ -36,6 +38,7 @@ export function renderMetrics(m: AgentMetrics, processInfo = { rssBytes: process
   metric('edgeguard_events_sent_total', 'counter', 'Events inside acknowledged messages.', [[{}, m.pipeline.sent.events]]);
   metric('edgeguard_bytes_sent_total', 'counter', 'UTF-8 bytes of acknowledged messages.', [[{}, m.pipeline.sent.bytes]]);
   metric('edgeguard_upstream_connected', 'gauge', '1 when the upstream (edgeHub) connection is up.', [[{}, m.upstreamConnected ? 1 : 0]]);
+  metric('edgeguard_alerts_total', 'counter', 'Security alerts raised on the device, per rule and severity.', (m.alerts ?? []).map((a): [Record<string, string>, number] => [{ rule: a.rule, severity: a.severity }, a.count]));
   metric('edgeguard_configuration_errors', 'gauge', 'Settings currently rejected from the desired properties.', [[{}, m.configurationErrors]]);
   metric(
     'edgeguard_source_state',

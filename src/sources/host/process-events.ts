@@ -3,6 +3,7 @@ import type { SettingDefinition } from '../../config/settings';
 import { SourceUnavailableError, type Source, type SourceContext, type SourceDefinition } from '../source';
 import { BoundedMap } from './proc/bounded-map';
 import { loadNativeAddon, type NativeAddon, type NativeProcRecord, type ProcConnectorHandle, type ProcConnectorStats } from './proc/native';
+import { readExecContext } from './proc/exec-context';
 import { listPids, parseCmdline, readExecutable, resolveProcRoot, type ProcWarning } from './proc/process-info';
 import { decodeWaitStatus, processCreatePayload, processTerminatePayload } from './proc/process-payloads';
 import { ProcessPoller } from './proc/process-poller';
@@ -114,6 +115,7 @@ function startNetlink(
           comm: rec.comm || undefined,
           commandLineTruncated: rec.cmdlineTruncated,
           ppidAtExit: rec.ppidAtExit,
+          context: readExecContext(procRoot, rec.pid, rec.ppid >= 0 ? rec.ppid : undefined, (pid) => exeCache.get(pid)),
         }),
       );
     } else {
@@ -204,6 +206,7 @@ function startPolling(ctx: SourceContext, procRoot: string, users: UserNames, wa
             euid: info.euid,
             userName: users.name(info.uid),
             comm: info.comm,
+            context: readExecContext(procRoot, info.pid, info.ppid),
           }),
         );
       }
