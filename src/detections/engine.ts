@@ -94,6 +94,11 @@ export class DetectionEngine {
     return this.rules;
   }
 
+  /** Sizes of the engine's state, for diagnostics and the bounds tests. */
+  stateSizes(): Record<'open' | 'threshold' | 'sequences' | 'recommendations' | 'containers', number> {
+    return { open: this.open.size, threshold: this.threshold.size, sequences: this.sequences.size, recommendations: this.recommendationState.size, containers: this.containers.size };
+  }
+
   private index(): void {
     this.byEvent = new Map();
     this.seqByEvent = new Map();
