@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ALL_SOURCES, sourceSettings } from '../sources/index';
 import type { SourceDefinition } from '../sources/source';
+import { DETECTION_SETTINGS } from '../detections/settings';
 import { AGENT_SETTINGS, DEFENDER_SETTINGS, type SettingDefinition, type SettingValue } from './settings';
 
 /** Markers around the generated part of docs/configuration.md. */
@@ -57,6 +58,12 @@ export function renderSettingsReference(sources: readonly SourceDefinition[] = A
     '### Agent settings',
     '',
     table(AGENT_SETTINGS),
+    '',
+    '### Detection settings',
+    '',
+    'The on-device detection engine (docs/detections.md); all applied live.',
+    '',
+    table(DETECTION_SETTINGS),
   ];
   for (const source of sources) {
     parts.push('', `### ${source.name} source`, '', source.description, '', table(sourceSettings([source])));
