@@ -28,8 +28,31 @@ function v6ToBigInt(text: string): bigint {
 
 /** Normalises "::ffff:1.2.3.4" to "1.2.3.4" so IPv4 networks match mapped addresses. */
 function unmap(address: string): string {
+  if (address.length < 8 || address.charCodeAt(0) !== 58 /* : */) return address;
   const lower = address.toLowerCase();
   return lower.startsWith('::ffff:') && isIP(lower.slice(7)) === 4 ? lower.slice(7) : address;
+}
+
+/** Dotted-quad IPv4 to a number without allocating; -1 when `text` is not one. */
+function fastV4(text: string): number {
+  let n = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      part = part * 10 + (c - 48);
+      if (++digits > 3 || part > 255) return -1;
+    } else if (c === 46 && digits > 0 && dots < 3) {
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else return -1;
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  return n * 256 + part;
 }
 
 /** Parses "10.0.0.0/8", "192.168.1.5", "fd00::/8"…; throws on a malformed entry. */
@@ -53,6 +76,8 @@ export function parseCidr(entries: readonly string[]): CidrMatcher {
   }
   return (address: string): boolean => {
     const a = unmap(address);
+    const quick = fastV4(a);
+    if (quick >= 0) return v4.some((x) => ((quick & x.mask) >>> 0) === x.net);
     const family = isIP(a);
     if (family === 4) {
       const n = v4ToInt(a);

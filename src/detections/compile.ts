@@ -27,11 +27,26 @@ function toText(value: FieldValue): string | undefined {
 /** Applies `test` to a field value, any element of a multi-valued one; a missing field never matches. */
 function anyOf(value: FieldValue, test: (text: string) => boolean): boolean {
   if (value === undefined) return false;
+  if (typeof value === 'string') return test(value);
   if (Array.isArray(value)) {
     for (const v of value as readonly string[]) if (test(v)) return true;
     return false;
   }
   return test(toText(value as string | number | boolean)!);
+}
+
+/**
+ * toLowerCase with a one-entry cache: the case-insensitive operators of consecutive rules lower the
+ * same CommandLine of the same event again and again.
+ */
+let lastIn = '';
+let lastOut = '';
+function lower(text: string): string {
+  if (text !== lastIn) {
+    lastIn = text;
+    lastOut = text.toLowerCase();
+  }
+  return lastOut;
 }
 
 class Compiler {
@@ -126,18 +141,31 @@ class Compiler {
       case 'in': {
         if (values.length === 1) {
           const only = values[0]!;
-          return (v) => anyOf(get(v), (t) => t === only);
+          {
+          const test = (t: string): boolean => t === only;
+          return (v) => anyOf(get(v), test);
+        }
         }
         const set = new Set(values);
-        return (v) => anyOf(get(v), (t) => set.has(t));
+        {
+          const test = (t: string): boolean => set.has(t);
+          return (v) => anyOf(get(v), test);
+        }
       }
       case 'iin': {
         const set = new Set(values.map((x) => x.toLowerCase()));
-        return (v) => anyOf(get(v), (t) => set.has(t.toLowerCase()));
+        {
+          const test = (t: string): boolean => set.has(lower(t));
+          return (v) => anyOf(get(v), test);
+        }
       }
       case '!=': {
         const set = new Set(values);
-        return (v) => get(v) !== undefined && !anyOf(get(v), (t) => set.has(t));
+        const test = (t: string): boolean => set.has(t);
+        return (v) => {
+          const value = get(v);
+          return value !== undefined && !anyOf(value, test);
+        };
       }
       case '<':
       case '<=':
@@ -146,33 +174,48 @@ class Compiler {
         if (values.length !== 1 || !/^-?\d+(\.\d+)?$/.test(values[0]!)) throw new CompileError(`${fieldName} ${op} needs one number, got ${values.join(', ')}`, fieldName);
         const bound = Number(values[0]);
         const cmp = op === '<' ? (n: number) => n < bound : op === '<=' ? (n: number) => n <= bound : op === '>' ? (n: number) => n > bound : (n: number) => n >= bound;
-        return (v) =>
-          anyOf(get(v), (t) => {
-            const n = Number(t);
-            return t !== '' && Number.isFinite(n) && cmp(n);
-          });
+        const test = (t: string): boolean => {
+          const n = Number(t);
+          return t !== '' && Number.isFinite(n) && cmp(n);
+        };
+        return (v) => anyOf(get(v), test);
       }
       case 'startswith':
-        return (v) => anyOf(get(v), (t) => values.some((x) => t.startsWith(x)));
+        {
+          const test = (t: string): boolean => values.some((x) => t.startsWith(x));
+          return (v) => anyOf(get(v), test);
+        }
       case 'endswith':
-        return (v) => anyOf(get(v), (t) => values.some((x) => t.endsWith(x)));
+        {
+          const test = (t: string): boolean => values.some((x) => t.endsWith(x));
+          return (v) => anyOf(get(v), test);
+        }
       case 'contains':
-        return (v) => anyOf(get(v), (t) => values.some((x) => t.includes(x)));
+        {
+          const test = (t: string): boolean => values.some((x) => t.includes(x));
+          return (v) => anyOf(get(v), test);
+        }
       case 'istartswith': {
-        const lower = values.map((x) => x.toLowerCase());
-        return (v) => anyOf(get(v), (t) => lower.some((x) => t.toLowerCase().startsWith(x)));
+        const lowered = values.map((x) => x.toLowerCase());
+        {
+          const test = (t: string): boolean => { const l = lower(t); return lowered.some((x) => l.startsWith(x)); };
+          return (v) => anyOf(get(v), test);
+        }
       }
       case 'iendswith': {
-        const lower = values.map((x) => x.toLowerCase());
-        return (v) => anyOf(get(v), (t) => lower.some((x) => t.toLowerCase().endsWith(x)));
+        const lowered = values.map((x) => x.toLowerCase());
+        {
+          const test = (t: string): boolean => { const l = lower(t); return lowered.some((x) => l.endsWith(x)); };
+          return (v) => anyOf(get(v), test);
+        }
       }
       case 'icontains': {
-        const lower = values.map((x) => x.toLowerCase());
-        return (v) =>
-          anyOf(get(v), (t) => {
-            const l = t.toLowerCase();
-            return lower.some((x) => l.includes(x));
-          });
+        const lowered = values.map((x) => x.toLowerCase());
+        const test = (t: string): boolean => {
+          const l = lower(t);
+          return lowered.some((x) => l.includes(x));
+        };
+        return (v) => anyOf(get(v), test);
       }
       case 'glob':
       case 'iglob': {
@@ -183,7 +226,10 @@ class Compiler {
           if (err instanceof GlobSyntaxError) throw new CompileError(`${fieldName} ${op}: ${err.message}`, fieldName);
           throw err;
         }
-        return (v) => anyOf(get(v), (t) => matchers.some((m) => m(t)));
+        {
+          const test = (t: string): boolean => matchers.some((m) => m(t));
+          return (v) => anyOf(get(v), test);
+        }
       }
       case 'cidr': {
         let nets: CidrMatcher;
@@ -192,7 +238,10 @@ class Compiler {
         } catch (err) {
           throw new CompileError(`${fieldName} cidr: ${(err as Error).message}`, fieldName);
         }
-        return (v) => anyOf(get(v), (t) => nets(t));
+        {
+          const test = (t: string): boolean => nets(t);
+          return (v) => anyOf(get(v), test);
+        }
       }
     }
   }

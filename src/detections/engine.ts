@@ -218,7 +218,7 @@ export class DetectionEngine {
   private matched(rule: CompiledRule, view: EventView, emit: Emit): void {
     switch (rule.kind) {
       case 'match':
-        this.detect(rule, this.keyOf(rule.key, view), view, [evidenceEntry(view.event.Name, view.time, view.item)], emit);
+        this.detect(rule, this.keyOf(rule.key, view), view, () => [evidenceEntry(view.event.Name, view.time, view.item)], emit);
         return;
       case 'threshold': {
         const t = rule.threshold!;
@@ -236,7 +236,7 @@ export class DetectionEngine {
           const first = this.thresholdEvidence.get(groupKey)!;
           this.threshold.delete(groupKey);
           this.thresholdEvidence.delete(groupKey);
-          this.detect(rule, this.keyOf(t.by, view), view, [first, evidenceEntry(view.event.Name, view.time, view.item)], emit, t.count);
+          this.detect(rule, this.keyOf(t.by, view), view, () => [first, evidenceEntry(view.event.Name, view.time, view.item)], emit, t.count);
         }
         return;
       }
@@ -245,7 +245,7 @@ export class DetectionEngine {
         const f = rule.firstSeen!;
         const value = `${this.keyOf(f.scope, view)}\0${this.keyOf(f.value, view)}`;
         if (this.baseline.observe(f.baseline, value, view.time) === 'new') {
-          this.detect(rule, this.keyOf(rule.key, view), view, [evidenceEntry(view.event.Name, view.time, view.item)], emit);
+          this.detect(rule, this.keyOf(rule.key, view), view, () => [evidenceEntry(view.event.Name, view.time, view.item)], emit);
         }
         return;
       }
@@ -292,7 +292,8 @@ export class DetectionEngine {
     const recent = state.times.filter((t) => view.time - t <= seq.withinMs);
     if (recent.length < seq.steps[0]!.count) return;
     this.sequences.delete(key);
-    this.detect(rule, stepKey, view, [state.first, evidenceEntry(view.event.Name, view.time, view.item)], emit, recent.length + 1);
+    const first = state.first;
+    this.detect(rule, stepKey, view, () => [first, evidenceEntry(view.event.Name, view.time, view.item)], emit, recent.length + 1);
   }
 
   private bounded<T>(map: Map<string, T>, key: string, value: T): void {
@@ -317,15 +318,19 @@ export class DetectionEngine {
   }
 
   /** One detection: a new alert, or one more in the open window of the same rule and key. */
-  private detect(rule: CompiledRule, key: string, view: EventView, evidence: EvidenceEntry[], emit: Emit, count = 1): void {
+  private detect(rule: CompiledRule, key: string, view: EventView, makeEvidence: () => EvidenceEntry[], emit: Emit, count = 1): void {
     const openKey = `${rule.id}\0${key}`;
     const existing = this.open.get(openKey);
     if (existing && existing.windowEnd > view.time) {
       existing.count += count;
       existing.lastSeen = view.time;
-      if (existing.evidence.length < MAX_EVIDENCE_ITEMS) existing.evidence.push(evidence[evidence.length - 1]!);
+      if (existing.evidence.length < MAX_EVIDENCE_ITEMS) {
+        const evidence = makeEvidence();
+        existing.evidence.push(evidence[evidence.length - 1]!);
+      }
       return;
     }
+    const evidence = makeEvidence();
     if (existing) {
       this.open.delete(openKey);
       if (existing.count > existing.sentCount) this.send(existing, 'Update', emit);

@@ -8,6 +8,8 @@ export interface EventView {
   readonly time: number;
   /** The container the item is about, as the engine learned it from container events (by ID). */
   readonly container?: ContainerContext;
+  /** Per-item cache of computed values (argv), filled on first use. */
+  memo?: { argv?: string[]; exeName?: string | null; arg0Name?: string | null };
 }
 
 export interface ContainerContext {
@@ -76,8 +78,15 @@ function extra(view: EventView, name: string): string | undefined {
 
 /** First argument after argv[0], split on spaces as Defender's CommandLine is joined. */
 function argv(view: EventView): string[] {
+  const memo = (view.memo ??= {});
+  if (memo.argv) return memo.argv;
   const line = view.item.CommandLine;
-  return typeof line === 'string' ? line.split(' ').filter((s) => s !== '') : [];
+  if (typeof line !== 'string') memo.argv = [];
+  else {
+    const parts = line.split(' ');
+    memo.argv = line.includes('  ') || line.startsWith(' ') || line.endsWith(' ') ? parts.filter((s) => s !== '') : parts;
+  }
+  return memo.argv;
 }
 
 /**
@@ -124,7 +133,14 @@ function runTarget(view: EventView): string | undefined {
 export const DERIVED_FIELDS: Readonly<Record<string, { description: string; get: FieldAccessor }>> = {
   'event.name': { description: 'The event type (ProcessCreate, Login…)', get: (v) => v.event.Name },
   'event.category': { description: 'Periodic, Triggered or Aggregated', get: (v) => v.event.Category },
-  ExecutableName: { description: 'Last path segment of Executable (without " (deleted)")', get: (v) => basename(v.item.Executable as FieldValue) },
+  ExecutableName: {
+    description: 'Last path segment of Executable (without " (deleted)")',
+    get: (v) => {
+      const memo = (v.memo ??= {});
+      if (memo.exeName === undefined) memo.exeName = basename(v.item.Executable as FieldValue) ?? null;
+      return memo.exeName ?? undefined;
+    },
+  },
   ExecutableDir: { description: 'Directory of Executable', get: (v) => dirname(v.item.Executable as FieldValue) },
   ExecutableDeleted: { description: 'The executable file was deleted after start ("true"/"false")', get: (v) => typeof v.item.Executable === 'string' ? String(v.item.Executable.endsWith(' (deleted)')) : undefined },
   Arg0: { description: 'First word of CommandLine', get: (v) => argv(v)[0] },
@@ -138,7 +154,11 @@ export const DERIVED_FIELDS: Readonly<Record<string, { description: string; get:
       return dot > 0 ? name.slice(dot) : '';
     },
   },
-  Arg0Name: { description: 'Last path segment of the first word of CommandLine (the name the program was called by: iptables even when it is xtables-nft-multi)', get: (v) => basename(argv(v)[0]) },
+  Arg0Name: { description: 'Last path segment of the first word of CommandLine (the name the program was called by: iptables even when it is xtables-nft-multi)', get: (v) => {
+    const memo = (v.memo ??= {});
+    if (memo.arg0Name === undefined) memo.arg0Name = basename(argv(v)[0]) ?? null;
+    return memo.arg0Name ?? undefined;
+  } },
   Arg2: { description: 'Third word of CommandLine', get: (v) => argv(v)[2] },
   LastArg: { description: 'Last word of CommandLine when there are at least two', get: (v) => { const a = argv(v); return a.length > 1 ? a[a.length - 1] : undefined; } },
   Args: { description: 'Every word of CommandLine after the first (multi-valued)', get: (v) => argv(v).slice(1) },

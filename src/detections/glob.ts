@@ -73,16 +73,21 @@ export function compileGlob(pattern: string, caseInsensitive = false): StringMat
     const literal = atoms.map((a) => (a as { ch: string }).ch).join('');
     return caseInsensitive ? (v) => v.toLowerCase() === literal : (v) => v === literal;
   }
+  // Only literals and stars (the usual shape): anchored first and last pieces, the middle ones found in
+  // order with indexOf. Leftmost matching of each piece is optimal for star-separated literals.
+  if (atoms.every((a) => a.kind === 'char' || a.kind === 'star')) return starLiteralMatcher(atoms, caseInsensitive);
   const n = atoms.length;
   // State i: i atoms consumed. A star at position i lets state i stay on any character and also
   // stands for state i+1 without consuming (epsilon), which closure() adds.
   const closure = (states: Uint8Array): void => {
     for (let i = 0; i < n; i++) if (states[i] && atoms[i]!.kind === 'star') states[i + 1] = 1;
   };
+  // Two state buffers reused across calls (matching is synchronous, never re-entered).
+  let current = new Uint8Array(n + 1);
+  let next = new Uint8Array(n + 1);
   return (input: string): boolean => {
     const value = caseInsensitive ? input.toLowerCase() : input;
-    let current = new Uint8Array(n + 1);
-    let next = new Uint8Array(n + 1);
+    current.fill(0);
     current[0] = 1;
     closure(current);
     for (let k = 0; k < value.length; k++) {
@@ -108,5 +113,29 @@ export function compileGlob(pattern: string, caseInsensitive = false): StringMat
       next = swap;
     }
     return current[n] === 1;
+  };
+}
+
+function starLiteralMatcher(atoms: Atom[], caseInsensitive: boolean): StringMatcher {
+  const pieces: string[] = [''];
+  for (const a of atoms) {
+    if (a.kind === 'star') pieces.push('');
+    else pieces[pieces.length - 1] += (a as { ch: string }).ch;
+  }
+  const first = pieces[0]!;
+  const last = pieces[pieces.length - 1]!;
+  const middle = pieces.slice(1, -1).filter((p) => p !== '');
+  const minLength = first.length + last.length;
+  return (input: string): boolean => {
+    const value = caseInsensitive ? input.toLowerCase() : input;
+    if (value.length < minLength || !value.startsWith(first) || !value.endsWith(last)) return false;
+    let pos = first.length;
+    const end = value.length - last.length;
+    for (const piece of middle) {
+      const at = value.indexOf(piece, pos);
+      if (at < 0 || at + piece.length > end) return false;
+      pos = at + piece.length;
+    }
+    return true;
   };
 }
