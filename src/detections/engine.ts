@@ -4,7 +4,8 @@ import { alertItem, detectionKeyText, entityOf, type AlertItem, type AlertState 
 import type { Baseline } from './baseline';
 import { evidenceEntry, MAX_EVIDENCE_ITEMS, type EvidenceEntry } from './evidence';
 import { isExcepted, type RuleException } from './exceptions';
-import { containerId, type ContainerContext, type EventView } from './fields';
+import { containerId, DERIVED_FIELDS, type ContainerContext, type EventView } from './fields';
+import { GATE_FIELDS, type GateField } from './gates';
 import type { AlertSeverity, CompiledRule, KeyedFields } from './model';
 
 export const ALERT_EVENT = 'SecurityAlert';
@@ -55,6 +56,11 @@ interface RangeState {
  */
 export class DetectionEngine {
   private byEvent = new Map<string, CompiledRule[]>();
+  /** ProcessCreate rules with a gate, by gate field and value; the others are in ungatedProcess. */
+  private gated = new Map<GateField, Map<string, CompiledRule[]>>();
+  private ungatedProcess: CompiledRule[] = [];
+  private readonly ruleOrder = new Map<CompiledRule, number>();
+  private readonly candidates: CompiledRule[] = [];
   private seqByEvent = new Map<string, Array<{ rule: CompiledRule; step: number }>>();
   private readonly open = new Map<string, AlertState>();
   private readonly threshold = new Map<string, number[]>();
@@ -102,6 +108,10 @@ export class DetectionEngine {
   private index(): void {
     this.byEvent = new Map();
     this.seqByEvent = new Map();
+    this.gated = new Map(GATE_FIELDS.map((f) => [f, new Map<string, CompiledRule[]>()]));
+    this.ungatedProcess = [];
+    this.ruleOrder.clear();
+    this.rules.forEach((r, i) => this.ruleOrder.set(r, i));
     for (const rule of this.rules) {
       if (!rule.enabled || this.tuning.disabled.has(rule.id)) continue;
       if (rule.requiresList !== undefined && !this.activeLists.has(rule.requiresList)) continue;
@@ -112,7 +122,30 @@ export class DetectionEngine {
           for (const e of s.events) this.push(this.seqByEvent, e, { rule, step });
         });
       } else for (const e of rule.events) this.push(this.byEvent, e, rule);
+      if (!rule.sequence && rule.events.length === 1 && rule.events[0] === 'ProcessCreate') {
+        if (rule.gate) {
+          for (const { field, values } of rule.gate) for (const v of new Set(values)) this.push(this.gated.get(field)!, v, rule);
+        } else this.ungatedProcess.push(rule);
+      }
     }
+  }
+
+  /** The ProcessCreate rules that can match this item: the ungated ones and those its names open, in catalogue order. */
+  private processCandidates(view: EventView): readonly CompiledRule[] {
+    const out = this.candidates;
+    out.length = 0;
+    for (const r of this.ungatedProcess) out.push(r);
+    let added = false;
+    for (const field of GATE_FIELDS) {
+      const value = DERIVED_FIELDS[field]!.get(view);
+      if (typeof value !== 'string') continue;
+      const rules = this.gated.get(field)!.get(value);
+      if (!rules) continue;
+      for (const r of rules) if (!out.includes(r)) out.push(r);
+      added = true;
+    }
+    if (added) out.sort((a, b) => this.ruleOrder.get(a)! - this.ruleOrder.get(b)!);
+    return out;
   }
 
   private push<T>(map: Map<string, T[]>, key: string, value: T): void {
@@ -134,7 +167,8 @@ export class DetectionEngine {
       const cid = item.ContainerId ?? item.ExtraDetails?.ContainerId;
       const view: EventView = { event, item, time, container: typeof cid === 'string' ? this.containers.get(cid) : undefined };
       if (rules) {
-        for (const rule of rules) {
+        const applicable = event.Name === 'ProcessCreate' ? this.processCandidates(view) : rules;
+        for (const rule of applicable) {
           if (!rule.predicate(view)) continue;
           if (this.tuning.exceptions.length > 0 && isExcepted(this.tuning.exceptions, rule.id, view)) continue;
           if (rule.kind === 'recommendation') recommendations.push(this.recommend(rule, view, event));

@@ -5,6 +5,7 @@ import { parseDuration } from '../core/duration';
 import { compileCondition, CompileError, type Definitions } from './compile';
 import { ConditionSyntaxError } from './condition';
 import { EVENT_FIELDS, resolveField } from './fields';
+import { conditionGate } from './gates';
 import { ALERT_SEVERITIES, RULE_KINDS, RuleError, type AlertSeverity, type CompiledRule, type CompiledStep, type KeyedFields, type RuleKind } from './model';
 
 /** Raw YAML documents: the items of every rules file, with the file each came from. */
@@ -215,6 +216,7 @@ export function compileRule(file: string, doc: Obj, defs: Definitions): Compiled
   return {
     id, name, kind, severity, tactic, technique, description, remediation, tags, events: evts, condition, file, enabled, requiresList,
     predicate: pred,
+    gate: kind === 'sequence' || evts.some((e) => e !== 'ProcessCreate') ? undefined : conditionGate(condition, defs),
     key: keyed(keyNames, evts, file, name, 'key'),
     windowMs,
     maxPerHour,

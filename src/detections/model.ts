@@ -1,5 +1,6 @@
 import type { Predicate } from './compile';
 import type { FieldAccessor } from './fields';
+import type { Gate } from './gates';
 
 export const ALERT_SEVERITIES = ['High', 'Medium', 'Low'] as const;
 export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
@@ -41,6 +42,8 @@ export interface CompiledStep {
 /** A rule ready to run: predicates compiled, durations in ms. */
 export interface CompiledRule extends RuleMeta {
   readonly predicate: Predicate;
+  /** A necessary condition on ExecutableName / Arg0Name (gates.ts), for indexing; undefined: always evaluated. */
+  readonly gate?: Gate;
   /** Detection key: the same key within `windowMs` is one alert with a count. */
   readonly key: KeyedFields;
   readonly windowMs: number;
