@@ -18,12 +18,13 @@ function eachEntry(values: unknown, check: (entry: string) => string | undefined
   return undefined;
 }
 
+/** Runs a parser; its failure becomes `why` (the parser's own message may quote the value: not used). */
 function tryOr(fn: () => unknown, why: string): string | undefined {
   try {
     fn();
     return undefined;
-  } catch (err) {
-    return `${why} (${(err as Error).message})`;
+  } catch {
+    return why;
   }
 }
 
@@ -50,7 +51,7 @@ export const DETECTION_SETTINGS: readonly SettingDefinition[] = [
     default: [],
     description:
       'Exceptions, "RULE:kind=pattern": RULE is a rule ID or a glob over IDs (* for all), kind is process (Executable), container (container or module name), image, user or address (glob, or a CIDR network); pattern is a glob. E.g. ["EG-PROC-008:process=/tmp/vendor-updater/*", "*:user=backup"].',
-    check: (v) => eachEntry(v, (e) => tryOr(() => parseException(e), 'not a valid exception')),
+    check: (v) => eachEntry(v, (e) => tryOr(() => parseException(e), 'not RULE:kind=pattern with kind process, container, image, user or address and a valid glob or network')),
   },
   {
     name: 'detectionRulesFile',
@@ -74,7 +75,7 @@ export const DETECTION_SETTINGS: readonly SettingDefinition[] = [
     type: 'stringList',
     default: [],
     description: 'Custom alert: executables allowed to run (globs such as /usr/bin/*); another raises EG-CUSTOM-005 (off while empty).',
-    check: (v) => eachEntry(v, (e) => tryOr(() => compileGlob(e), 'not a valid glob')),
+    check: (v) => eachEntry(v, (e) => tryOr(() => compileGlob(e), 'not a valid glob (unclosed [ or a trailing backslash?)')),
   },
   {
     name: 'detectionAllowedOutbound',
@@ -88,7 +89,7 @@ export const DETECTION_SETTINGS: readonly SettingDefinition[] = [
     type: 'stringList',
     default: [],
     description: 'Container images allowed (globs over the image reference, e.g. myregistry.azurecr.io/*, mcr.microsoft.com/azureiotedge-*); another raises EG-CONT-006 (off while empty).',
-    check: (v) => eachEntry(v, (e) => tryOr(() => compileGlob(e), 'not a valid glob')),
+    check: (v) => eachEntry(v, (e) => tryOr(() => compileGlob(e), 'not a valid glob (unclosed [ or a trailing backslash?)')),
   },
   { name: 'detectionConnectionsMin', type: 'integer', default: 0, minimum: 0, description: 'Custom alert EG-CUSTOM-001: fewest connections expected per hour (0: no lower bound).' },
   { name: 'detectionConnectionsMax', type: 'integer', default: 0, minimum: 0, description: 'Custom alert EG-CUSTOM-001: most connections expected per hour (0: no upper bound).' },
