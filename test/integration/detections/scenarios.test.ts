@@ -10,6 +10,7 @@ import { CONFIG_KEY } from '../../../src/config/settings';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
 import { AgentProcess, builtAgentSkipReason } from '../../harness/agent-process';
 import { EdgeHubStandIn, edgeHubStandInSkipReason, type RecordedOutput } from '../../harness/edgehub-standin';
+import { dockerForTests, ensureTestImage, TEST_IMAGE } from '../../harness/docker';
 import { childEnvironment } from '../../harness/iot-environment';
 import { referenceSchemaDir } from '../../harness/paths';
 
@@ -152,4 +153,34 @@ test('the alerts direct method returns the recent alerts; the WARN line is in th
   assert.ok(agent.lines.some((l) => l.includes('ALERT High EG-PROC-001')), 'a WARN line names the alert');
   const bad = await hub.invokeMethod('alerts', { limit: -1 });
   assert.equal(bad.status, 400);
+});
+
+test('a privileged container created (not started) and a shell exec into a container -> EG-CONT-002, EG-CONT-001 within 5 s', { skip, timeout: 60_000 }, async (t) => {
+  const docker = await dockerForTests();
+  if ('skip' in docker) {
+    t.skip(`SKIP: ${docker.skip}`);
+    return;
+  }
+  const imageSkip = await ensureTestImage(docker.connection.docker);
+  if (imageSkip) {
+    t.skip(imageSkip);
+    return;
+  }
+  const privileged = `h-detect-priv-${process.pid}`;
+  const running = `h-detect-exec-${process.pid}`;
+  cleanups.push(() => spawnSync('docker', ['rm', '-f', privileged, running], { stdio: 'ignore' }));
+  const since = Date.now();
+  const created = spawnSync('docker', ['create', '--privileged', '--network', 'none', '--name', privileged, TEST_IMAGE, 'true'], { encoding: 'utf8' });
+  assert.equal(created.status, 0, created.stderr);
+  const priv = await alertLatency('EG-CONT-002', since, (a) => (a.Entity as Json).ContainerName === privileged);
+  assert.ok(priv.ms < LATENCY_LIMIT_MS, `privileged container alert after ${priv.ms} ms`);
+  assert.equal(priv.alert.Severity, 'Medium');
+
+  const started = spawnSync('docker', ['run', '-d', '--network', 'none', '--name', running, TEST_IMAGE, 'sleep', '60'], { encoding: 'utf8' });
+  assert.equal(started.status, 0, started.stderr);
+  const execSince = Date.now();
+  const exec = spawnSync('docker', ['exec', running, 'sh', '-c', 'id'], { encoding: 'utf8' });
+  assert.equal(exec.status, 0, exec.stderr);
+  const shell = await alertLatency('EG-CONT-001', execSince, (a) => (a.Entity as Json).ContainerName === running);
+  assert.ok(shell.ms < LATENCY_LIMIT_MS, `container shell alert after ${shell.ms} ms`);
 });
