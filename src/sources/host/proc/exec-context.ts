@@ -103,9 +103,10 @@ export function readExecContext(procRoot: string, pid: number, ppid: number | un
     let current = ppid;
     for (let i = 0; i < MAX_ANCESTORS && current > 0; i++) {
       const exe = link(path.join(procRoot, String(current), 'exe')) ?? knownExecutable?.(current);
+      const next = statFields(procRoot, current)?.ppid;
+      if (exe === undefined && next === undefined) break; // gone
       ancestors.push(exe ?? '?');
       if (current === 1) break;
-      const next = statFields(procRoot, current)?.ppid;
       if (next === undefined || next === current) break;
       current = next;
     }
