@@ -14,6 +14,7 @@ const HOUR_MS = 3_600_000;
 /** Open detection windows, threshold and sequence keys kept at most (per kind); the oldest go first. */
 export const MAX_OPEN_KEYS = 10_000;
 const MAX_CONTAINERS = 4_096;
+const CANDIDATE_CACHE = 4_096;
 
 export type Emit = (event: SecurityEvent) => void;
 
@@ -60,7 +61,10 @@ export class DetectionEngine {
   private gated = new Map<GateField, Map<string, CompiledRule[]>>();
   private ungatedProcess: CompiledRule[] = [];
   private readonly ruleOrder = new Map<CompiledRule, number>();
-  private readonly candidates: CompiledRule[] = [];
+  private readonly candidateCache = new Map<string, CompiledRule[]>();
+  private byId = new Map<string, CompiledRule>();
+  /** Sequence rules with at least one first step recorded (cleared when the first steps have expired, in tick). */
+  private readonly pendingSequence = new Set<string>();
   private seqByEvent = new Map<string, Array<{ rule: CompiledRule; step: number }>>();
   private readonly open = new Map<string, AlertState>();
   private readonly threshold = new Map<string, number[]>();
@@ -111,6 +115,8 @@ export class DetectionEngine {
     this.gated = new Map(GATE_FIELDS.map((f) => [f, new Map<string, CompiledRule[]>()]));
     this.ungatedProcess = [];
     this.ruleOrder.clear();
+    this.candidateCache.clear();
+    this.byId = new Map(this.rules.map((r) => [r.id, r]));
     this.rules.forEach((r, i) => this.ruleOrder.set(r, i));
     for (const rule of this.rules) {
       if (!rule.enabled || this.tuning.disabled.has(rule.id)) continue;
@@ -130,21 +136,23 @@ export class DetectionEngine {
     }
   }
 
-  /** The ProcessCreate rules that can match this item: the ungated ones and those its names open, in catalogue order. */
+  /**
+   * The ProcessCreate rules that can match this item: the ungated ones and those its names open, in
+   * catalogue order. Cached per (ExecutableName, Arg0Name) pair: a device runs few distinct programs.
+   */
   private processCandidates(view: EventView): readonly CompiledRule[] {
-    const out = this.candidates;
-    out.length = 0;
-    for (const r of this.ungatedProcess) out.push(r);
-    let added = false;
-    for (const field of GATE_FIELDS) {
-      const value = DERIVED_FIELDS[field]!.get(view);
-      if (typeof value !== 'string') continue;
-      const rules = this.gated.get(field)!.get(value);
-      if (!rules) continue;
-      for (const r of rules) if (!out.includes(r)) out.push(r);
-      added = true;
-    }
-    if (added) out.sort((a, b) => this.ruleOrder.get(a)! - this.ruleOrder.get(b)!);
+    const names = GATE_FIELDS.map((field) => DERIVED_FIELDS[field]!.get(view));
+    const cacheKey = `${String(names[0])}\0${String(names[1])}`;
+    const cached = this.candidateCache.get(cacheKey);
+    if (cached) return cached;
+    const set = new Set<CompiledRule>(this.ungatedProcess);
+    GATE_FIELDS.forEach((field, i) => {
+      const value = names[i];
+      if (typeof value === 'string') for (const r of this.gated.get(field)!.get(value) ?? []) set.add(r);
+    });
+    const out = [...set].sort((a, b) => this.ruleOrder.get(a)! - this.ruleOrder.get(b)!);
+    if (this.candidateCache.size >= CANDIDATE_CACHE) this.candidateCache.clear();
+    this.candidateCache.set(cacheKey, out);
     return out;
   }
 
@@ -185,13 +193,23 @@ export class DetectionEngine {
   /** Closes expired windows: sends the count of every detection seen more than once, range checks. */
   tick(emit: Emit): void {
     const now = this.now();
+    if (this.pendingSequence.size > 0) {
+      this.pendingSequence.clear();
+      for (const [key, state] of this.sequences) {
+        const id = key.slice(0, key.indexOf('\0'));
+        const rule = this.byId.get(id);
+        const last = state.times[state.times.length - 1];
+        if (!rule?.sequence || last === undefined || now - last > rule.sequence.withinMs) this.sequences.delete(key);
+        else this.pendingSequence.add(id);
+      }
+    }
     for (const [key, state] of this.open) {
       if (state.windowEnd > now) continue;
       this.open.delete(key);
       if (state.count > state.sentCount) this.send(state, 'Update', emit);
     }
     for (const [id, r] of this.ranges) {
-      const rule = this.rules.find((x) => x.id === id);
+      const rule = this.byId.get(id);
       if (!rule?.range) {
         this.ranges.delete(id);
         continue;
@@ -303,6 +321,8 @@ export class DetectionEngine {
 
   private sequenceStep(rule: CompiledRule, step: number, view: EventView, emit: Emit): void {
     const seq = rule.sequence!;
+    // The second step matters only while a first step waits: most events stop here, keyless.
+    if (step === 1 && !this.pendingSequence.has(rule.id)) return;
     const s = seq.steps[step]!;
     if (!s.predicate(view)) return;
     const stepKey = this.keyOf(s.by, view);
@@ -313,6 +333,7 @@ export class DetectionEngine {
       if (!state) {
         state = { times: [], first: evidenceEntry(view.event.Name, view.time, view.item), entity: entityOf(view) };
         this.bounded(this.sequences, key, state);
+        this.pendingSequence.add(rule.id);
       }
       while (state.times.length > 0 && view.time - state.times[0]! > seq.withinMs) state.times.shift();
       if (state.times.length === 0) state.first = evidenceEntry(view.event.Name, view.time, view.item);

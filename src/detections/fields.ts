@@ -8,8 +8,10 @@ export interface EventView {
   readonly time: number;
   /** The container the item is about, as the engine learned it from container events (by ID). */
   readonly container?: ContainerContext;
-  /** Per-item cache of computed values (argv), filled on first use. */
-  memo?: { argv?: string[]; exeName?: string | null; arg0Name?: string | null };
+  /** Per-item caches of computed values, filled on first use (null: computed, absent). */
+  argvMemo?: string[];
+  exeNameMemo?: string | null;
+  arg0NameMemo?: string | null;
 }
 
 export interface ContainerContext {
@@ -76,17 +78,26 @@ function extra(view: EventView, name: string): string | undefined {
   return view.item.ExtraDetails?.[name];
 }
 
+/** The first word of CommandLine without splitting the whole line. */
+function firstWord(view: EventView): string | undefined {
+  if (view.argvMemo) return view.argvMemo[0];
+  const line = view.item.CommandLine;
+  if (typeof line !== 'string') return undefined;
+  if (line.startsWith(' ')) return argv(view)[0];
+  const space = line.indexOf(' ');
+  return space < 0 ? line : line.slice(0, space);
+}
+
 /** First argument after argv[0], split on spaces as Defender's CommandLine is joined. */
 function argv(view: EventView): string[] {
-  const memo = (view.memo ??= {});
-  if (memo.argv) return memo.argv;
+  if (view.argvMemo) return view.argvMemo;
   const line = view.item.CommandLine;
-  if (typeof line !== 'string') memo.argv = [];
+  if (typeof line !== 'string') view.argvMemo = [];
   else {
     const parts = line.split(' ');
-    memo.argv = line.includes('  ') || line.startsWith(' ') || line.endsWith(' ') ? parts.filter((s) => s !== '') : parts;
+    view.argvMemo = line.includes('  ') || line.startsWith(' ') || line.endsWith(' ') ? parts.filter((s) => s !== '') : parts;
   }
-  return memo.argv;
+  return view.argvMemo;
 }
 
 /**
@@ -136,9 +147,8 @@ export const DERIVED_FIELDS: Readonly<Record<string, { description: string; get:
   ExecutableName: {
     description: 'Last path segment of Executable (without " (deleted)")',
     get: (v) => {
-      const memo = (v.memo ??= {});
-      if (memo.exeName === undefined) memo.exeName = basename(v.item.Executable as FieldValue) ?? null;
-      return memo.exeName ?? undefined;
+      if (v.exeNameMemo === undefined) v.exeNameMemo = basename(v.item.Executable as FieldValue) ?? null;
+      return v.exeNameMemo ?? undefined;
     },
   },
   ExecutableDir: { description: 'Directory of Executable', get: (v) => dirname(v.item.Executable as FieldValue) },
@@ -155,9 +165,8 @@ export const DERIVED_FIELDS: Readonly<Record<string, { description: string; get:
     },
   },
   Arg0Name: { description: 'Last path segment of the first word of CommandLine (the name the program was called by: iptables even when it is xtables-nft-multi)', get: (v) => {
-    const memo = (v.memo ??= {});
-    if (memo.arg0Name === undefined) memo.arg0Name = basename(argv(v)[0]) ?? null;
-    return memo.arg0Name ?? undefined;
+    if (v.arg0NameMemo === undefined) v.arg0NameMemo = basename(firstWord(v)) ?? null;
+    return v.arg0NameMemo ?? undefined;
   } },
   Arg2: { description: 'Third word of CommandLine', get: (v) => argv(v)[2] },
   LastArg: { description: 'Last word of CommandLine when there are at least two', get: (v) => { const a = argv(v); return a.length > 1 ? a[a.length - 1] : undefined; } },
