@@ -3,7 +3,8 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { defaultConfigView } from '../src/config/defaults';
-import { CONFIG_KEY, buildCatalogue } from '../src/config/settings';
+import { settingsCatalogue } from '../src/agent/catalogue';
+import { CONFIG_KEY } from '../src/config/settings';
 import type { SecurityEvent } from '../src/core/event';
 import { Baseline } from '../src/detections/baseline';
 import { DetectionEngine, NO_TUNING } from '../src/detections/engine';
@@ -84,13 +85,13 @@ function engineThroughput(pool: readonly SecurityEvent[], total: number): void {
 async function pipelineRate(pool: readonly SecurityEvent[], total: number, detections: boolean): Promise<number> {
   const clock = new SimulatedClock();
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'h-detect-bench-'));
-  const config = defaultConfigView(buildCatalogue([]), { lowPriorityMessageFrequency: 'PT10S', aggregationIntervalProcessCreate: 'PT10S', aggregationIntervalProcessTerminate: 'PT10S', aggregationIntervalConnectionCreate: 'PT10S' });
+  const config = defaultConfigView(settingsCatalogue(), { lowPriorityMessageFrequency: 'PT10S', aggregationIntervalProcessCreate: 'PT10S', aggregationIntervalProcessTerminate: 'PT10S', aggregationIntervalConnectionCreate: 'PT10S' });
   let stage: DetectionStage | undefined;
   if (detections) {
     stage = new DetectionStage({ log: quiet, now: () => clock.now() });
     stage.configure(config);
   }
-  const pipeline = await openPipeline({ ...AGENT, stateDir, transport: new CountingTransport(), clock, log: quiet, detections: stage }, config);
+  const pipeline = await openPipeline({ ...AGENT, stateDir, transport: new CountingTransport(), clock, log: quiet, detections: stage?.factory }, config);
   pipeline.start();
   const t0 = performance.now();
   for (let i = 0; i < total; i++) {

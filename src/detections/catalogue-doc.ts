@@ -1,10 +1,8 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { DERIVED_FIELDS } from './fields';
 import { compileRules, shippedRuleSources } from './loader';
 import type { CompiledRule } from './model';
 
-/** docs/alerts.md is generated from the shipped rules; test/unit/detections/catalogue-doc.test.ts checks it. */
+/** docs/alerts.md is generated from the shipped rules (npm run docs, src/docs/generate.ts); a test checks it. */
 export const ALERTS_DOC = 'docs/alerts.md';
 
 function cell(text: string): string {
@@ -29,7 +27,7 @@ export function renderAlertCatalogue(rules: readonly CompiledRule[] = compileRul
   const lines = [
     '# Alert and recommendation catalogue',
     '',
-    '<!-- generated from src/detections/rules/*.yaml: npm run build && node dist/src/detections/catalogue-doc.js -->',
+    '<!-- generated from src/detections/rules/*.yaml by npm run docs -->',
     '',
     `${alerts.length} alert rules and ${recs.length} recommendation rules ship with EdgeGuard. How they work, how to tune them and`,
     'how to write your own: [detections.md](detections.md).',
@@ -59,20 +57,4 @@ export function renderAlertCatalogue(rules: readonly CompiledRule[] = compileRul
     '',
   ];
   return lines.join('\n');
-}
-
-export function alertsDocPath(): string {
-  for (const candidate of [path.resolve(__dirname, '../..', ALERTS_DOC), path.resolve(__dirname, '../../..', ALERTS_DOC)]) {
-    try {
-      readFileSync(path.dirname(candidate));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EISDIR') return candidate;
-    }
-  }
-  return path.resolve(__dirname, '../../..', ALERTS_DOC);
-}
-
-if (require.main === module) {
-  writeFileSync(alertsDocPath(), renderAlertCatalogue());
-  process.stdout.write(`${alertsDocPath()} updated\n`);
 }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { ConfigView } from '../config/config-view';
-import type { SecurityEvent } from '../core/event';
+import type { EmitEvent, SecurityEvent } from '../core/event';
 import { getLogger, type Logger } from '../core/logger';
 import type { AlertItem } from './alert';
 import { Baseline, BASELINE_CATEGORIES } from './baseline';
@@ -12,6 +12,7 @@ import { LIST_SETTINGS, RANGE_SETTINGS } from './settings';
 import { readUserRulesFile } from './user-rules';
 
 const RECENT_ALERTS = 100;
+const TICK_MS = 1_000;
 const SAVE_EVERY_MS = 10_000;
 
 export interface StageOptions {
@@ -39,8 +40,10 @@ export class DetectionStage {
   private lastRulesSignature = '';
   private lastRestart: string | undefined;
   private lastSave = 0;
-  /** The last problem with the operator's rules file (reported in the twin status), if any. */
+  /** The last problem with the operator's rules file (logged as an error), if any. */
   rulesProblem: string | undefined;
+  private bound?: Emit;
+  private timer?: NodeJS.Timeout;
 
   constructor(private readonly options: StageOptions = {}) {
     this.log = options.log ?? getLogger('detections');
@@ -118,6 +121,32 @@ export class DetectionStage {
   private reportRulesProblem(message: string): void {
     if (message !== this.rulesProblem) this.log.error('detection rules not reloaded; the previous rules keep running', { problem: message });
     this.rulesProblem = message;
+  }
+
+  /**
+   * The pipeline's detections slot (src/pipeline/detections-slot.ts): binds the stage to the chain's
+   * emit and returns the function that sees every raw event. Alerts are emitted urgent (High queue, sent
+   * at once); a 1 s timer closes detection windows.
+   */
+  readonly factory = (emit: EmitEvent): ((event: SecurityEvent) => void) => {
+    this.bound = (e) => emit(e, e.Name === 'SecurityAlert' ? { urgent: true } : undefined);
+    clearInterval(this.timer);
+    this.timer = setInterval(() => {
+      try {
+        this.tick(this.bound!);
+      } catch (err) {
+        this.log.warn('detection windows not closed', { error: err });
+      }
+    }, TICK_MS);
+    this.timer.unref();
+    return (event) => this.observe(event, this.bound!);
+  };
+
+  /** Stops the timer and sends the counts of open windows (before the pipeline closes). */
+  close(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.bound) this.flush(this.bound);
   }
 
   observe(event: SecurityEvent, emit: Emit): void {

@@ -6,9 +6,9 @@ import { ALERTS_DOC, renderAlertCatalogue } from '../../../src/detections/catalo
 import { compileRules, shippedRuleSources } from '../../../src/detections/loader';
 import { repoRoot } from '../../harness/paths';
 
-test('docs/alerts.md is the catalogue generated from the shipped rules (regenerate: node dist/src/detections/catalogue-doc.js)', () => {
+test('docs/alerts.md is the catalogue generated from the shipped rules (regenerate: npm run docs)', () => {
   const doc = readFileSync(path.join(repoRoot(), ALERTS_DOC), 'utf8');
-  assert.equal(doc, renderAlertCatalogue(), `${ALERTS_DOC} is stale: run npm run build && node dist/src/detections/catalogue-doc.js`);
+  assert.equal(doc, renderAlertCatalogue(), `${ALERTS_DOC} is stale: run npm run docs`);
   for (const rule of compileRules(shippedRuleSources()).rules) assert.ok(doc.includes(`| ${rule.id} |`), `${rule.id} listed`);
 });
 

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { containerIdFromCgroup, fdType, readExecContext, ttyName } from '../../../src/sources/host/proc/exec-context';
+import { containerIdFromCgroup, fdType, readExecContext, ttyName } from '../../../src/sources/host/process-events/exec-context';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'h-detect-proc-'));
 after(() => rmSync(root, { recursive: true, force: true }));

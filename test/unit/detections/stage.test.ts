@@ -5,7 +5,8 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { ConfigStore } from '../../../src/config/config-store';
 import { defaultConfigView } from '../../../src/config/defaults';
-import { buildCatalogue, CONFIG_KEY, type SettingValue } from '../../../src/config/settings';
+import { settingsCatalogue } from '../../../src/agent/catalogue';
+import { CONFIG_KEY, type SettingValue } from '../../../src/config/settings';
 import { createEvent, type SecurityEvent } from '../../../src/core/event';
 import type { Logger } from '../../../src/core/logger';
 import { DetectionStage } from '../../../src/detections/stage';
@@ -16,7 +17,7 @@ after(() => {
 });
 const logged: string[] = [];
 const log: Logger = { error: (m) => logged.push(`error ${m}`), warn: (m) => logged.push(`warn ${m}`), info: () => undefined, debug: () => undefined, child: () => log };
-const config = (overrides: Record<string, SettingValue> = {}) => defaultConfigView(buildCatalogue([]), overrides);
+const config = (overrides: Record<string, SettingValue> = {}) => defaultConfigView(settingsCatalogue(), overrides);
 
 function stage(now: { t: number }): { s: DetectionStage; out: SecurityEvent[]; observe: (e: SecurityEvent) => void; dir: string } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'h-detect-stage-'));
@@ -106,7 +107,7 @@ test('baseline: learning, a new executable after the window, the acceptBaseline 
 });
 
 test('malformed detection settings are TypeMismatch problems naming the setting; the previous value stays', () => {
-  const store = new ConfigStore(buildCatalogue([]));
+  const store = new ConfigStore(settingsCatalogue());
   const update = store.applyDesired({
     [CONFIG_KEY]: {
       detectionExceptions: { value: ['EG-PROC-008:colour=red'] },
