@@ -33,6 +33,7 @@ export const DETECTION_SETTINGS: readonly SettingDefinition[] = [
   { name: 'detectionsEnabled', type: 'boolean', default: true, description: 'Run the on-device detection engine (SecurityAlert and SecurityRecommendation events; docs/alerts.md lists the rules).' },
   {
     name: 'detectionRulesDisabled',
+    example: ['EG-PROC-008'],
     type: 'stringList',
     default: [],
     description: 'Rule IDs that do not run (e.g. ["EG-PROC-008"]).',
@@ -40,6 +41,7 @@ export const DETECTION_SETTINGS: readonly SettingDefinition[] = [
   },
   {
     name: 'detectionSeverityOverrides',
+    example: ['EG-LOGIN-003=Medium'],
     type: 'stringList',
     default: [],
     description: 'Severity per rule, "RULE-ID=High|Medium|Low" (e.g. ["EG-LOGIN-003=Medium"]).',
@@ -47,6 +49,7 @@ export const DETECTION_SETTINGS: readonly SettingDefinition[] = [
   },
   {
     name: 'detectionExceptions',
+    example: ['EG-PROC-008:process=/tmp/vendor-updater/*', '*:user=backup'],
     type: 'stringList',
     default: [],
     description:
@@ -63,6 +66,7 @@ export const DETECTION_SETTINGS: readonly SettingDefinition[] = [
   { name: 'detectionLearningPeriod', type: 'duration', default: 'P1D', description: 'How long the baseline learns executables, listening ports, outbound destinations, container images and login users before new ones raise Low alerts.' },
   {
     name: 'detectionBaselineAccept',
+    example: ['executables=/opt/app/bin/tool|'],
     type: 'stringList',
     default: [],
     description: `Deviations the operator accepts, "category=value" (categories: ${BASELINE_CATEGORIES.join(', ')}; value as the alert's DetectionKey). The acceptBaseline direct method does the same.`,
@@ -72,6 +76,7 @@ export const DETECTION_SETTINGS: readonly SettingDefinition[] = [
   { name: 'detectionAllowedUsers', type: 'stringList', default: [], description: 'Custom alert: users allowed to log in; a login of another user raises EG-CUSTOM-004 (off while empty).' },
   {
     name: 'detectionAllowedProcesses',
+    example: ['/usr/bin/*', '/usr/sbin/*'],
     type: 'stringList',
     default: [],
     description: 'Custom alert: executables allowed to run (globs such as /usr/bin/*); another raises EG-CUSTOM-005 (off while empty).',
@@ -79,6 +84,7 @@ export const DETECTION_SETTINGS: readonly SettingDefinition[] = [
   },
   {
     name: 'detectionAllowedOutbound',
+    example: ['10.0.0.0/8'],
     type: 'stringList',
     default: [],
     description: 'Custom alert: networks outbound connections may go to (CIDR, e.g. 10.0.0.0/8); another raises EG-CUSTOM-002 (off while empty).',
@@ -86,6 +92,7 @@ export const DETECTION_SETTINGS: readonly SettingDefinition[] = [
   },
   {
     name: 'detectionAllowedImages',
+    example: ['mcr.microsoft.com/*'],
     type: 'stringList',
     default: [],
     description: 'Container images allowed (globs over the image reference, e.g. myregistry.azurecr.io/*, mcr.microsoft.com/azureiotedge-*); another raises EG-CONT-006 (off while empty).',
@@ -99,6 +106,7 @@ export const DETECTION_SETTINGS: readonly SettingDefinition[] = [
   { name: 'detectionAttackTools', type: 'stringList', default: [], description: 'More attack tool names, added to the shipped attack_tools list.' },
   {
     name: 'detectionBadAddresses',
+    example: ['203.0.113.0/24'],
     type: 'stringList',
     default: [],
     description: 'Known-bad addresses and networks (CIDR), added to the bad_addresses list (EG-NET-002, EG-PROC-028).',
