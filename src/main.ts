@@ -94,6 +94,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
     unknownSettings: () => store.unknownSettings(),
     sources: () => manager.statuses(),
     pipelineStats: () => pipeline.stats(),
+    detections: () => detections.status(),
   };
   reporter = new PropertyReporter((patch) => upstream.reportProperties(patch), inputs, { log: getLogger('reported') });
   // edgeHub answers `status` with the reported document (handy when the twin lags) and `snapshot` with {"sources": […]}.

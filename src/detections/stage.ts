@@ -236,6 +236,12 @@ export class DetectionStage {
     }
   }
 
+  /** For the twin's status section: what runs, what is wrong, where learning stands. */
+  status(): { enabled: boolean; rules: number; rulesProblem: string; learning: boolean; learningEndsAt: string } {
+    const baseline = this.baseline.summary(this.now());
+    return { enabled: this.enabled, rules: this.engine.catalogue().length, rulesProblem: this.rulesProblem ?? '', learning: baseline.learning, learningEndsAt: baseline.learningEndsAt };
+  }
+
   alertCounts(): Array<{ rule: string; severity: string; count: number }> {
     return [...this.counts.values()];
   }

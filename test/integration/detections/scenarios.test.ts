@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { STATUS_KEY } from '../../../src/agent/property-reporter';
 import { CONFIG_KEY } from '../../../src/config/settings';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
 import { AgentProcess, builtAgentSkipReason } from '../../harness/agent-process';
@@ -153,6 +154,12 @@ test('the alerts direct method returns the recent alerts; the WARN line is in th
   assert.ok(agent.lines.some((l) => l.includes('ALERT High EG-PROC-001')), 'a WARN line names the alert');
   const bad = await hub.invokeMethod('alerts', { limit: -1 });
   assert.equal(bad.status, 400);
+  // The twin's status section says what the detections stage runs.
+  await hub.waitForReported((r) => typeof ((r[STATUS_KEY] as Json | undefined)?.detections as Json | undefined)?.rules === 'number', 15_000);
+  const status = (hub.reported[STATUS_KEY] as Json).detections as Json;
+  assert.ok((status.rules as number) > 50);
+  assert.equal(status.rulesProblem, '');
+  assert.equal(status.learning, true);
 });
 
 test('a privileged container created (not started) and a shell exec into a container -> EG-CONT-002, EG-CONT-001 within 5 s', { skip, timeout: 60_000 }, async (t) => {
