@@ -62,6 +62,8 @@ export class DetectionEngine {
   private ungatedProcess: CompiledRule[] = [];
   private readonly ruleOrder = new Map<CompiledRule, number>();
   private readonly candidateCache = new Map<string, CompiledRule[]>();
+  private readonly exeNameField = DERIVED_FIELDS[GATE_FIELDS[0]]!.get;
+  private readonly arg0NameField = DERIVED_FIELDS[GATE_FIELDS[1]]!.get;
   private byId = new Map<string, CompiledRule>();
   /** Sequence rules with at least one first step recorded (cleared when the first steps have expired, in tick). */
   private readonly pendingSequence = new Set<string>();
@@ -141,10 +143,12 @@ export class DetectionEngine {
    * catalogue order. Cached per (ExecutableName, Arg0Name) pair: a device runs few distinct programs.
    */
   private processCandidates(view: EventView): readonly CompiledRule[] {
-    const names = GATE_FIELDS.map((field) => DERIVED_FIELDS[field]!.get(view));
-    const cacheKey = `${String(names[0])}\0${String(names[1])}`;
+    const exeName = this.exeNameField(view);
+    const arg0Name = this.arg0NameField(view);
+    const cacheKey = `${String(exeName)}\0${String(arg0Name)}`;
     const cached = this.candidateCache.get(cacheKey);
     if (cached) return cached;
+    const names = [exeName, arg0Name];
     const set = new Set<CompiledRule>(this.ungatedProcess);
     GATE_FIELDS.forEach((field, i) => {
       const value = names[i];
@@ -264,7 +268,13 @@ export class DetectionEngine {
   }
 
   private keyOf(fields: KeyedFields, view: EventView): string {
-    return detectionKeyText(fields.get.map((g) => g(view)));
+    const get = fields.get;
+    if (get.length === 0) return '';
+    if (get.length === 1) {
+      const v = get[0]!(view);
+      if (typeof v === 'string' && v.length <= 256) return v;
+    }
+    return detectionKeyText(get.map((g) => g(view)));
   }
 
   private matched(rule: CompiledRule, view: EventView, emit: Emit): void {
