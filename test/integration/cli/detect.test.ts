@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { createEvent } from '../../../src/core/event';
+import { referenceSchemaDir } from '../../harness/paths';
 import { hasStackTrace, runCli } from './run-cli';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'h-detect-cli-'));
@@ -75,4 +76,15 @@ test('detect: hostile input is reported, never a crash (huge line, deep nesting,
   execFileSync('mkfifo', [fifo]);
   assert.match(runCli(['detect', '--rules', fifo, file], dir).stderr, /not a regular file/);
   assert.equal(runCli(['detect', '--format', 'xml', file], dir).status, 2);
+});
+
+test("detect: Microsoft's sample messages (valid and invalid) run through without a crash", () => {
+  const samples = JSON.parse(readFileSync(path.join(referenceSchemaDir(), 'security_message', 'tests', 'samples.json'), 'utf8')) as { valid: unknown[]; invalid: unknown[] };
+  const file = path.join(dir, 'samples.jsonl');
+  writeFileSync(file, [...samples.valid, ...samples.invalid].map((m) => JSON.stringify(m)).join('\n'));
+  const r = runCli(['detect', '--format', 'json', file], dir);
+  assert.ok(r.status === 0 || r.status === 1, r.stderr);
+  assert.ok(!hasStackTrace(r.stderr), r.stderr);
+  const out = JSON.parse(r.stdout) as { messages: number };
+  assert.ok(out.messages >= samples.valid.length, `${out.messages} messages read`);
 });
