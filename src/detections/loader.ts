@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { load } from 'js-yaml';
 import { parseDuration } from '../core/duration';
+import { loadYaml, YamlError } from '../core/yaml';
 import { compileCondition, CompileError, type Definitions } from './compile';
 import { ConditionSyntaxError } from './condition';
 import { EVENT_FIELDS, resolveField } from './fields';
@@ -71,9 +71,11 @@ export function parseSources(sources: readonly RuleSource[]): { defs: Definition
   for (const { file, text } of sources) {
     let parsed: unknown;
     try {
-      parsed = load(text, { filename: file });
+      // Aliases refused, nesting bounded (src/core/yaml.ts): the operator's file is read like every other YAML.
+      parsed = loadYaml(text);
     } catch (err) {
-      throw new RuleError(file, '-', 'yaml', (err as Error).message.split('\n')[0]!);
+      const where = err instanceof YamlError && err.line !== undefined ? ` (line ${err.line})` : '';
+      throw new RuleError(file, '-', 'yaml', `${(err as Error).message}${where}`);
     }
     if (parsed === null || parsed === undefined) continue;
     if (!Array.isArray(parsed)) throw new RuleError(file, '-', 'yaml', 'a rules file is a list of list:, macro: and rule: items');

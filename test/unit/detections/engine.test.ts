@@ -210,3 +210,8 @@ test('user rules file: regular files only (no symlink, FIFO, directory), size-ca
   const { defs } = compileRules([...shippedRuleSources(), { file: good, text: readFileSync(good, 'utf8') }]);
   assert.ok(defs.lists.get('miner_pools')!.includes('pool.example'));
 });
+
+test('a rules file with YAML aliases (an alias bomb) is refused with a clear error', () => {
+  const bomb = ['- list: a', '  items: &a [x, x, x, x, x, x, x, x, x]', '- list: b', '  items: [*a, *a, *a, *a, *a, *a, *a, *a, *a]'].join('\n');
+  assert.throws(() => compileRules([{ file: 'bomb.yaml', text: bomb }]), /bomb\.yaml: rule "-", yaml: YAML aliases/);
+});
