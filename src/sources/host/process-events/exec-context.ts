@@ -119,6 +119,16 @@ export function readExecContext(procRoot: string, pid: number, ppid: number | un
   const cgroup = readSmall(path.join(dir, 'cgroup'))?.toString('utf8');
   const containerId = cgroup === undefined ? undefined : containerIdFromCgroup(cgroup);
   if (containerId !== undefined) ctx.ContainerId = containerId;
+  return { ...ctx, ...readStdioTypes(procRoot, pid) };
+}
+
+/**
+ * StdinType and StdoutType of a process, from its fd 0 and fd 1 links (and, for a socket, the socket
+ * tables of its network namespace). Also used by the kernel sensor, whose exec records lack them.
+ */
+export function readStdioTypes(procRoot: string, pid: number): ExecContext {
+  const ctx: ExecContext = {};
+  const dir = path.join(procRoot, String(pid));
   const lookup = (inode: string): string => socketKind(procRoot, pid, inode);
   const stdin = fdType(link(path.join(dir, 'fd', '0')), lookup);
   if (stdin !== undefined) ctx.StdinType = stdin;
