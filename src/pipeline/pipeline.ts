@@ -10,7 +10,7 @@ import { PriorityQueues, QUEUE_NAMES } from './queues/priority-queues';
 import { envelope, maxEventBytes, serializeForQueue, type Envelope } from './codec/message-builder';
 import type { MessagePriority } from '../core/priority';
 import { aggregationRules, Aggregator, HIT_CHECKPOINT_MS } from './aggregation/aggregator';
-import { redactEventCommandLines } from './redaction/command-line-secrets';
+import { redactEventSecrets } from './redaction/event-redaction';
 import { NO_DETECTIONS, type DetectionStage } from './detections-slot';
 import { OperationalStats } from './operational-stats';
 import { Sender } from './sender';
@@ -143,7 +143,7 @@ class Pipeline implements EventPipeline {
     try {
       this.ingested++;
       if (this.closed) throw new Error('pipeline closed: stop the sources before closing it');
-      const redacted = this.redactSecrets ? redactEventCommandLines(event) : event;
+      const redacted = this.redactSecrets ? redactEventSecrets(event) : event;
       this.detect(redacted);
       this.route(redacted, options?.urgent === true, true);
     } catch (err) {
@@ -166,8 +166,9 @@ class Pipeline implements EventPipeline {
   private raised(event: SecurityEvent, options?: EmitOptions): void {
     try {
       if (this.closed) throw new Error('pipeline closed');
+      // Structural redaction covers every event before it is queued, raised ones too.
       const urgent = options?.urgent === true;
-      this.route(event, urgent, true);
+      this.route(this.redactSecrets ? redactEventSecrets(event) : event, urgent, true);
       // An urgent raised event (an alert) goes upstream now, whatever highPriorityMessageFrequency says.
       if (urgent && this.started && !this.closing) this.sender.request('High');
     } catch (err) {
@@ -238,6 +239,7 @@ class Pipeline implements EventPipeline {
       aggregating: this.aggregator.stats().pendingHits,
       recovered: this.queues.recovered.events,
       recoveredHits: this.recoveredHits,
+      persistence: this.journal.health(),
     };
     if (sent.lastError !== undefined) stats.lastSendError = sent.lastError;
     return stats;
