@@ -22,6 +22,7 @@ function processIO(): CliIO {
   return {
     cwd: process.cwd(),
     stdout: (text) => process.stdout.write(text),
+    stdoutDrained: () => new Promise((resolve) => process.stdout.once('drain', resolve)),
     stderr: (text) => process.stderr.write(text),
     stdoutIsTTY: process.stdout.isTTY === true,
     env: process.env,
