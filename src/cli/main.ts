@@ -9,6 +9,7 @@ const HELP = `Usage: edgeguard <command> [options]
 Commands:
   scan <file|glob>...   Check IoT Edge deployment manifests for risky settings (for CI)
   run                   Start the EdgeGuard security agent (as an IoT Edge module or standalone)
+  detect <file>...      Run the detection rules over recorded security messages (JSON lines)
 
 Options:
   -h, --help            Show this help; "edgeguard <command> --help" for a command's options
@@ -37,6 +38,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   switch (command) {
     case 'scan':
       return runScan(rest, processIO());
+    case 'detect': {
+      const { runDetect } = require('./detect') as typeof import('./detect');
+      return runDetect(rest, processIO(), toolVersion());
+    }
     case 'run': {
       if (rest.includes('--help') || rest.includes('-h')) {
         process.stdout.write(
