@@ -263,9 +263,9 @@ async function memory(): Promise<void> {
  * varying as on a real host: the same job started by cron, by systemd, from an SSH session (its tty and
  * login shell), from different working directories, with pipes or files on stdin/stdout.
  */
-function execContext(i: number, k: number): Record<string, string> {
-  const how = i % 4;
-  const ctx: Record<string, string> = { Cwd: ['/', '/home/edge', `/opt/edge/job-${k}`, `/tmp/run-${i % 97}`][(i >> 2) % 4]! };
+function execContext(run: number, k: number): Record<string, string> {
+  const how = run % 4;
+  const ctx: Record<string, string> = { Cwd: ['/', '/home/edge', `/opt/edge/job-${k}`, `/tmp/run-${run % 97}`][(run >> 2) % 4]! };
   if (how === 0) {
     ctx.ParentExecutable = '/bin/sh';
     ctx.ParentCommandLine = `/bin/sh -c /usr/bin/python3 /opt/edge/job-${k}.py --device sensor-${k} --mode collect`;
@@ -279,13 +279,13 @@ function execContext(i: number, k: number): Record<string, string> {
     ctx.StdinType = 'null';
     ctx.StdoutType = 'unix';
   } else {
-    const tty = `pts/${i % 5}`;
+    const tty = `pts/${run % 5}`;
     ctx.ParentExecutable = '/usr/bin/bash';
-    ctx.ParentCommandLine = how === 2 ? '-bash' : `bash /home/edge/loop-${i % 13}.sh`;
+    ctx.ParentCommandLine = how === 2 ? '-bash' : `bash /home/edge/loop-${run % 13}.sh`;
     ctx.AncestorExecutables = `/usr/bin/bash,/usr/sbin/sshd,/usr/sbin/sshd,/sbin/init`;
     ctx.Tty = tty;
     ctx.StdinType = 'tty';
-    ctx.StdoutType = i % 3 === 0 ? 'file' : 'tty';
+    ctx.StdoutType = run % 3 === 0 ? 'file' : 'tty';
   }
   return ctx;
 }
@@ -308,7 +308,7 @@ async function efficiency(aggregation: boolean): Promise<{ messages: number; byt
     const k = i % COMMANDS;
     const cmd = `/usr/bin/python3 /opt/edge/job-${k}.py --device sensor-${k} --mode collect`;
     const pid = 2000 + (i % 30_000);
-    pipeline.ingest(createEvent('ProcessCreate', 'Triggered', [{ Executable: '/usr/bin/python3', ProcessId: pid, ParentProcessId: pid - 1, UserId: '1000', UserName: 'edge', CommandLine: cmd, ExtraDetails: execContext(i, k) }], { now: new Date(clock.now()) }));
+    pipeline.ingest(createEvent('ProcessCreate', 'Triggered', [{ Executable: '/usr/bin/python3', ProcessId: pid, ParentProcessId: pid - 1, UserId: '1000', UserName: 'edge', CommandLine: cmd, ExtraDetails: execContext(Math.floor(i / COMMANDS), k) }], { now: new Date(clock.now()) }));
     if ((i + 1) % 1000 === 0) {
       await clock.advance(step * 1000);
     }

@@ -4,7 +4,7 @@ import { createEvent, type PayloadItem, type SecurityEvent } from '../../core/ev
 import type { Logger } from '../../core/logger';
 import type { Clock } from '../../core/clock';
 import type { AggregationKey, EventDescriptor } from '../../core/event-types';
-import { applyShared, isSharedDetails, keyDetailsOnly, mergeShared, narrowShared, sharedDetailsOf, type SharedDetails } from './shared-details';
+import { applyShared, isSharedDetails, keyDetailsOnly, narrowShared, sharedDetailsOf, type SharedDetails } from './shared-details';
 import type { HitUpdate, PersistedWindow, WindowStore } from './window-store';
 
 /** Distinct keys one type's window may hold; past it the window closes early (nothing is dropped). */
@@ -298,7 +298,7 @@ export class Aggregator {
   private merge(into: Hits, other: Hits): void {
     into.count += other.count;
     into.dirty = true;
-    mergeShared(into.shared, other.shared);
+    narrowShared(into.shared, other.shared);
     if (other.startUtc < into.startUtc) [into.startUtc, into.startLocal] = [other.startUtc, other.startLocal];
     if (other.endUtc > into.endUtc) [into.endUtc, into.endLocal] = [other.endUtc, other.endLocal];
   }

@@ -1,70 +1,43 @@
 import type { ExtraDetails } from '../../core/event';
 
 /**
- * The ExtraDetails context (fields outside the type's keyDetails) that every hit of an aggregation key
- * had with the same value. Fields that differed between hits, or were missing from some, are dropped
- * from the aggregate and named in its `VariedDetails`.
+ * The ExtraDetails that every hit of an aggregation key had with the same value. The type's keyDetails
+ * are always among them (they are part of the key); context fields (Cwd, Tty, ParentCommandLine, ...)
+ * stay only while no hit differed or lacked them. Fields dropped this way are not named: every byte
+ * of an aggregate is billed, and the raw events' context was seen by the detections stage.
  */
-export interface SharedDetails {
-  common: Record<string, string>;
-  varied: string[];
-}
+export type SharedDetails = Record<string, string>;
 
 export function sharedDetailsOf(details: ExtraDetails | undefined): SharedDetails {
-  const common: Record<string, string> = {};
-  if (details !== undefined) for (const [k, v] of Object.entries(details)) common[k] = String(v);
-  return { common, varied: [] };
+  const shared: SharedDetails = {};
+  if (details !== undefined) for (const [k, v] of Object.entries(details)) shared[k] = String(v);
+  return shared;
 }
 
-/** Narrows `into` by one more hit's ExtraDetails. */
+/** Narrows `into` by one more hit's ExtraDetails (or by another entry's shared details, on restore). */
 export function narrowShared(into: SharedDetails, details: ExtraDetails | undefined): void {
-  for (const k of Object.keys(into.common)) {
-    if (details === undefined || details[k] === undefined || String(details[k]) !== into.common[k]) {
-      delete into.common[k];
-      into.varied.push(k);
-    }
+  for (const k of Object.keys(into)) {
+    if (details === undefined || details[k] === undefined || String(details[k]) !== into[k]) delete into[k];
   }
-  if (details === undefined) return;
-  for (const k of Object.keys(details)) if (into.common[k] === undefined && !into.varied.includes(k)) into.varied.push(k);
-}
-
-/** Merges two entries of the same key (journal restore). */
-export function mergeShared(into: SharedDetails, other: SharedDetails): void {
-  narrowShared(into, other.common);
-  for (const k of other.varied) if (!into.varied.includes(k)) into.varied.push(k);
-  for (const k of other.varied) delete into.common[k];
 }
 
 /**
  * After a crash, hits counted after the entry was last written in full may have narrowed its context:
- * only the key's own details are certain, the rest is reported as varied.
+ * only the key's own details are certain.
  */
 export function keyDetailsOnly(shared: SharedDetails, keyDetails: readonly string[]): SharedDetails {
-  const out: SharedDetails = { common: {}, varied: [...shared.varied] };
-  for (const [k, v] of Object.entries(shared.common)) {
-    if (keyDetails.includes(k)) out.common[k] = v;
-    else if (!out.varied.includes(k)) out.varied.push(k);
-  }
+  const out: SharedDetails = {};
+  for (const k of keyDetails) if (shared[k] !== undefined) out[k] = shared[k];
   return out;
 }
 
 export function isSharedDetails(v: unknown): v is SharedDetails {
-  if (v === null || typeof v !== 'object') return false;
-  const s = v as Record<string, unknown>;
-  return (
-    s.common !== null &&
-    typeof s.common === 'object' &&
-    !Array.isArray(s.common) &&
-    Object.values(s.common as object).every((x) => typeof x === 'string') &&
-    Array.isArray(s.varied) &&
-    s.varied.every((x) => typeof x === 'string')
-  );
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && Object.values(v as object).every((x) => typeof x === 'string');
 }
 
-/** The aggregate's ExtraDetails from the normalised first hit's: the shared context, plus VariedDetails. */
+/** The aggregate's ExtraDetails: the normalised first hit's, less what the hits did not share. */
 export function applyShared(details: ExtraDetails | undefined, shared: SharedDetails): ExtraDetails {
   const out: ExtraDetails = {};
-  if (details !== undefined) for (const [k, v] of Object.entries(details)) if (shared.common[k] !== undefined) out[k] = v;
-  if (shared.varied.length > 0) out.VariedDetails = [...shared.varied].sort().join(',');
+  if (details !== undefined) for (const [k, v] of Object.entries(details)) if (shared[k] !== undefined) out[k] = v;
   return out;
 }

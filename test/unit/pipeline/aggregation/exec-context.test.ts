@@ -44,11 +44,11 @@ test('ProcessCreate differing only in exec-time context collapse into one Aggreg
   const details = aggregated[0]!.Payload[0]!.ExtraDetails!;
   assert.equal(details.HitCount, '3');
   assert.equal(details.EffectiveUserId, '0');
-  // Same in every hit: carried. Different (or missing in some): dropped and named.
+  // Same in every hit: carried. Different (or missing in some): dropped.
   assert.equal(details.ParentExecutable, '/bin/sh');
   assert.equal(details.ContainerId, 'a'.repeat(64));
   for (const k of ['ParentCommandLine', 'AncestorExecutables', 'Cwd', 'Tty', 'StdinType', 'StdoutType', 'CgroupId']) assert.equal(details[k], undefined, k);
-  assert.equal(details.VariedDetails, 'AncestorExecutables,CgroupId,Cwd,ParentCommandLine,StdinType,StdoutType,Tty');
+  assert.deepEqual(Object.keys(details).sort(), ['ContainerId', 'EffectiveUserId', 'EndTimeLocal', 'EndTimeUtc', 'HitCount', 'ParentExecutable', 'StartTimeLocal', 'StartTimeUtc']);
   // The single-hit key goes out as the raw event, context intact.
   const single = out.find((e) => e.Category === 'Triggered')!;
   assert.equal(single.Payload[0]!.ExtraDetails!.Cwd, '/');
@@ -70,13 +70,10 @@ test('ProcessTerminate and ConnectionCreate: container context does not split wi
   const byType = (name: string, category: string) => out.filter((e) => e.Name === name && e.Category === category);
   assert.equal(byType('ConnectionCreate', 'Aggregated').length, 1);
   assert.equal(byType('ConnectionCreate', 'Triggered').length, 1, 'a different Result is a different event');
-  assert.deepEqual(
-    Object.keys(byType('ConnectionCreate', 'Aggregated')[0]!.Payload[0]!.ExtraDetails!).filter((k) => !/Time|HitCount/.test(k)),
-    ['VariedDetails'],
-  );
-  assert.equal(byType('ConnectionCreate', 'Aggregated')[0]!.Payload[0]!.ExtraDetails!.VariedDetails, 'CgroupId,ContainerId,ContainerName');
+  assert.deepEqual(Object.keys(byType('ConnectionCreate', 'Aggregated')[0]!.Payload[0]!.ExtraDetails!).filter((k) => !/Time|HitCount/.test(k)), []);
   assert.equal(byType('ProcessTerminate', 'Aggregated').length, 1);
   assert.equal(byType('ProcessTerminate', 'Aggregated')[0]!.Payload[0]!.ExtraDetails!.HitCount, '2');
+  assert.equal(byType('ProcessTerminate', 'Aggregated')[0]!.Payload[0]!.ExtraDetails!.ContainerName, undefined);
   assert.equal(byType('ProcessTerminate', 'Triggered')[0]!.Payload[0]!.ExtraDetails!.TerminationSignal, 'SIGKILL');
 });
 
@@ -134,7 +131,6 @@ test('after a crash, context narrowed by hits counted after the entry was writte
   assert.equal(details.EffectiveUserId, '0');
   assert.equal(details.Cwd, undefined);
   assert.equal(details.ParentExecutable, undefined, 'not known to be shared: the checkpoint only carries counts');
-  assert.equal(details.VariedDetails, 'Cwd,ParentExecutable');
 });
 
 test('hostile journal entries: a malformed shared-context record is skipped with a warning, an entry from before this format is accepted', async () => {
@@ -142,8 +138,8 @@ test('hostile journal entries: a malformed shared-context record is skipped with
   const base = { name: 'ProcessCreate', openedAt: 0, count: 2, startUtc: first.TimestampUTC, startLocal: first.TimestampLocal, endUtc: first.TimestampUTC, endLocal: first.TimestampLocal, first };
   const { agg, out, log } = setup();
   const restored = agg.restore([
-    { seq: 1, json: JSON.stringify({ ...base, shared: { common: { Cwd: { nested: 1 } }, varied: [] } }) },
-    { seq: 2, json: JSON.stringify({ ...base, shared: { common: {}, varied: 'Cwd' } }) },
+    { seq: 1, json: JSON.stringify({ ...base, shared: { Cwd: { nested: 1 } } }) },
+    { seq: 2, json: JSON.stringify({ ...base, shared: ['Cwd'] }) },
     { seq: 3, json: JSON.stringify(base) },
   ]);
   assert.equal(restored, 2);
