@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SchemaSet } from './columns';
+import { armTemplate } from '../deploy/arm-template';
 import { fleetTables, tablesScript } from './tables';
 
 /** The repository root, from src/fleet/adx or dist/src/fleet/adx. */
@@ -24,16 +25,28 @@ export function defaultSchemaSet(): SchemaSet {
 }
 
 export const TABLES_SCRIPT = path.join('fleet', 'adx', 'tables.kql');
+export const FUNCTIONS_SCRIPT = path.join('fleet', 'adx', 'functions.kql');
+export const ARM_TEMPLATE = path.join('fleet', 'deploy', 'azuredeploy.json');
 
-/** `npm run fleet:generate`: rewrites fleet/adx/tables.kql from the schemas. */
-export function generate(): string {
-  const file = path.join(repoRoot(), TABLES_SCRIPT);
-  mkdirSync(path.dirname(file), { recursive: true });
-  const text = tablesScript(fleetTables(defaultSchemaSet()));
-  writeFileSync(file, text);
-  return file;
+/** The ARM template text for the given scripts. */
+export function armTemplateText(tables: string, functions: string): string {
+  return JSON.stringify(armTemplate({ tables, functions }), null, 2) + '\n';
+}
+
+/** `npm run fleet:generate`: rewrites fleet/adx/tables.kql from the schemas and the ARM template that inlines the scripts. */
+export function generate(): string[] {
+  const root = repoRoot();
+  const tablesFile = path.join(root, TABLES_SCRIPT);
+  mkdirSync(path.dirname(tablesFile), { recursive: true });
+  const tables = tablesScript(fleetTables(defaultSchemaSet()));
+  writeFileSync(tablesFile, tables);
+  const functions = readFileSync(path.join(root, FUNCTIONS_SCRIPT), 'utf8');
+  const armFile = path.join(root, ARM_TEMPLATE);
+  mkdirSync(path.dirname(armFile), { recursive: true });
+  writeFileSync(armFile, armTemplateText(tables, functions));
+  return [tablesFile, armFile];
 }
 
 if (require.main === module) {
-  process.stdout.write(`wrote ${generate()}\n`);
+  for (const file of generate()) process.stdout.write(`wrote ${file}\n`);
 }
