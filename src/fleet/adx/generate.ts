@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SchemaSet } from './columns';
 import { armTemplate } from '../deploy/arm-template';
+import { sentinelFunctionsTemplate } from '../deploy/sentinel-functions';
 import { fleetTables, tablesScript } from './tables';
 
 /** The repository root, from src/fleet/adx or dist/src/fleet/adx. */
@@ -27,6 +28,11 @@ export function defaultSchemaSet(): SchemaSet {
 export const TABLES_SCRIPT = path.join('fleet', 'adx', 'tables.kql');
 export const FUNCTIONS_SCRIPT = path.join('fleet', 'adx', 'functions.kql');
 export const ARM_TEMPLATE = path.join('fleet', 'deploy', 'azuredeploy.json');
+export const SENTINEL_TEMPLATE = path.join('fleet', 'deploy', 'sentinel-functions.json');
+
+export function sentinelTemplateText(): string {
+  return JSON.stringify(sentinelFunctionsTemplate(), null, 2) + '\n';
+}
 
 /** The ARM template text for the given scripts. */
 export function armTemplateText(tables: string, functions: string): string {
@@ -44,7 +50,9 @@ export function generate(): string[] {
   const armFile = path.join(root, ARM_TEMPLATE);
   mkdirSync(path.dirname(armFile), { recursive: true });
   writeFileSync(armFile, armTemplateText(tables, functions));
-  return [tablesFile, armFile];
+  const sentinelFile = path.join(root, SENTINEL_TEMPLATE);
+  writeFileSync(sentinelFile, sentinelTemplateText());
+  return [tablesFile, armFile, sentinelFile];
 }
 
 if (require.main === module) {
