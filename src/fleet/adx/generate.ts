@@ -3,6 +3,7 @@ import path from 'node:path';
 import { SchemaSet } from './columns';
 import { armTemplate } from '../deploy/arm-template';
 import { sentinelFunctionsTemplate } from '../deploy/sentinel-functions';
+import { fleetWorkbook } from '../deploy/workbook';
 import { fleetTables, tablesScript } from './tables';
 
 /** The repository root, from src/fleet/adx or dist/src/fleet/adx. */
@@ -30,6 +31,12 @@ export const FUNCTIONS_SCRIPT = path.join('fleet', 'adx', 'functions.kql');
 export const ARM_TEMPLATE = path.join('fleet', 'deploy', 'azuredeploy.json');
 export const SENTINEL_TEMPLATE = path.join('fleet', 'deploy', 'sentinel-functions.json');
 
+export const WORKBOOK = path.join('fleet', 'sentinel', 'EdgeGuardFleet.workbook');
+
+export function workbookText(): string {
+  return JSON.stringify(fleetWorkbook(), null, 2) + '\n';
+}
+
 export function sentinelTemplateText(): string {
   return JSON.stringify(sentinelFunctionsTemplate(), null, 2) + '\n';
 }
@@ -52,7 +59,9 @@ export function generate(): string[] {
   writeFileSync(armFile, armTemplateText(tables, functions));
   const sentinelFile = path.join(root, SENTINEL_TEMPLATE);
   writeFileSync(sentinelFile, sentinelTemplateText());
-  return [tablesFile, armFile, sentinelFile];
+  const workbookFile = path.join(root, WORKBOOK);
+  writeFileSync(workbookFile, workbookText());
+  return [tablesFile, armFile, sentinelFile, workbookFile];
 }
 
 if (require.main === module) {

@@ -5,7 +5,8 @@ import { describe, test } from 'node:test';
 import Ajv from 'ajv';
 import yaml from 'js-yaml';
 import { fleetTables, schemaText } from '../../../src/fleet/adx/tables';
-import { SENTINEL_TEMPLATE, sentinelTemplateText, defaultSchemaSet } from '../../../src/fleet/adx/generate';
+import { SENTINEL_TEMPLATE, sentinelTemplateText, defaultSchemaSet, WORKBOOK, workbookText } from '../../../src/fleet/adx/generate';
+import { WORKBOOK_PARAMETERS } from '../../../src/fleet/deploy/workbook';
 import { SENTINEL_TABLES } from '../../../src/fleet/deploy/sentinel-functions';
 import { armValidator, resourceErrors } from './arm-schemas';
 import { REPO_ROOT } from './fixtures';
@@ -113,5 +114,36 @@ describe('Sentinel analytics rules (fleet/sentinel/rules)', () => {
     assert.deepEqual(aliases, [...SENTINEL_TABLES]);
     const used = new Set(rules().map((r) => /^\s*(\w+)/.exec(r.doc.query.split('\n').find((l) => /^\w/.test(l.trim()) && !l.trim().startsWith('let')) ?? '')?.[1]));
     for (const u of used) assert.ok(SENTINEL_TABLES.includes(String(u)), `rule reads ${String(u)}, which no workspace function provides`);
+  });
+});
+
+describe('fleet workbook (fleet/sentinel/EdgeGuardFleet.workbook)', () => {
+  const file = path.join(REPO_ROOT, WORKBOOK);
+  const workbook = (): { items: Array<Json & { content: Json }> } => JSON.parse(readFileSync(file, 'utf8')) as { items: Array<Json & { content: Json }> };
+
+  test('is generated and validates against the published workbook schema', () => {
+    assert.equal(readFileSync(file, 'utf8'), workbookText());
+    const schema = JSON.parse(readFileSync(path.join(REPO_ROOT, 'fleet', 'schemas', 'workbook', 'workbook.json'), 'utf8')) as Json;
+    const validate = new Ajv({ strict: false, allErrors: true }).compile(schema);
+    assert.ok(validate(workbook()), JSON.stringify(validate.errors));
+    assert.equal(validate({ version: 'Notebook/1.0' }), false, 'the schema requires items');
+  });
+
+  test('every query type-checks once the parameters are filled in; a device click opens its timeline', () => {
+    const k = checker();
+    const errors: string[] = [];
+    const queries = workbook().items.filter((i) => i.type === 3);
+    assert.ok(queries.length >= 6);
+    for (const item of queries) {
+      let text = String(item.content.query);
+      for (const [param, value] of Object.entries(WORKBOOK_PARAMETERS)) text = text.split(param).join(value);
+      assert.doesNotMatch(text, /\{[A-Za-z]+\}/, `${String(item.name)} uses an unknown parameter`);
+      errors.push(...k.check(text).diagnostics.filter((d) => d.severity === 'Error').map((d) => `${String(item.name)}: ${d.code} ${d.message}`));
+    }
+    assert.deepEqual(errors, []);
+    const devices = queries.find((i) => i.name === 'devices')!;
+    assert.equal(devices.content.exportParameterName, 'SelectedDevice');
+    const timeline = queries.find((i) => i.name === 'device-timeline')!;
+    assert.match(String(timeline.content.query), /'\{SelectedDevice\}'/);
   });
 });
