@@ -101,6 +101,11 @@ export function classifyBody(text: string, markedSecurity: boolean): BodyVerdict
     if (!markedSecurity) return { kind: 'other' };
     return { kind: 'invalid', reason: error instanceof RangeError ? 'body nested too deeply' : 'body is not JSON' };
   }
+  return classifyParsed(parsed, markedSecurity);
+}
+
+/** classifyBody for a body that is already parsed (a JSON-encoded storage record carries it inline). */
+export function classifyParsed(parsed: unknown, markedSecurity: boolean): BodyVerdict {
   if (isSecurityMessage(parsed)) return { kind: 'message', message: parsed };
   return markedSecurity ? { kind: 'invalid', reason: 'marked as a security message but has no AgentId/Events' } : { kind: 'other' };
 }

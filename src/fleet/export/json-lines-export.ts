@@ -1,4 +1,4 @@
-import { classifyBody, emptyStats, MAX_BODY_BYTES, SECURITY_INTERFACE_ID, systemIdentity, type ExportedMessage, type ExportStats } from './exported-message';
+import { classifyBody, classifyParsed, emptyStats, MAX_BODY_BYTES, SECURITY_INTERFACE_ID, systemIdentity, type ExportedMessage, type ExportStats } from './exported-message';
 import type { FileSource } from './file-source';
 
 /** A storage record holds the body as JSON or base64 (4/3 larger) plus properties: 2 MiB per line is ample. */
@@ -90,8 +90,8 @@ function parseLine(text: string, origin: string, stats: ExportStats, onWarning: 
   }
   const record = value as Record<string, unknown>;
   if (!('Body' in record) && !('SystemProperties' in record)) {
-    // A bare EdgeGuard message, as the agent prints it.
-    const verdict = classifyBody(text, true);
+    // A bare EdgeGuard message, as the agent prints it (already parsed: no second parse).
+    const verdict = text.length > MAX_BODY_BYTES ? classifyBody(text, true) : classifyParsed(record, true);
     if (verdict.kind !== 'message') return skip(stats, onWarning, origin, verdict.kind === 'invalid' ? verdict.reason : 'not a security message', verdict.kind === 'other');
     stats.messages++;
     return { body: text, message: verdict.message, origin };
@@ -108,7 +108,9 @@ function parseLine(text: string, origin: string, stats: ExportStats, onWarning: 
     return skip(stats, onWarning, origin, 'body nested too deeply', false);
   }
   if (body === undefined) return skip(stats, onWarning, origin, 'no body', true);
-  const verdict = classifyBody(body, marked);
+  // An inline JSON body is parsed already; a base64 one is text to parse.
+  const inline = record.Body !== null && typeof record.Body === 'object';
+  const verdict = inline && body.length <= MAX_BODY_BYTES ? classifyParsed(record.Body, marked) : classifyBody(body, marked);
   if (verdict.kind === 'other') return skip(stats, onWarning, origin, 'not a security message', true);
   if (verdict.kind === 'invalid') return skip(stats, onWarning, origin, verdict.reason, false);
   stats.messages++;
