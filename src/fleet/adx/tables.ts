@@ -16,6 +16,11 @@ export interface FleetTable {
 }
 
 export const RAW_TABLE = 'EdgeGuardRaw';
+/**
+ * Where the data connection writes. IoT Hub's built-in endpoint also carries other devices' telemetry
+ * (the fallback route): an update policy keeps only security messages, and this table keeps nothing.
+ */
+export const INGEST_TABLE = 'EdgeGuardIngest';
 export const EVENTS_TABLE = 'EdgeGuardEvents';
 export const RAW_MAPPING = 'EdgeGuardRawMapping';
 
@@ -49,10 +54,22 @@ function kqlString(s: string): string {
 
 export function fleetTables(schemas: SchemaSet): FleetTable[] {
   const envelope = schemas.envelopeColumns();
+  const ingest: FleetTable = {
+    name: INGEST_TABLE,
+    docstring: 'EdgeGuard: staging table of the data connection (everything on the endpoint); retains nothing',
+    columns: [...SYSTEM_PROPERTY_COLUMNS, ...envelope],
+    retentionDays: 0,
+    hotCacheDays: 0,
+  };
   const raw: FleetTable = {
     name: RAW_TABLE,
     docstring: 'EdgeGuard: one row per security message as IoT Hub routed it',
-    columns: [...SYSTEM_PROPERTY_COLUMNS, ...envelope],
+    columns: ingest.columns,
+    update: {
+      source: INGEST_TABLE,
+      functionName: 'EdgeGuardKeepSecurityMessages',
+      body: [INGEST_TABLE, "| where isnotempty(AgentId) and array_length(Events) > 0"].join('\n'),
+    },
     retentionDays: 14,
     hotCacheDays: 3,
   };
@@ -109,7 +126,7 @@ export function fleetTables(schemas: SchemaSet): FleetTable[] {
       hotCacheDays: t.hotCacheDays,
     };
   });
-  return [raw, events, ...typed];
+  return [ingest, raw, events, ...typed];
 }
 
 /** `(Name:type, …)` as Kusto writes a table schema. */
@@ -117,7 +134,7 @@ export function schemaText(columns: readonly Column[]): string {
   return `(${columns.map((c) => `${c.name}:${c.type}`).join(', ')})`;
 }
 
-/** The JSON ingestion mapping of the raw table: system properties and the message envelope. */
+/** The JSON ingestion mapping of the staging table: system properties and the message envelope. */
 export function rawMapping(table: FleetTable): Array<{ column: string; datatype: KustoType; Properties: { Path: string } }> {
   return table.columns.map((c) => ({ column: c.name, datatype: c.type, Properties: { Path: c.source } }));
 }
@@ -134,9 +151,9 @@ export function tablesScript(tables: readonly FleetTable[]): string {
     out.push(`// ${t.name}: ${t.docstring}`);
     out.push(`.create-merge table ${t.name} ${schemaText(t.columns)} with (folder = 'EdgeGuard', docstring = ${kqlString(t.docstring)})`, '');
   }
-  const raw = tables.find((t) => t.name === RAW_TABLE)!;
+  const ingest = tables.find((t) => t.name === INGEST_TABLE)!;
   out.push(`// JSON mapping for the data connection: IoT Hub system properties and the message envelope.`);
-  out.push(`.create-or-alter table ${RAW_TABLE} ingestion json mapping ${kqlString(RAW_MAPPING)} ${kqlString(JSON.stringify(rawMapping(raw)))}`, '');
+  out.push(`.create-or-alter table ${INGEST_TABLE} ingestion json mapping ${kqlString(RAW_MAPPING)} ${kqlString(JSON.stringify(rawMapping(ingest)))}`, '');
   for (const t of tables) {
     if (!t.update) continue;
     out.push(`.create-or-alter function with (folder = 'EdgeGuard/update', docstring = ${kqlString(`Update policy of ${t.name}`)}) ${t.update.functionName}() {\n${indent(t.update.body)}\n}`, '');
@@ -145,10 +162,10 @@ export function tablesScript(tables: readonly FleetTable[]): string {
   }
   for (const t of tables) {
     out.push(`.alter-merge table ${t.name} policy retention softdelete = ${t.retentionDays}d recoverability = disabled`, '');
-    out.push(`.alter table ${t.name} policy caching hot = ${t.hotCacheDays}d`, '');
+    if (t.hotCacheDays > 0) out.push(`.alter table ${t.name} policy caching hot = ${t.hotCacheDays}d`, '');
   }
   // Alerts must be queryable within a minute, not the default 5 minutes of batching.
-  out.push(`.alter table ${RAW_TABLE} policy ingestionbatching ${kqlString(JSON.stringify({ MaximumBatchingTimeSpan: '00:00:30', MaximumNumberOfItems: 1000, MaximumRawDataSizeMB: 256 }))}`, '');
+  out.push(`.alter table ${INGEST_TABLE} policy ingestionbatching ${kqlString(JSON.stringify({ MaximumBatchingTimeSpan: '00:00:30', MaximumNumberOfItems: 1000, MaximumRawDataSizeMB: 256 }))}`, '');
   return out.join('\n');
 }
 

@@ -2,13 +2,13 @@
  * The fleet deployment as one ARM template (fleet/deploy/azuredeploy.json): IoT Hub with the EdgeGuard
  * routes, an Event Hub with Capture to Blob storage (the Avro export `edgeguard export-messages` reads),
  * an Azure Data Explorer cluster and database, the scripts that create the tables and functions
- * (fleet/adx/*.kql, inlined), and the IoT Hub data connection into EdgeGuardRaw.
+ * (fleet/adx/*.kql, inlined), and the IoT Hub data connection into EdgeGuardIngest (filtered into EdgeGuardRaw).
  *
  * ADX reads through an IoT Hub data connection (IoT Hub's built-in, Event Hubs-compatible endpoint, on
  * a consumer group of its own) because that connection is the one that hands ADX the IoT Hub system
  * properties (device and module id); the custom Event Hub keeps the export and other consumers apart.
  */
-import { RAW_MAPPING, RAW_TABLE, SYSTEM_PROPERTY_COLUMNS } from '../adx/tables';
+import { INGEST_TABLE, RAW_MAPPING, SYSTEM_PROPERTY_COLUMNS } from '../adx/tables';
 
 export const ARM_SCHEMA = 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#';
 
@@ -191,7 +191,7 @@ export function armTemplate(scripts: { tables: string; functions: string }): Jso
           iotHubResourceId: `[resourceId('Microsoft.Devices/IotHubs', ${v('iotHubName')})]`,
           consumerGroup: `[${v('consumerGroup')}]`,
           sharedAccessPolicyName: 'service',
-          tableName: RAW_TABLE,
+          tableName: INGEST_TABLE,
           mappingRuleName: RAW_MAPPING,
           dataFormat: 'JSON',
           eventSystemProperties: DATA_CONNECTION_SYSTEM_PROPERTIES,

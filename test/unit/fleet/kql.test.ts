@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { SchemaSet } from '../../../src/fleet/adx/columns';
-import { fleetTables, rawMapping, RAW_MAPPING, RAW_TABLE, schemaText, tablesScript, TYPED_EVENT_TABLES, type FleetTable } from '../../../src/fleet/adx/tables';
+import { fleetTables, INGEST_TABLE, rawMapping, RAW_MAPPING, RAW_TABLE, schemaText, tablesScript, TYPED_EVENT_TABLES, type FleetTable } from '../../../src/fleet/adx/tables';
 import { REPO_ROOT } from './fixtures';
 import { declaredFunction, KustoChecker, position, readScript, type DeclaredFunction, type ScriptCommand } from './kusto-language';
 
@@ -101,8 +101,9 @@ describe('ADX tables follow the event schemas', () => {
     }
   });
 
-  test('the raw mapping maps every column of the raw table, the envelope from the body and the ids from system properties', () => {
-    const raw = tables.find((t) => t.name === RAW_TABLE)!;
+  test('the mapping maps every column of the ingest table (= the raw table), the envelope from the body and the ids from system properties', () => {
+    const raw = tables.find((t) => t.name === INGEST_TABLE)!;
+    assert.deepEqual(raw.columns, tables.find((t) => t.name === RAW_TABLE)!.columns);
     const mapping = rawMapping(raw);
     assert.deepEqual(mapping.map((m) => m.column), raw.columns.map((c) => c.name));
     const envelope = Object.keys((JSON.parse(readFileSync(path.join(REFERENCE, 'message_v1_0.json'), 'utf8')) as { properties: Record<string, unknown> }).properties);
