@@ -40,3 +40,38 @@ export async function* readExportFile(file: string, options: ReadExportOptions =
 export function isExportReadError(error: unknown): error is ExportReadError {
   return error instanceof ExportReadError;
 }
+
+/** True when the file starts with the Avro container magic (Event Hubs Capture, IoT Hub storage Avro). */
+export async function isAvroExport(file: string): Promise<boolean> {
+  let source: FileSource;
+  try {
+    source = await FileSource.open(file);
+  } catch {
+    return false;
+  }
+  try {
+    await source.fill(4);
+    const magic = source.view().subarray(0, 4);
+    return magic.length === 4 && magic.equals(AVRO_MAGIC);
+  } finally {
+    await source.close();
+  }
+}
+
+/** The device a message came from as `device/module` (IoT Hub system properties), else its AgentId. */
+export function deviceLabel(m: ExportedMessage): string {
+  if (m.deviceId !== undefined) return m.moduleId !== undefined ? `${m.deviceId}/${m.moduleId}` : m.deviceId;
+  return m.message.AgentId;
+}
+
+/** A message's events that have a Name and an array Payload of objects (what the detection engine observes). */
+export function wellFormedEvents<E extends { Name: string; Payload: unknown[] }>(m: ExportedMessage): { events: E[]; malformed: number } {
+  const events: E[] = [];
+  let malformed = 0;
+  for (const e of m.message.Events) {
+    const o = e as Record<string, unknown> | null;
+    if (o && typeof o === 'object' && typeof o.Name === 'string' && Array.isArray(o.Payload) && o.Payload.every((p) => p !== null && typeof p === 'object' && !Array.isArray(p))) events.push(o as unknown as E);
+    else malformed++;
+  }
+  return { events, malformed };
+}

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { deflateRawSync } from 'node:zlib';
 import * as avro from 'avsc';
-import { EVENT_HUBS_CAPTURE_SCHEMA, readExportFile, type ExportedMessage, type LineWarning } from '../../../src/fleet/export/index';
+import { deviceLabel, EVENT_HUBS_CAPTURE_SCHEMA, isAvroExport, readExportFile, wellFormedEvents, type ExportedMessage, type LineWarning } from '../../../src/fleet/export/index';
 import { DEFAULT_AVRO_LIMITS } from '../../../src/fleet/export/avro-export';
 import { emptyStats, type ExportStats } from '../../../src/fleet/export/exported-message';
 import { writeExport, type RoutedMessage } from '../../../src/fleet/simulate/export-writer';
@@ -241,3 +241,22 @@ function avroHeaderLength(bytes: Buffer): number {
   const { offset } = meta.decode(bytes, 4);
   return offset + 16;
 }
+
+describe('export readers: what edgeguard detect calls', () => {
+  test('isAvroExport, deviceLabel and wellFormedEvents', async () => {
+    const avroFile = path.join(dir, 'detect.avro');
+    await writeExport(avroFile, 'capture-avro', fleetMessages(1));
+    const jsonFile = path.join(dir, 'detect.json');
+    await writeExport(jsonFile, 'iothub-json', fleetMessages(1));
+    assert.equal(await isAvroExport(avroFile), true);
+    assert.equal(await isAvroExport(jsonFile), false);
+    assert.equal(await isAvroExport(path.join(dir, 'missing')), false);
+    const [m] = (await readAll(avroFile)).messages;
+    assert.equal(deviceLabel(m!), 'gateway-0/EdgeGuard');
+    const bare: ExportedMessage = { body: '{}', message: { AgentId: 'agent-1', Events: [{ Name: 'X', Payload: [{}] }, { Name: 'Y', Payload: [1] }, null] }, origin: 'x' };
+    assert.equal(deviceLabel(bare), 'agent-1');
+    const { events, malformed } = wellFormedEvents(bare);
+    assert.deepEqual(events.map((e) => e.Name), ['X']);
+    assert.equal(malformed, 2);
+  });
+});
