@@ -99,24 +99,25 @@ interface DetectModule {
   detectFiles(files: readonly string[]): Promise<{ messages: number; events: number; alerts: unknown[] }>;
 }
 
-/** `edgeguard detect` over the slice as IoT Hub storage JSON lines, when the detect command is in this build. */
-async function timeDetect(dir: string, messages: readonly RoutedMessage[], dayBytes: number, parseRate: number): Promise<void> {
+/** `edgeguard detect` over the slice's export files, when the detect command is in this build. */
+async function timeDetect(label: string, files: readonly string[], expected: number, bytes: number, dayBytes: number, parseRate: number): Promise<void> {
   let detect: DetectModule;
   try {
     detect = (await import(path.resolve(__dirname, '..', 'src', 'cli', 'detect.js'))) as DetectModule;
   } catch {
-    console.log('edgeguard detect: not in this build (src/cli/detect); the figures above are the export reader it calls per file');
+    console.log(`edgeguard detect (${label}): not in this build (src/cli/detect); the figures above are the export reader it calls per file`);
     return;
   }
-  const file = path.join(dir, 'detect.json');
-  await writeExport(file, 'iothub-json', messages);
   const started = process.hrtime.bigint();
-  const result = await detect.detectFiles([file]);
+  const result = await detect.detectFiles(files);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const bytes = messages.reduce((a, m) => a + String(m.body).length, 0);
+  if (result.messages !== expected) {
+    console.log(`edgeguard detect (${label}): read ${result.messages} of ${expected} messages (this build's detect does not read this format)`);
+    return;
+  }
   const rate = bytes / seconds;
   console.log(
-    `edgeguard detect (whole catalogue, JSON lines): ${fmt(result.messages / seconds)} messages/s, ${fmt(result.events / seconds)} events/s, ${fmt(rate / 1e6, 1)} MB/s ` +
+    `edgeguard detect (${label}, whole catalogue): ${fmt(result.messages / seconds)} messages/s, ${fmt(result.events / seconds)} events/s, ${fmt(rate / 1e6, 1)} MB/s ` +
       `(${fmt(rate / parseRate, 2)}× JSON.parse alone), ${result.alerts.length} alerts; a day of the ${FLEET}-device fleet (${fmt(dayBytes / 1e9, 1)} GB) ≈ ${fmt(dayBytes / rate / 60, 1)} min on one core`,
   );
 }
@@ -142,6 +143,7 @@ export async function run(): Promise<void> {
     console.log(`\nreplay: ${SLICE_DEVICES} devices × ${SLICE_HOURS} h = ${fmt(messages.length)} messages, ${fmt(baseEvents)} events, ${fmt(bodyBytes / 1e6, 1)} MB of bodies`);
     console.log(`baseline JSON.parse in memory: ${fmt(bodyBytes / 1e6 / baseSeconds, 1)} MB/s`);
     const daySeconds = (rate: number) => fleet.day.bytes / rate;
+    const written: Partial<Record<ExportFormat, string[]>> = {};
     for (const format of ['capture-avro', 'iothub-avro', 'iothub-json'] as ExportFormat[]) {
       const files: string[] = [];
       const partitions = 4;
@@ -150,6 +152,7 @@ export async function run(): Promise<void> {
         await writeExport(file, format, messages.filter((_, i) => i % partitions === p), { blockSize: 1024 * 1024 });
         files.push(file);
       }
+      written[format] = files;
       const fileBytes = files.reduce((a, f) => a + statSync(f).size, 0);
       const r = await timeReader(files);
       if (r.messages !== messages.length) throw new Error(`${format}: read ${r.messages} of ${messages.length} messages`);
@@ -160,7 +163,8 @@ export async function run(): Promise<void> {
           `a day of the ${FLEET}-device fleet (${fmt(fleet.day.bytes / 1e9, 1)} GB) ≈ ${fmt(daySeconds(rate) / 60, 1)} min on one core`,
       );
     }
-    await timeDetect(dir, messages, fleet.day.bytes, bodyBytes / baseSeconds);
+    await timeDetect('JSON lines', written['iothub-json']!, messages.length, bodyBytes, fleet.day.bytes, bodyBytes / baseSeconds);
+    await timeDetect('Capture Avro', written['capture-avro']!, messages.length, bodyBytes, fleet.day.bytes, bodyBytes / baseSeconds);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
