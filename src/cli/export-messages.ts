@@ -57,8 +57,8 @@ export async function runExportMessages(args: readonly string[], io: CliIO & { w
   let failed = false;
   for (const file of files) {
     const shown = displayPath(file, io.cwd);
+    let batch: string[] = [];
     try {
-      let batch: string[] = [];
       for await (const m of readExportFile(path.resolve(io.cwd, file), {
         displayName: shown,
         stats,
@@ -73,6 +73,8 @@ export async function runExportMessages(args: readonly string[], io: CliIO & { w
       await flush(io, batch);
     } catch (error) {
       if (!isExportReadError(error)) throw error;
+      // What was read before the problem is still printed.
+      await flush(io, batch);
       failed = true;
       io.stderr(`edgeguard export-messages: ${shown}${error.offset !== undefined ? ` (byte ${error.offset})` : ''}: ${error.message}\n`);
     }

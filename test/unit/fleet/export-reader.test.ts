@@ -102,6 +102,21 @@ describe('export readers: the formats Azure writes', () => {
     assert.equal(bare, JSON.stringify(JSON.parse(RECORDED[0]!)));
   });
 
+  test('export-messages on a truncated file: the messages before the cut are printed, the cut is reported, exit 2', async () => {
+    const file = path.join(dir, 'cli-cut.avro');
+    await writeExport(file, 'capture-avro', fleetMessages(6), { blockSize: 1024 });
+    const whole = readFileSync(file);
+    writeFileSync(file, whole.subarray(0, Math.floor(whole.length * 0.7)));
+    let out = '';
+    let err = '';
+    const code = await runExportMessages([file, '--body-only'], { cwd: dir, stdout: (t) => (out += t), stderr: (t) => (err += t), stdoutIsTTY: false, env: {} });
+    assert.equal(code, 2);
+    const lines = out.split('\n').filter((l) => l !== '');
+    assert.ok(lines.length >= 1 && lines.length < 6, `${lines.length} lines`);
+    assert.deepEqual(lines, RECORDED.slice(0, lines.length));
+    assert.match(err, /cli-cut\.avro \(byte \d+\): truncated/);
+  });
+
   test('the edgeguard binary runs export-messages (usage errors exit 2)', () => {
     const bin = path.resolve(__dirname, '../../../src/cli/main.js');
     const help = execFileSync(process.execPath, [bin, 'export-messages', '--help'], { encoding: 'utf8' });
