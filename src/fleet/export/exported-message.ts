@@ -54,29 +54,43 @@ export interface SystemIdentity {
   interfaceId?: string;
 }
 
-/** Device, module, enqueued time and interface id from a system-properties map (either spelling). */
+/** Device, module, enqueued time and interface id from a system-properties map (either spelling, any case). */
 export function systemIdentity(props: Readonly<Record<string, unknown>> | undefined | null): SystemIdentity {
   if (!props || typeof props !== 'object') return {};
+  const byLower = new Map<string, unknown>();
+  for (const key of Object.keys(props)) {
+    const lower = key.toLowerCase();
+    // The first spelling wins: a record repeating a key in another case cannot override it.
+    if (!byLower.has(lower)) byLower.set(lower, props[key]);
+  }
   return {
-    deviceId: firstString(props, DEVICE_KEYS),
-    moduleId: firstString(props, MODULE_KEYS),
-    enqueuedTime: firstTime(props, ENQUEUED_KEYS),
-    interfaceId: firstString(props, INTERFACE_KEYS),
+    deviceId: firstString(byLower, DEVICE_KEYS),
+    moduleId: firstString(byLower, MODULE_KEYS),
+    enqueuedTime: firstTime(byLower, ENQUEUED_KEYS),
+    interfaceId: firstString(byLower, INTERFACE_KEYS),
   };
 }
 
-function firstString(props: Readonly<Record<string, unknown>>, keys: readonly string[]): string | undefined {
+/** The value of `name` in `record`, matching the key's case loosely (Body, body, BODY); the first match wins. */
+export function caselessGet(record: Readonly<Record<string, unknown>>, name: string): unknown {
+  if (Object.prototype.hasOwnProperty.call(record, name)) return record[name];
+  const lower = name.toLowerCase();
+  for (const key of Object.keys(record)) if (key.toLowerCase() === lower) return record[key];
+  return undefined;
+}
+
+function firstString(props: ReadonlyMap<string, unknown>, keys: readonly string[]): string | undefined {
   for (const key of keys) {
-    const v = Object.prototype.hasOwnProperty.call(props, key) ? props[key] : undefined;
+    const v = props.get(key.toLowerCase());
     if (typeof v === 'string') return v;
     if (Buffer.isBuffer(v)) return v.toString('utf8');
   }
   return undefined;
 }
 
-function firstTime(props: Readonly<Record<string, unknown>>, keys: readonly string[]): string | undefined {
+function firstTime(props: ReadonlyMap<string, unknown>, keys: readonly string[]): string | undefined {
   for (const key of keys) {
-    const v = Object.prototype.hasOwnProperty.call(props, key) ? props[key] : undefined;
+    const v = props.get(key.toLowerCase());
     if (typeof v === 'string') return v;
     // AMQP timestamps come through Capture as milliseconds since the epoch.
     if (typeof v === 'number' && Number.isFinite(v) && Math.abs(v) < 8.64e15) return new Date(v).toISOString();

@@ -1,4 +1,4 @@
-import { classifyBody, classifyParsed, emptyStats, MAX_BODY_BYTES, SECURITY_INTERFACE_ID, systemIdentity, type ExportedMessage, type ExportStats } from './exported-message';
+import { caselessGet, classifyBody, classifyParsed, emptyStats, MAX_BODY_BYTES, SECURITY_INTERFACE_ID, systemIdentity, type ExportedMessage, type ExportStats } from './exported-message';
 import type { FileSource } from './file-source';
 
 /** A storage record holds the body as JSON or base64 (4/3 larger) plus properties: 2 MiB per line is ample. */
@@ -89,32 +89,35 @@ function parseLine(text: string, origin: string, stats: ExportStats, onWarning: 
     return undefined;
   }
   const record = value as Record<string, unknown>;
-  if (!('Body' in record) && !('SystemProperties' in record)) {
+  const recordBody = caselessGet(record, 'Body');
+  const recordSystem = caselessGet(record, 'SystemProperties');
+  if (recordBody === undefined && recordSystem === undefined) {
     // A bare EdgeGuard message, as the agent prints it (already parsed: no second parse).
     const verdict = text.length > MAX_BODY_BYTES ? classifyBody(text, true) : classifyParsed(record, true);
     if (verdict.kind !== 'message') return skip(stats, onWarning, origin, verdict.kind === 'invalid' ? verdict.reason : 'not a security message', verdict.kind === 'other');
     stats.messages++;
     return { body: text, message: verdict.message, origin };
   }
-  const system = record.SystemProperties && typeof record.SystemProperties === 'object' ? (record.SystemProperties as Record<string, unknown>) : undefined;
+  const system = recordSystem && typeof recordSystem === 'object' ? (recordSystem as Record<string, unknown>) : undefined;
   const ids = systemIdentity(system);
   const marked = ids.interfaceId === SECURITY_INTERFACE_ID;
   if (ids.interfaceId !== undefined && !marked) return skip(stats, onWarning, origin, 'other interface', true);
   let body: string | undefined;
   try {
-    body = bodyText(record.Body);
+    body = bodyText(recordBody);
   } catch {
     // JSON.stringify of a body nested deeper than the stack allows.
     return skip(stats, onWarning, origin, 'body nested too deeply', false);
   }
   if (body === undefined) return skip(stats, onWarning, origin, 'no body', true);
   // An inline JSON body is parsed already; a base64 one is text to parse.
-  const inline = record.Body !== null && typeof record.Body === 'object';
-  const verdict = inline && body.length <= MAX_BODY_BYTES ? classifyParsed(record.Body, marked) : classifyBody(body, marked);
+  const inline = recordBody !== null && typeof recordBody === 'object';
+  const verdict = inline && body.length <= MAX_BODY_BYTES ? classifyParsed(recordBody, marked) : classifyBody(body, marked);
   if (verdict.kind === 'other') return skip(stats, onWarning, origin, 'not a security message', true);
   if (verdict.kind === 'invalid') return skip(stats, onWarning, origin, verdict.reason, false);
   stats.messages++;
-  const enqueued = typeof record.EnqueuedTimeUtc === 'string' ? record.EnqueuedTimeUtc : undefined;
+  const enqueuedValue = caselessGet(record, 'EnqueuedTimeUtc');
+  const enqueued = typeof enqueuedValue === 'string' ? enqueuedValue : undefined;
   return { body, message: verdict.message, deviceId: ids.deviceId, moduleId: ids.moduleId, enqueuedTime: ids.enqueuedTime ?? enqueued, origin };
 }
 

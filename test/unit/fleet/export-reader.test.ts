@@ -235,6 +235,17 @@ describe('export readers: hostile input', () => {
     assert.equal(stats.skippedInvalid, 5);
   });
 
+  test('case-variant keys: body/systemProperties in any case are read; a repeated key in another case cannot override the first', async () => {
+    const file = path.join(dir, 'case.jsonl');
+    const lower = { enqueuedtimeutc: '2026-12-01T12:00:00.000Z', systemproperties: { CONNECTIONDEVICEID: 'gw-upper', connectionmoduleid: 'EdgeGuard' }, body: JSON.parse(RECORDED[1]!) as unknown };
+    const twice = `{"SystemProperties":{"connectionDeviceId":"gw-real","ConnectionDeviceID":"gw-spoof"},"Body":${RECORDED[2]!}}`;
+    writeFileSync(file, JSON.stringify(lower) + '\n' + twice + '\n');
+    const { messages, error } = await readAll(file);
+    assert.equal(error, undefined);
+    assert.deepEqual(messages.map((m) => [m.deviceId, m.moduleId]), [['gw-upper', 'EdgeGuard'], ['gw-real', undefined]]);
+    assert.equal(messages[0]!.enqueuedTime, '2026-12-01T12:00:00.000Z');
+  });
+
   test('FIFO, directory, symlink loop and missing file: refused at once with a reason', async () => {
     const fifo = path.join(dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
