@@ -219,7 +219,7 @@ export function armTemplate(scripts: { tables: string; functions: string }): Jso
 
 /** A tag that changes when the script changes, so that a redeployment runs the new script. */
 function hashTag(text: string): string {
-  // eslint-style simple FNV-1a: no need for a cryptographic hash, only for change detection.
+  // FNV-1a: no cryptographic property needed, only change detection.
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);

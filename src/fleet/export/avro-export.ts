@@ -81,7 +81,6 @@ interface Header {
   resolver: avro.Resolver;
   codec: 'null' | 'deflate';
   sync: Buffer;
-  kind: 'capture' | 'iothub-storage' | 'avro';
 }
 
 /**
@@ -189,9 +188,7 @@ async function readHeader(source: FileSource, limits: AvroLimits): Promise<Heade
     throw new ExportReadError(`Avro records of type "${String(writer.name ?? writer.typeName).slice(0, 80)}" are neither Event Hubs Capture (EventData) nor IoT Hub storage (Message) records`, 0);
   }
   source.consume(header.offset);
-  const name = writer.name ?? '';
-  const kind = name.endsWith('EventData') ? 'capture' : name.endsWith('Message') ? 'iothub-storage' : 'avro';
-  return { resolver, codec: codecName, sync: Buffer.from(header.value.sync), kind };
+  return { resolver, codec: codecName, sync: Buffer.from(header.value.sync) };
 }
 
 function decodeLong(buf: Buffer, pos: number, fileOffset: number, what: string): { value: number; offset: number } {
