@@ -19,7 +19,11 @@ export function repoRoot(): string {
 
 /** Microsoft's message schemas: ../shared beside the checkout, or EDGEGUARD_REFERENCE_SCHEMAS. */
 export function referenceMessageSchemaDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.EDGEGUARD_REFERENCE_SCHEMAS ?? path.resolve(repoRoot(), '..', 'shared', 'reference', 'azure-iot-security', 'security_message', 'schemas');
+  const dir = env.EDGEGUARD_REFERENCE_SCHEMAS ?? path.resolve(repoRoot(), '..', 'shared', 'reference', 'azure-iot-security', 'security_message', 'schemas');
+  if (!existsSync(path.join(dir, 'message_v1_0.json'))) {
+    throw new Error(`Microsoft's security message schemas (message_v1_0.json) are not in ${dir}: put shared/ beside the checkout or set EDGEGUARD_REFERENCE_SCHEMAS`);
+  }
+  return dir;
 }
 
 export function defaultSchemaSet(): SchemaSet {

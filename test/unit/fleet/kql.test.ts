@@ -3,12 +3,13 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { SchemaSet } from '../../../src/fleet/adx/columns';
+import { referenceMessageSchemaDir } from '../../../src/fleet/adx/generate';
 import { fleetTables, INGEST_TABLE, rawMapping, RAW_MAPPING, RAW_TABLE, schemaText, tablesScript, TYPED_EVENT_TABLES, type FleetTable } from '../../../src/fleet/adx/tables';
 import { REPO_ROOT } from './fixtures';
 import { declaredFunction, KustoChecker, position, readScript, type DeclaredFunction, type ScriptCommand } from './kusto-language';
 
 const OWN = path.join(REPO_ROOT, 'schemas', 'events');
-const REFERENCE = path.resolve(REPO_ROOT, '..', 'shared', 'reference', 'azure-iot-security', 'security_message', 'schemas');
+const REFERENCE = referenceMessageSchemaDir();
 const ADX_DIR = path.join(REPO_ROOT, 'fleet', 'adx');
 
 const schemas = new SchemaSet(OWN, REFERENCE);
