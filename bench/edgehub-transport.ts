@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { ModuleClient } from 'azure-iot-device';
 import { Mqtt } from 'azure-iot-device-mqtt';
 import type { Logger } from '../src/core/logger';
-import { createEdgeHubUpstream, toSdkMessage, type EdgeHubUpstream } from '../src/sinks/edgehub';
-import type { OutgoingMessage } from '../src/sinks/transport';
+import { createEdgeHubUpstream, toSdkMessage, type EdgeHubUpstream } from '../src/upstream/edgehub';
+import type { OutgoingMessage } from '../src/core/transport';
 import { EdgeHubStandIn, edgeHubStandInSkipReason } from '../test/harness/edgehub-standin';
 import { useIotEnvironment } from '../test/harness/iot-environment';
 

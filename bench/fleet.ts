@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { eventType } from '../src/agent/event-registry';
 import { readExportFile } from '../src/fleet/export/index';
 import { prng, sampleRecording, simulateFleet, type DeviceDay, type FleetDay } from '../src/fleet/simulate/fleet-model';
 import { writeExport, type ExportFormat, type RoutedMessage } from '../src/fleet/simulate/export-writer';
@@ -135,7 +136,7 @@ export async function run(): Promise<void> {
   const lines = recordedLines();
   const sample = sampleRecording(lines);
   console.log(`recording: ${lines.length} messages over ${sample.seconds.toFixed(0)} s; event types: ${sample.types.map((t) => `${t.name} ${t.events}×${Math.round(t.meanBytes)} B`).join(', ')}`);
-  const fleet = simulateFleet(sample, FLEET);
+  const fleet = simulateFleet(sample, FLEET, (name) => eventType(name)?.defaultPriority);
   console.log(`\ncapacity, ${FLEET} devices, default frequencies (PT7M / PT5H / PT13H, 200 KB messages):\n`);
   console.log(capacityTable(fleet.day));
 

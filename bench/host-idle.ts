@@ -19,11 +19,6 @@ const SAMPLE_MS = 1_000;
 const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ: fixed at 100 on Linux whatever CONFIG_HZ is
 
 /** Events only host collectors emit: a source emitting nothing else is a host source. */
-const HOST_EVENTS = new Set([
-  'ProcessCreate', 'ProcessTerminate', 'ConnectionCreate', 'ListeningPorts', 'KernelModules', 'KernelModuleLoad',
-  'Login', 'LocalUsers', 'SystemInformation', 'FirewallConfiguration', 'OSBaseline',
-]);
-
 const DEPENDENCIES = ['azure-iot-device', 'azure-iot-device-mqtt', 'dockerode', 'js-yaml', 'ajv', 'winston'];
 const IDLE = 'setInterval(() => {}, 1 << 30);';
 const requireDeps = DEPENDENCIES.map((d) => `require(${JSON.stringify(d)});`).join(' ');
@@ -36,17 +31,16 @@ function collectorsScript(distRoot: string, stateRoot: string, only?: readonly s
   const mod = (p: string): string => JSON.stringify(path.join(distRoot, p));
   return `
     ${requireDeps}
-    const { ALL_SOURCES, sourceSettings } = require(${mod('src/sources/index.js')});
-    const { buildCatalogue } = require(${mod('src/config/settings.js')});
+    const { HOST_SOURCES } = require(${mod('src/sources/index.js')});
+    const { settingsCatalogue } = require(${mod('src/agent/catalogue.js')});
     const { defaultConfigView } = require(${mod('src/config/defaults.js')});
     const { getLogger, setLogLevel } = require(${mod('src/core/logger.js')});
     const { resolveHostRoot } = require(${mod('src/core/host-root.js')});
     const os = require('os'), fs = require('fs'), path = require('path');
     setLogLevel('error');
-    const hostEvents = new Set(${JSON.stringify([...HOST_EVENTS])});
     const only = ${JSON.stringify(only ?? null)};
-    const host = ALL_SOURCES.filter((s) => s.events.every((e) => hostEvents.has(e)) && (!only || only.includes(s.name)));
-    const config = defaultConfigView(buildCatalogue(sourceSettings(host)));
+    const host = HOST_SOURCES.filter((s) => !only || only.includes(s.name));
+    const config = defaultConfigView(settingsCatalogue(host));
     const counts = {};
     const running = {};
     const report = { started: [], unavailable: {}, statuses: {} };

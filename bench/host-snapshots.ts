@@ -2,7 +2,6 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import os from 'node:os';
 import path from 'node:path';
 import { defaultConfigView } from '../src/config/defaults';
-import { buildCatalogue } from '../src/config/settings';
 import type { SecurityEvent } from '../src/core/event';
 import { getLogger } from '../src/core/logger';
 import { firewallConfigurationSource } from '../src/sources/host/firewall-configuration';
@@ -10,12 +9,12 @@ import { localUsersSource } from '../src/sources/host/local-users';
 import { loginSource, type LoginSource } from '../src/sources/host/login';
 import { parseSshdLine } from '../src/sources/host/login/sshd-log';
 import { osBaselineSource } from '../src/sources/host/os-baseline';
-import { sourceSettings } from '../src/sources/index';
 import type { SourceContext, SourceDefinition } from '../src/sources/source';
+import { settingsCatalogue } from '../src/agent/catalogue';
 
 function context(definition: SourceDefinition, hostRoot: string, stateDir: string, sink: SecurityEvent[], overrides = {}): SourceContext {
   return {
-    config: defaultConfigView(buildCatalogue(sourceSettings([definition])), overrides),
+    config: defaultConfigView(settingsCatalogue([definition]), overrides),
     log: getLogger(`bench/${definition.name}`),
     hostRoot,
     stateDir,

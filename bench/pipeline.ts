@@ -4,12 +4,14 @@ import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { defaultConfigView } from '../src/config/defaults';
-import { buildCatalogue, type SettingValue } from '../src/config/settings';
+import { type SettingValue } from '../src/config/settings';
 import { createEvent, type SecurityEvent } from '../src/core/event';
 import type { Logger } from '../src/core/logger';
 import { openPipeline } from '../src/pipeline/pipeline';
 import type { Clock, EventPipeline } from '../src/pipeline/types';
-import type { OutgoingMessage, Transport } from '../src/sinks/transport';
+import type { OutgoingMessage, Transport } from '../src/core/transport';
+import { EVENT_TYPES } from '../src/agent/event-registry';
+import { settingsCatalogue } from '../src/agent/catalogue';
 
 /**
  * Pipeline cost and upstream efficiency, on a simulated clock (time advances as the workload says, so
@@ -20,7 +22,7 @@ import type { OutgoingMessage, Transport } from '../src/sinks/transport';
  *  (c) RSS and live heap sampled across a 1,000,000-event run.
  */
 
-const AGENT = { agentId: '072f3eca-3db0-45ba-8174-fa383bc93caf', agentVersion: '0.1.0' };
+const AGENT = { agentId: '072f3eca-3db0-45ba-8174-fa383bc93caf', agentVersion: '0.1.0', eventTypes: EVENT_TYPES };
 const BILLING_UNIT = 4096;
 
 class SimulatedClock implements Clock {
@@ -74,7 +76,7 @@ const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {}, child: () 
 
 async function open(clock: SimulatedClock, transport: Transport, overrides: Record<string, SettingValue>): Promise<{ pipeline: EventPipeline; cleanup: () => void }> {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-bench-pipeline-'));
-  const pipeline = await openPipeline({ ...AGENT, stateDir, transport, clock, log: quiet }, defaultConfigView(buildCatalogue([]), overrides));
+  const pipeline = await openPipeline({ ...AGENT, stateDir, transport, clock, log: quiet }, defaultConfigView(settingsCatalogue([]), overrides));
   return { pipeline, cleanup: () => rmSync(stateDir, { recursive: true, force: true }) };
 }
 

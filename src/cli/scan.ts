@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SEVERITIES, severityRank, type Severity } from '../rules/finding';
 import { parseRuleOverridesText, RuleConfigError, type RuleOverrides } from '../rules/overrides';
-import { expandGlob, hasGlob } from './glob';
+import { expandGlob, hasGlob } from '../core/glob';
 import { formatJson } from './report-json';
 import { formatSarif } from './report-sarif';
 import { formatText } from './report-text';
 import { scanFile, type ScannedFile } from './scan-files';
+import { agentVersion } from '../core/version';
 
 export const EXIT_OK = 0;
 export const EXIT_FINDINGS = 1;
@@ -141,15 +142,7 @@ function loadOverrides(file: string, cwd: string): RuleOverrides {
 }
 
 export function toolVersion(): string {
-  for (const candidate of [path.resolve(__dirname, '../../package.json'), path.resolve(__dirname, '../../../package.json')]) {
-    try {
-      const pkg = JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'edgeguard' && pkg.version) return pkg.version;
-    } catch {
-      // next layout
-    }
-  }
-  return '0.0.0';
+  return agentVersion();
 }
 
 /** `edgeguard scan …`: returns the exit code; writes the report and errors through `io`. */

@@ -1,10 +1,18 @@
 import { parseDuration } from '../core/duration';
-import type { Priority } from '../core/event-types';
+import type { Priority } from '../core/priority';
 import type { SettingValue } from './settings';
 
 /** Read-only, typed access to the effective configuration (every setting has a value). */
 export class ConfigView {
-  constructor(private readonly values: ReadonlyMap<string, SettingValue>) {}
+  constructor(protected readonly values: ReadonlyMap<string, SettingValue>) {}
+
+  /**
+   * The same configuration, calling `onRead(name, value)` at every read of a setting: how the agent
+   * learns which settings a component reads, to reapply them when they change.
+   */
+  recording(onRead: (name: string, value: SettingValue) => void): ConfigView {
+    return new RecordingConfigView(this.values, onRead);
+  }
 
   has(name: string): boolean {
     return this.values.has(name);
@@ -49,8 +57,30 @@ export class ConfigView {
     return this.values.entries();
   }
 
-  /** Stable text of a subset of settings; a source restarts when its own settings' signature changes. */
+  /** Stable text of a subset of settings; a source restarts when the signature of the settings it reads changes. */
   signature(names: readonly string[]): string {
     return JSON.stringify(names.map((n) => [n, this.values.get(n)]));
+  }
+}
+
+class RecordingConfigView extends ConfigView {
+  constructor(
+    values: ReadonlyMap<string, SettingValue>,
+    private readonly onRead: (name: string, value: SettingValue) => void,
+  ) {
+    super(values);
+  }
+
+  override raw(name: string): SettingValue {
+    const value = super.raw(name);
+    this.onRead(name, value);
+    return value;
+  }
+
+  override recording(onRead: (name: string, value: SettingValue) => void): ConfigView {
+    return super.recording((name, value) => {
+      this.onRead(name, value);
+      onRead(name, value);
+    });
   }
 }

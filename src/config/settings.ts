@@ -1,4 +1,7 @@
-import { EVENT_TYPES, type Priority } from '../core/event-types';
+import type { EventDescriptor } from '../core/event-types';
+import { isPriority } from '../core/priority';
+
+export { isPriority };
 
 /** The twin's desired-property object that holds every setting, Defender's and EdgeGuard's. */
 export const CONFIG_KEY = 'ms_iotn:urn_azureiot_Security_SecurityAgentConfiguration';
@@ -19,8 +22,6 @@ export interface SettingDefinition {
   readonly values?: readonly string[];
 }
 
-const PRIORITIES: readonly Priority[] = ['Off', 'Low', 'High'];
-
 /** Defender for IoT's own settings, with the names, types and defaults of its twin schema. */
 export const DEFENDER_SETTINGS: readonly SettingDefinition[] = [
   { name: 'highPriorityMessageFrequency', type: 'duration', default: 'PT7M', standaloneDefault: 'PT5S', description: 'Interval for sending high priority messages (ISO 8601 duration).' },
@@ -28,41 +29,40 @@ export const DEFENDER_SETTINGS: readonly SettingDefinition[] = [
   { name: 'snapshotFrequency', type: 'duration', default: 'PT13H', standaloneDefault: 'PT1M', description: 'Interval between snapshots (system information, users, ports, inventory, baseline…).' },
   { name: 'maxLocalCacheSizeInBytes', type: 'integer', default: 2_560_000, minimum: 8192, description: 'Bytes of events kept on the device before they are sent, shared by the three queues.' },
   { name: 'maxMessageSizeInBytes', type: 'integer', default: 204_800, minimum: 8192, maximum: 262_144, description: 'Largest message sent upstream, measured on its UTF-8 JSON.' },
-  ...EVENT_TYPES.map((t): SettingDefinition => ({
-    name: `eventPriority${t.name}`,
-    type: 'priority',
-    default: t.defaultPriority,
-    description: `Queue for ${t.name} events: Off, Low or High.`,
-  })),
-  ...EVENT_TYPES.filter((t) => t.aggregatable).flatMap((t): SettingDefinition[] => [
-    { name: `aggregationEnabled${t.name}`, type: 'boolean', default: true, description: `Collapse identical ${t.name} events into one Aggregated event.` },
-    { name: `aggregationInterval${t.name}`, type: 'duration', default: 'PT1H', standaloneDefault: 'PT10S', description: `Aggregation window for ${t.name} events.` },
-  ]),
+  // Part of Defender's twin schema, so accepted and reported; no EdgeGuard source emits these event types.
+  ...['ConnectedHardware', 'Diagnostic'].map(
+    (name): SettingDefinition => ({
+      name: `eventPriority${name}`,
+      type: 'priority',
+      default: 'Low',
+      description: `Accepted for compatibility with the Defender for IoT twin; EdgeGuard emits no ${name} events.`,
+    }),
+  ),
 ];
 
-/** EdgeGuard's settings that belong to no single source. */
-export const AGENT_SETTINGS: readonly SettingDefinition[] = [
-  { name: 'logLevel', type: 'enum', default: 'info', values: ['error', 'warn', 'info', 'debug'], description: 'Log level; the IoT Edge RuntimeLogLevel variable sets it until the twin does.' },
-  {
-    name: 'redactCommandLineSecrets',
-    type: 'boolean',
-    default: true,
-    description:
-      'Replace secrets on command lines (--password x, TOKEN=x, mysql -px, URL credentials, connection-string keys, Authorization headers) with *** before events are queued; the item gets ExtraDetails CommandLineRedacted.',
-  },
-];
+/** Per event type: `eventPriority<Name>`, and for aggregatable types `aggregationEnabled<Name>` / `aggregationInterval<Name>`. */
+export function eventTypeSettings(types: readonly EventDescriptor[]): SettingDefinition[] {
+  return [
+    ...types.map((t): SettingDefinition => ({
+      name: `eventPriority${t.name}`,
+      type: 'priority',
+      default: t.defaultPriority,
+      description: `Queue for ${t.name} events: Off, Low or High.`,
+    })),
+    ...types.filter((t) => t.aggregation !== undefined).flatMap((t): SettingDefinition[] => [
+      { name: `aggregationEnabled${t.name}`, type: 'boolean', default: true, description: `Collapse identical ${t.name} events into one Aggregated event.` },
+      { name: `aggregationInterval${t.name}`, type: 'duration', default: 'PT1H', standaloneDefault: 'PT10S', description: `Aggregation window for ${t.name} events.` },
+    ]),
+  ];
+}
 
-/** The full catalogue: Defender's settings, the agent's, then each source's own. */
-export function buildCatalogue(sourceSettings: readonly SettingDefinition[]): SettingDefinition[] {
-  const all = [...DEFENDER_SETTINGS, ...AGENT_SETTINGS, ...sourceSettings];
+/** The full catalogue from its groups, in order (Defender's, the event types', the agent's, each source's); names are unique. */
+export function buildCatalogue(...groups: ReadonlyArray<readonly SettingDefinition[]>): SettingDefinition[] {
+  const all = groups.flat();
   const seen = new Set<string>();
   for (const s of all) {
     if (seen.has(s.name)) throw new Error(`setting ${s.name} is declared twice`);
     seen.add(s.name);
   }
   return all;
-}
-
-export function isPriority(value: unknown): value is Priority {
-  return typeof value === 'string' && (PRIORITIES as readonly string[]).includes(value);
 }

@@ -1,45 +1,48 @@
-import type { EventCategory, EventKind } from './event';
+import type { EventCategory, EventKind, PayloadItem } from './event';
+import type { Priority } from './priority';
 
-export type Priority = 'Off' | 'Low' | 'High';
+export type { Priority } from './priority';
 
-export interface EventTypeInfo {
-  readonly name: string;
-  readonly kind: EventKind;
-  /** Default of the `eventPriority<Name>` twin setting. */
-  readonly defaultPriority: Priority;
-  readonly categories: readonly EventCategory[];
-  /** Defined by Microsoft's schemas (true) or by EdgeGuard's own under schemas/events (false). */
-  readonly native: boolean;
-  /** Has `aggregationEnabled<Name>` / `aggregationInterval<Name>` settings. */
-  readonly aggregatable?: boolean;
+/**
+ * What makes two raw events "identical" for aggregation, as Defender's agents define it. `normalize`
+ * returns the payload item the Aggregated event carries: the fields that vary between hits (process
+ * ids, the ephemeral port) are zeroed or left out, so every hit of a key has the same item.
+ */
+export interface AggregationKey {
+  key(item: PayloadItem): string;
+  normalize(item: PayloadItem): PayloadItem;
 }
 
-/** Every event type EdgeGuard can send. Priority settings and schema validation derive from it. */
-export const EVENT_TYPES: readonly EventTypeInfo[] = [
-  { name: 'ConnectedHardware', kind: 'Security', defaultPriority: 'Low', categories: ['Periodic'], native: true },
-  { name: 'ListeningPorts', kind: 'Security', defaultPriority: 'High', categories: ['Periodic'], native: true },
-  { name: 'ProcessCreate', kind: 'Security', defaultPriority: 'Low', categories: ['Triggered', 'Aggregated'], native: true, aggregatable: true },
-  { name: 'ProcessTerminate', kind: 'Security', defaultPriority: 'Low', categories: ['Triggered', 'Aggregated'], native: true, aggregatable: true },
-  { name: 'SystemInformation', kind: 'Security', defaultPriority: 'Low', categories: ['Periodic'], native: true },
-  { name: 'LocalUsers', kind: 'Security', defaultPriority: 'High', categories: ['Periodic'], native: true },
-  { name: 'Login', kind: 'Security', defaultPriority: 'High', categories: ['Triggered'], native: true },
-  { name: 'ConnectionCreate', kind: 'Security', defaultPriority: 'Low', categories: ['Triggered', 'Aggregated'], native: true, aggregatable: true },
-  { name: 'FirewallConfiguration', kind: 'Security', defaultPriority: 'Low', categories: ['Periodic'], native: true },
-  { name: 'OSBaseline', kind: 'Security', defaultPriority: 'Low', categories: ['Periodic'], native: true },
-  { name: 'Diagnostic', kind: 'Diagnostic', defaultPriority: 'Low', categories: ['Triggered'], native: true },
-  { name: 'ConfigurationError', kind: 'Operational', defaultPriority: 'Low', categories: ['Triggered'], native: true },
-  { name: 'DroppedEventsStatistics', kind: 'Operational', defaultPriority: 'Low', categories: ['Periodic'], native: true },
-  { name: 'MessageStatistics', kind: 'Operational', defaultPriority: 'Low', categories: ['Periodic'], native: true },
-  // EdgeGuard's own event types; their schemas live in schemas/events/<Name>.json.
-  { name: 'KernelModules', kind: 'Security', defaultPriority: 'Low', categories: ['Periodic'], native: false },
-  { name: 'KernelModuleLoad', kind: 'Security', defaultPriority: 'High', categories: ['Triggered'], native: false },
-  { name: 'ContainerInventory', kind: 'Security', defaultPriority: 'Low', categories: ['Periodic'], native: false },
-  { name: 'ContainerActivity', kind: 'Security', defaultPriority: 'Low', categories: ['Triggered'], native: false },
-  { name: 'DeploymentManifestAnalysis', kind: 'Security', defaultPriority: 'Low', categories: ['Periodic'], native: false },
-];
+/**
+ * Everything EdgeGuard knows of one event type. Exported by the source that emits it (or, for the
+ * ConfigurationError and statistics events, by the agent) and collected in the registry
+ * (src/agent/event-registry.ts), from which the settings, schema validation, aggregation and docs derive.
+ */
+export interface EventDescriptor {
+  /** The event's `Name`. */
+  readonly name: string;
+  /** The event's `EventType`. */
+  readonly kind: EventKind;
+  /** The category its events are created with; an aggregatable Triggered type also sends `Aggregated`. */
+  readonly category: 'Periodic' | 'Triggered';
+  /** Default of the `eventPriority<Name>` setting. */
+  readonly defaultPriority: Priority;
+  /** Its payload schema: Microsoft's official one, or EdgeGuard's own in schemas/events/<Name>.json. */
+  readonly schema: 'official' | 'own';
+  /** `PayloadSchemaVersion` of its events. */
+  readonly payloadVersion: string;
+  /** Present when its events may be aggregated: adds `aggregationEnabled<Name>` / `aggregationInterval<Name>`. */
+  readonly aggregation?: AggregationKey;
+}
 
-const BY_NAME = new Map(EVENT_TYPES.map((t) => [t.name, t]));
+export type EventDescriptorInput = Pick<EventDescriptor, 'name' | 'category' | 'defaultPriority'> & Partial<EventDescriptor>;
 
-export function eventTypeInfo(name: string): EventTypeInfo | undefined {
-  return BY_NAME.get(name);
+/** A descriptor with the common defaults: a Security event, own schema, payload version 1.0. */
+export function defineEventType(input: EventDescriptorInput): EventDescriptor {
+  return { kind: 'Security', schema: 'own', payloadVersion: '1.0', ...input };
+}
+
+/** The categories events of this type may carry. */
+export function categoriesOf(type: EventDescriptor): EventCategory[] {
+  return type.aggregation ? [type.category, 'Aggregated'] : [type.category];
 }

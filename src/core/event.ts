@@ -32,6 +32,15 @@ export function formatLocalTimestamp(date: Date): string {
   return `${local.toISOString().slice(0, -1)}${sign}${hh}:${mm}`;
 }
 
+/** What a source may ask of the pipeline when it emits an event. */
+export interface EmitOptions {
+  /** Send at High priority even if the type's priority is Low (never when the type is Off). */
+  urgent?: boolean;
+}
+
+/** Where events go: a source's emit(), a pipeline stage's output. Synchronous and never throws. */
+export type EmitEvent = (event: SecurityEvent, options?: EmitOptions) => void;
+
 export interface EventOptions {
   eventType?: EventKind;
   payloadSchemaVersion?: string;

@@ -2,6 +2,7 @@ import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { packagePath } from './package-path';
 
 export interface ValidationResult {
   valid: boolean;
@@ -22,18 +23,9 @@ type JsonObject = Record<string, unknown>;
 const ROOT_ID = 'message_v1_0.json';
 const EXTENDED_ROOT_ID = 'edgeguard_message_v1_0.json';
 
-/** Own schemas: schemas/events beside the compiled or source tree (dist/src/core -> ../../../schemas). */
+/** Own schemas: schemas/events of the package (from src/ or dist/ alike). */
 export function ownSchemaDir(): string {
-  const candidates = [path.resolve(__dirname, '../../schemas/events'), path.resolve(__dirname, '../../../schemas/events')];
-  for (const dir of candidates) {
-    try {
-      readdirSync(dir);
-      return dir;
-    } catch {
-      // try the next layout
-    }
-  }
-  return candidates[0]!;
+  return packagePath('schemas/events');
 }
 
 function readJson(file: string): JsonObject {

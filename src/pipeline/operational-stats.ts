@@ -1,5 +1,5 @@
 import { createEvent, type SecurityEvent } from '../core/event';
-import type { MessagePriority } from '../sinks/transport';
+import type { MessagePriority } from '../core/priority';
 
 /** Counters the operational statistics events report, each since the previous report. */
 export interface CounterSource {

@@ -1,20 +1,21 @@
 import path from 'node:path';
 import type { ConfigView } from '../config/config-view';
-import { isPriority } from '../config/settings';
-import type { SecurityEvent } from '../core/event';
-import type { Priority } from '../core/event-types';
+import { systemClock, type Clock } from '../core/clock';
+import type { EmitOptions, SecurityEvent } from '../core/event';
+import { isPriority, type Priority } from '../core/priority';
 import { getLogger, type Logger } from '../core/logger';
-import { PriorityQueues, QUEUE_NAMES } from '../buffers/priority-queues';
-import type { EmitOptions } from '../sources/source';
-import { envelope, maxEventBytes, serializeForQueue, type Envelope } from '../sinks/message-builder';
-import type { MessagePriority } from '../sinks/transport';
-import { Aggregator, HIT_CHECKPOINT_MS } from '../transforms/aggregator';
-import { redactEventCommandLines } from '../transforms/command-line-secrets';
-import { systemClock } from './clock';
+import { RateLimitedLog } from '../core/rate-limited-log';
+import { journalWindowStore, StateJournal } from './journal/state-journal';
+import { PriorityQueues, QUEUE_NAMES } from './queues/priority-queues';
+import { envelope, maxEventBytes, serializeForQueue, type Envelope } from './codec/message-builder';
+import type { MessagePriority } from '../core/priority';
+import { aggregationRules, Aggregator, HIT_CHECKPOINT_MS } from './aggregation/aggregator';
+import { redactEventCommandLines } from './redaction/command-line-secrets';
+import { NO_DETECTIONS, type DetectionStage } from './detections-slot';
 import { OperationalStats } from './operational-stats';
 import { Sender } from './sender';
 import { Ticker } from './ticker';
-import type { Clock, EventPipeline, PipelineOptions, PipelineStats } from './types';
+import type { EventPipeline, PipelineOptions, PipelineStats } from './types';
 
 export { RETRY_BASE_MS, RETRY_MAX_MS, SEND_TIMEOUT_MS } from './sender';
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
@@ -28,6 +29,8 @@ export interface DetailedPipelineStats extends PipelineStats {
   oversizeDropped: number;
   /** ingest() calls that failed (caught and logged). */
   ingestErrors: number;
+  /** Events on which the detections stage threw (the event itself went on). */
+  detectionErrors: number;
   failedSends: number;
   /** Raw payload items waiting in open aggregation windows. */
   aggregating: number;
@@ -62,11 +65,15 @@ function safeName(event: unknown): string {
 class Pipeline implements EventPipeline {
   private readonly log: Logger;
   private readonly clock: Clock;
+  private readonly journal: StateJournal;
   private readonly queues: PriorityQueues;
   private readonly aggregator: Aggregator;
   private readonly sender: Sender;
   private readonly opStats: OperationalStats;
   private readonly priorities = new Map<string, Priority>();
+  private readonly eventTypeNames: readonly string[];
+  private readonly detections: DetectionStage;
+  private detectionErrors = 0;
   private redactSecrets = true;
   private readonly tickers: { high: Ticker; low: Ticker; stats: Ticker; checkpoint: Ticker };
   private readonly env: Envelope;
@@ -83,19 +90,24 @@ class Pipeline implements EventPipeline {
   private filtered = 0;
   private oversizeDropped = 0;
   private ingestErrors = 0;
-  private readonly lastWarning = new Map<string, number>();
+  private readonly warnings: RateLimitedLog;
 
   constructor(options: PipelineOptions, config: ConfigView) {
     this.log = options.log ?? getLogger('pipeline');
     this.clock = options.clock ?? systemClock;
+    this.eventTypeNames = options.eventTypes.map((t) => t.name);
+    this.detections = options.detections ? options.detections((e, o) => this.raised(e, o)) : NO_DETECTIONS;
+    this.warnings = new RateLimitedLog(this.log, WARN_EVERY_MS, () => this.clock.now());
     this.env = envelope({ agentId: options.agentId, agentVersion: options.agentVersion });
     const settings = readSettings(config);
-    this.queues = new PriorityQueues({ dir: path.join(options.stateDir, 'queues'), cacheBytes: settings.cacheBytes, clock: this.clock, log: this.log });
+    this.journal = new StateJournal({ dir: path.join(options.stateDir, 'queues'), clock: this.clock, log: this.log });
+    this.queues = new PriorityQueues({ journal: this.journal, cacheBytes: settings.cacheBytes, clock: this.clock, log: this.log });
     this.aggregator = new Aggregator({
       clock: this.clock,
+      rules: aggregationRules(options.eventTypes),
       emit: (e) => this.route(e, false),
       log: this.log,
-      journal: this.queues.windowJournal(() => this.aggregator.persisted()),
+      store: journalWindowStore(this.journal, () => this.aggregator.persisted()),
     });
     this.sender = new Sender({
       queues: this.queues,
@@ -115,7 +127,7 @@ class Pipeline implements EventPipeline {
       checkpoint: new Ticker(this.clock, () => this.aggregator.checkpoint()),
     };
     this.applySettings(config, settings);
-    this.recoveredHits = this.aggregator.restore(this.queues.recoveredWindows);
+    this.recoveredHits = this.aggregator.restore(this.journal.recovered.windows);
     if (this.recoveredHits > 0) this.log.info('open aggregation windows recovered from the journal', { hits: this.recoveredHits });
   }
 
@@ -131,7 +143,30 @@ class Pipeline implements EventPipeline {
     try {
       this.ingested++;
       if (this.closed) throw new Error('pipeline closed: stop the sources before closing it');
-      this.route(this.redactSecrets ? redactEventCommandLines(event) : event, options?.urgent === true, true);
+      const redacted = this.redactSecrets ? redactEventCommandLines(event) : event;
+      this.detect(redacted);
+      this.route(redacted, options?.urgent === true, true);
+    } catch (err) {
+      this.ingestErrors++;
+      this.warnSometimes('ingest', 'event could not be queued', { name: safeName(event), error: err });
+    }
+  }
+
+  /** The detections stage: its failures are counted and logged, never lose the event. */
+  private detect(event: SecurityEvent): void {
+    try {
+      this.detections(event);
+    } catch (err) {
+      this.detectionErrors++;
+      this.warnSometimes('detections', 'detections stage failed on an event; the event goes on', { name: safeName(event), error: err });
+    }
+  }
+
+  /** An event raised by the detections stage enters the chain after it. */
+  private raised(event: SecurityEvent, options?: EmitOptions): void {
+    try {
+      if (this.closed) throw new Error('pipeline closed');
+      this.route(event, options?.urgent === true, true);
     } catch (err) {
       this.ingestErrors++;
       this.warnSometimes('ingest', 'event could not be queued', { name: safeName(event), error: err });
@@ -156,7 +191,7 @@ class Pipeline implements EventPipeline {
   async flush(): Promise<void> {
     this.aggregator.closeAll();
     await this.sender.sendAll();
-    this.queues.flushJournal();
+    this.journal.flush();
   }
 
   async close(timeoutMs: number = DEFAULT_CLOSE_TIMEOUT_MS): Promise<void> {
@@ -179,6 +214,7 @@ class Pipeline implements EventPipeline {
     this.closed = true;
     this.sender.halt();
     this.queues.close();
+    this.journal.close();
     const left = QUEUE_NAMES.reduce((n, q) => n + this.queues.length(q), 0);
     if (left > 0) this.log.info('events kept in the queue journal for the next start', { events: left });
   }
@@ -194,6 +230,7 @@ class Pipeline implements EventPipeline {
       filtered: this.filtered,
       oversizeDropped: this.oversizeDropped,
       ingestErrors: this.ingestErrors,
+      detectionErrors: this.detectionErrors,
       failedSends: sent.failed,
       aggregating: this.aggregator.stats().pendingHits,
       recovered: this.queues.recovered.events,
@@ -211,6 +248,8 @@ class Pipeline implements EventPipeline {
     this.settings = s;
     this.redactSecrets = config.boolean('redactCommandLineSecrets');
     this.priorities.clear();
+    // Read at once, so a changed priority applies from this configuration on (and is seen to).
+    for (const name of this.eventTypeNames) this.priorityOf(name);
     this.eventLimit = maxEventBytes(this.env, s.maxMessageBytes);
     this.sender.setLimits({ envelope: this.env, maxMessageBytes: s.maxMessageBytes, eventLimit: this.eventLimit });
     this.queues.setCacheSize(s.cacheBytes);
@@ -280,11 +319,7 @@ class Pipeline implements EventPipeline {
   }
 
   private warnSometimes(key: string, message: string, details: Record<string, unknown>): void {
-    const now = this.clock.now();
-    const last = this.lastWarning.get(key);
-    if (last !== undefined && now - last < WARN_EVERY_MS) return;
-    this.lastWarning.set(key, now);
-    this.log.warn(message, details);
+    this.warnings.warn(key, message, details);
   }
 }
 

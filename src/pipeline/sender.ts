@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { PriorityQueues } from '../buffers/priority-queues';
-import { QUEUE_NAMES } from '../buffers/priority-queues';
+import type { PriorityQueues } from './queues/priority-queues';
+import { QUEUE_NAMES } from './queues/priority-queues';
 import type { SecurityEvent } from '../core/event';
-import { buildMessage, splitOversizeEvent, type BuiltMessage, type Envelope } from '../sinks/message-builder';
-import type { MessagePriority, Transport } from '../sinks/transport';
-import type { Clock } from './types';
+import { buildMessage, splitOversizeEvent, type BuiltMessage, type Envelope } from './codec/message-builder';
+import type { MessagePriority } from '../core/priority';
+import type { Transport } from '../core/transport';
+import type { Clock } from '../core/clock';
 
 /** First retry after a rejected send; doubles per failure up to RETRY_MAX_MS. */
 export const RETRY_BASE_MS = 1_000;

@@ -1,4 +1,4 @@
-import type { Clock } from './types';
+import type { Clock } from '../core/clock';
 
 /** A periodic timer on the pipeline's clock whose period can change without losing its phase. */
 export class Ticker {

@@ -1,24 +1,26 @@
 import type { ConfigView } from '../config/config-view';
-import type { SecurityEvent } from '../core/event';
+import type { Clock } from '../core/clock';
+import type { EmitOptions, SecurityEvent } from '../core/event';
+import type { EventDescriptor } from '../core/event-types';
 import type { Logger } from '../core/logger';
-import type { EmitOptions } from '../sources/source';
-import type { MessagePriority, Transport } from '../sinks/transport';
+import type { DetectionStageFactory } from './detections-slot';
+import type { MessagePriority } from '../core/priority';
+import type { Transport } from '../core/transport';
 
-/** Time as the pipeline sees it; unit tests pass a fake one. */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+export type { Clock } from '../core/clock';
 
 export interface PipelineOptions {
   readonly agentId: string;
   readonly agentVersion: string;
+  /** The event types of the registry: their aggregation keys, and the priorities read at each configuration. */
+  readonly eventTypes: readonly EventDescriptor[];
   /** The queues' journal lives under `<stateDir>/queues`; events in it survive restarts. */
   readonly stateDir: string;
   readonly transport: Transport;
   readonly log?: Logger;
   readonly clock?: Clock;
+  /** The detections stage, between redaction and aggregation (detections-slot.ts); none by default. */
+  readonly detections?: DetectionStageFactory;
 }
 
 export interface QueueFigures {

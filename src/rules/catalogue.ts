@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { load } from 'js-yaml';
 import { SEVERITIES, type Severity } from './finding';
+import { packagePath } from '../core/package-path';
 
 export interface RuleInfo {
   readonly id: string;
@@ -184,7 +185,7 @@ export function compileCatalogue(raw: unknown): Catalogue {
 
 /** src/rules/catalogue.yaml, found beside this file or, from dist/src/rules, in the source tree. */
 export function catalogueFile(): string {
-  const candidates = [path.join(__dirname, 'catalogue.yaml'), path.resolve(__dirname, '../../../src/rules/catalogue.yaml')];
+  const candidates = [path.join(__dirname, 'catalogue.yaml'), packagePath('src/rules/catalogue.yaml')];
   for (const file of candidates) if (existsSync(file)) return file;
   throw new Error(`rule catalogue not found (looked in ${candidates.join(', ')})`);
 }

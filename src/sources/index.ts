@@ -12,11 +12,8 @@ import { listeningPortsSource } from './host/listening-ports';
 import { kernelModulesSource } from './host/kernel-modules';
 import type { SourceDefinition } from './source';
 
-/**
- * Every source EdgeGuard has, in start order. Add a source here and it gets its
- * `collectorEnabled<Name>` setting, a status entry in the twin, and start/stop/restart handling.
- */
-export const ALL_SOURCES: readonly SourceDefinition[] = [
+/** The host collectors (src/sources/host), in start order: one line per collector. */
+export const HOST_SOURCES: readonly SourceDefinition[] = [
   systemInformationSource,
   processEventsSource,
   connectionsSource,
@@ -26,6 +23,14 @@ export const ALL_SOURCES: readonly SourceDefinition[] = [
   firewallConfigurationSource,
   osBaselineSource,
   kernelModulesSource,
+];
+
+/**
+ * Every source EdgeGuard has, in start order. Add a source here and it gets its
+ * `collectorEnabled<Name>` setting, a status entry in the twin, and start/stop/restart handling.
+ */
+export const ALL_SOURCES: readonly SourceDefinition[] = [
+  ...HOST_SOURCES,
   containerRuntimeSource,
   DeploymentManifests,
 ];

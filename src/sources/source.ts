@@ -1,7 +1,8 @@
 import type { ConfigView } from '../config/config-view';
 import type { SettingDefinition } from '../config/settings';
-import type { SecurityEvent } from '../core/event';
+import type { EmitOptions, SecurityEvent } from '../core/event';
 import type { Logger } from '../core/logger';
+import type { EventDescriptor } from '../core/event-types';
 
 /** How a source is doing, reported in the twin's status section. */
 export interface SourceStatus {
@@ -12,10 +13,7 @@ export interface SourceStatus {
   method?: string;
 }
 
-export interface EmitOptions {
-  /** Send at High priority even if the type's priority is Low (never when the type is Off). */
-  urgent?: boolean;
-}
+export type { EmitOptions } from '../core/event';
 
 /** What the pipeline gives a source when it starts it. */
 export interface SourceContext {
@@ -45,7 +43,8 @@ export interface SourceDefinition {
   /** PascalCase, unique: ProcessEvents, Connections, ContainerRuntime, DeploymentManifests… */
   readonly name: string;
   readonly description: string;
-  readonly events: readonly string[];
+  /** The event types it emits, each described once (name, category, priority, schema, aggregation key). */
+  readonly events: readonly EventDescriptor[];
   readonly settings: readonly SettingDefinition[];
   /** Throw SourceUnavailableError when the source cannot run here; the others keep running. */
   start(ctx: SourceContext): Promise<Source>;

@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { mergePatch } from '../../src/runtime/reported-document';
+import { mergePatch } from '../../src/core/json-merge-patch';
 import { makeTestCertificates, opensslSkipReason, type TestCertificates } from './certificates';
 
 /** Why the edgeHub stand-in cannot run here (then the test skips loudly), or undefined. */

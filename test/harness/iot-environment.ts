@@ -1,4 +1,4 @@
-import { IOT_ENVIRONMENT_VARIABLES } from '../../src/sinks/edgehub/environment';
+import { IOT_ENVIRONMENT_VARIABLES } from '../../src/upstream/edgehub/environment';
 
 /**
  * Replaces the SDK's variables in this process's environment with `vars` (the SDK reads process.env

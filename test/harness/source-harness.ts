@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { defaultConfigView } from '../../src/config/defaults';
-import { buildCatalogue, type SettingValue } from '../../src/config/settings';
+import { type SettingValue } from '../../src/config/settings';
 import type { SecurityEvent } from '../../src/core/event';
 import { getLogger } from '../../src/core/logger';
-import { sourceSettings } from '../../src/sources/index';
 import type { EmitOptions, Source, SourceContext, SourceDefinition, SourceStatus } from '../../src/sources/source';
+import { settingsCatalogue } from '../../src/agent/catalogue';
 
 export interface RecordedEvent {
   event: SecurityEvent;
@@ -33,7 +33,7 @@ export class SourceHarness {
   }
 
   context(): SourceContext {
-    const catalogue = buildCatalogue(sourceSettings([this.definition]));
+    const catalogue = settingsCatalogue([this.definition]);
     return {
       config: defaultConfigView(catalogue, this.overrides),
       log: getLogger(`test/${this.definition.name}`),

@@ -4,7 +4,10 @@
  * settings, and summed into what Azure bills and sizes: messages and 4 KB units per device per day,
  * IoT Hub units, Event Hubs throughput units, ADX ingestion per day.
  */
-import { EVENT_TYPES, type Priority } from '../../core/event-types';
+import type { Priority } from '../../core/event-types';
+
+/** Default priority of an event type by name (the agent's registry: src/agent/event-registry). */
+export type PriorityOf = (eventName: string) => Priority | undefined;
 
 export const DAY_S = 86_400;
 /** Twin defaults (src/config/settings.ts). */
@@ -102,10 +105,6 @@ export function prng(seed: number): () => number {
   };
 }
 
-function priorityOf(name: string): Priority {
-  if (name === 'SecurityAlert') return 'High';
-  return EVENT_TYPES.find((t) => t.name === name)?.defaultPriority ?? 'Low';
-}
 
 /** Packs a queue's bytes of one send into messages of at most maxBytes; returns [messages, units, small]. */
 function pack(eventBytes: number, events: number, envelope: number, maxBytes: number): { messages: number; units: number; bytes: number; small: number } {
@@ -118,7 +117,7 @@ function pack(eventBytes: number, events: number, envelope: number, maxBytes: nu
 }
 
 /** One device's day under the default send frequencies. */
-export function simulateDeviceDay(deviceId: string, profile: DeviceProfile, sample: RecordingSample, jitter: number): DeviceDay {
+export function simulateDeviceDay(deviceId: string, profile: DeviceProfile, sample: RecordingSample, jitter: number, priorityOf: PriorityOf): DeviceDay {
   const snapshotsPerDay = (DAY_S / DEFAULTS.snapshotFrequencyS) * profile.onlineFraction;
   const processSample = sample.types.find((t) => t.name === 'ProcessCreate');
   const scale = processSample ? (profile.processEventsPerHour * 24 * jitter * profile.onlineFraction) / processSample.events : 0;
@@ -181,14 +180,14 @@ export interface FleetDay {
 }
 
 /** The fleet: `devices` devices with ids gateway-00001…, profiles by share, ±30 % jitter, seeded. */
-export function simulateFleet(sample: RecordingSample, devices: number, seed = 14): { day: FleetDay; devices: DeviceDay[] } {
+export function simulateFleet(sample: RecordingSample, devices: number, priorityOf: PriorityOf, seed = 14): { day: FleetDay; devices: DeviceDay[] } {
   const rand = prng(seed);
   const days: DeviceDay[] = [];
   for (let i = 0; i < devices; i++) {
     let r = rand();
     const profile = PROFILES.find((p) => (r -= p.share) < 0) ?? PROFILES[0]!;
     const jitter = 0.7 + rand() * 0.6;
-    days.push(simulateDeviceDay(`gateway-${String(i + 1).padStart(5, '0')}`, profile, sample, jitter));
+    days.push(simulateDeviceDay(`gateway-${String(i + 1).padStart(5, '0')}`, profile, sample, jitter, priorityOf));
   }
   const sum = (f: (d: DeviceDay) => number): number => days.reduce((a, d) => a + f(d), 0);
   const messages = sum((d) => d.messages);

@@ -10,21 +10,18 @@ import { connectDocker, DockerHostError, inspectAllContainers, inspectContainer,
 import type { DockerEvent } from './events';
 import { inventoryItem } from './inventory';
 import { DockerEventWatcher, type WatcherStats } from './watcher';
+import { BoundedMap } from '../../core/bounded-map';
+import { defineEventType } from '../../core/event-types';
 
 export const INVENTORY_EVENT = 'ContainerInventory';
 export const ACTIVITY_EVENT = 'ContainerActivity';
+export const CONTAINER_INVENTORY = defineEventType({ name: INVENTORY_EVENT, category: 'Periodic', defaultPriority: 'Low', schema: 'own' });
+export const CONTAINER_ACTIVITY = defineEventType({ name: ACTIVITY_EVENT, category: 'Triggered', defaultPriority: 'Low', schema: 'own' });
 
 /** Execs and containers remembered for enrichment; beyond this the oldest are forgotten. */
 const CACHE_LIMIT = 1024;
 
 const SETTINGS: readonly SettingDefinition[] = [
-  {
-    name: 'dockerHost',
-    type: 'string',
-    default: '',
-    description:
-      'Docker Engine address (unix:///path/docker.sock or tcp://host:port). Empty: the DOCKER_HOST variable, else unix:///var/run/docker.sock (mount the socket into the module).',
-  },
   { name: 'dockerReconnectMinBackoff', type: 'duration', default: 'PT0.5S', description: 'First wait before reconnecting to a Docker daemon that is down or went away; doubles on each failure.' },
   { name: 'dockerReconnectMaxBackoff', type: 'duration', default: 'PT30S', description: 'Longest wait between reconnection attempts to the Docker daemon.' },
   {
@@ -40,15 +37,6 @@ const SETTINGS: readonly SettingDefinition[] = [
     description: 'Also report the exec events of Docker health checks (the engine runs them as execs, e.g. every 30 s per container).',
   },
 ];
-
-class Bounded<K, V> extends Map<K, V> {
-  override set(key: K, value: V): this {
-    super.delete(key);
-    super.set(key, value);
-    if (this.size > CACHE_LIMIT) this.delete(this.keys().next().value as K);
-    return this;
-  }
-}
 
 interface ContainerFacts {
   name: string;
@@ -70,8 +58,8 @@ class ContainerRuntime implements ContainerRuntimeSource {
   private readonly actions: Set<string>;
   private readonly includeHealthChecks: boolean;
   private readonly overrides?: RuleOverrides;
-  private readonly containers = new Bounded<string, ContainerFacts>();
-  private readonly execs = new Bounded<string, ExecDetails>();
+  private readonly containers = new BoundedMap<string, ContainerFacts>(CACHE_LIMIT);
+  private readonly execs = new BoundedMap<string, ExecDetails>(CACHE_LIMIT);
   /** Events are enriched (inspects) one after the other so that they are emitted in stream order. */
   private chain: Promise<void> = Promise.resolve();
   private emitted = 0;
@@ -240,7 +228,7 @@ class ContainerRuntime implements ContainerRuntimeSource {
 export const containerRuntimeSource: SourceDefinition = {
   name: 'ContainerRuntime',
   description: 'container inventory with runtime risk findings, and container lifecycle, exec and image activity from the Docker events stream',
-  events: [INVENTORY_EVENT, ACTIVITY_EVENT],
+  events: [CONTAINER_INVENTORY, CONTAINER_ACTIVITY],
   settings: SETTINGS,
   async start(ctx: SourceContext): Promise<Source> {
     const dockerHost = resolveDockerHost(ctx.config.string('dockerHost'));

@@ -3,6 +3,7 @@ import type { Logger } from '../../core/logger';
 import { connectDocker, type DockerConnection } from './client';
 import { EventCursor, formatSince, parseDockerEventLine, type DockerEvent } from './events';
 import { NdjsonSplitter } from './ndjson';
+import { errorText } from '../../core/error-text';
 
 /** Longest wait for the daemon to answer GET /events (headers, not events). */
 const RESPONSE_TIMEOUT_MS = 15_000;
@@ -31,10 +32,6 @@ export interface WatcherStats {
   oversizedLines: number;
 }
 
-function errorText(error: unknown): string {
-  const e = error as { code?: string; message?: string; statusCode?: number };
-  return e?.message ?? e?.code ?? String(error);
-}
 
 /**
  * Follows the Docker events stream for as long as it runs: connects (negotiating the API version),

@@ -9,7 +9,8 @@ import { sockDiagReader, type SocketReader } from './net/sock-diag';
 import { readSocketTables, TcpState, type SocketTableName } from './net/socket-table';
 import { SourceUnavailableError } from '../source';
 import { readTcpOpenCounters, sameCounters, type TcpOpenCounters } from './net/tcp-open-counters';
-import { rateLimitedWarning } from './proc/rate-limited-warning';
+import { rateLimitedWarning } from '../../core/rate-limited-log';
+import { CONNECTION_CREATE } from './net/connection-create';
 
 export const NETLINK_TABLES_METHOD = 'sock_diag netlink';
 export const PROCFS_TABLES_METHOD = '/proc/net/tcp, tcp6';
@@ -74,7 +75,7 @@ export interface ConnectionsSource extends Source {
 export const connectionsSource: SourceDefinition = {
   name: 'Connections',
   description: 'new inbound and outbound TCP connections (ConnectionCreate), IPv4 and IPv6, with the owning process, by polling the kernel socket tables',
-  events: ['ConnectionCreate'],
+  events: [CONNECTION_CREATE],
   settings: SETTINGS,
   async start(ctx: SourceContext): Promise<ConnectionsSource> {
     const warn = rateLimitedWarning(ctx.log);
@@ -136,7 +137,7 @@ export const connectionsSource: SourceDefinition = {
         const { fresh, overflow } = tracker.diff(readSockets(tables, WANTED_STATES));
         stats.overflow += overflow;
         if (overflow > 0) warn('connections not reported: connectionsMaxTracked reached', { limit: ctx.config.integer('connectionsMaxTracked'), skipped: overflow });
-        if (fresh.length > 0 && ctx.config.priority('ConnectionCreate') !== 'Off') {
+        if (fresh.length > 0) {
           // Only now, with new connections to attribute, are the processes' file descriptors read.
           stats.ownerScans++;
           const found = owners.find(fresh.map((c) => c.entry.inode));

@@ -6,9 +6,11 @@ import { parseIptablesSave } from './firewall/iptables-save';
 import { parseNftRuleset } from './firewall/nft-json';
 import { runTool } from './firewall/run-tool';
 import { inHostNetworkNamespace } from './network-namespace';
-import { resolveProcRoot } from './proc/process-info';
+import { resolveProcRoot } from './common/process-info';
+import { defineEventType } from '../../core/event-types';
 
 export const FIREWALL_EVENT = 'FirewallConfiguration';
+export const FIREWALL_CONFIGURATION = defineEventType({ name: FIREWALL_EVENT, category: 'Periodic', defaultPriority: 'Low', schema: 'official' });
 
 const SETTINGS: readonly SettingDefinition[] = [
   {
@@ -107,7 +109,7 @@ export function createFirewallConfigurationSource(options: FirewallSourceOptions
   return {
     name: 'FirewallConfiguration',
     description: 'Snapshot of the host firewall rules and default chain policies (nftables JSON, else iptables-save).',
-    events: [FIREWALL_EVENT],
+    events: [FIREWALL_CONFIGURATION],
     settings: SETTINGS,
     async start(ctx: SourceContext): Promise<Source> {
       return new FirewallConfiguration(ctx, prefix);

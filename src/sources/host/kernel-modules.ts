@@ -4,8 +4,12 @@ import type { SettingDefinition } from '../../config/settings';
 import { createEvent } from '../../core/event';
 import { SourceUnavailableError, type Source, type SourceContext, type SourceDefinition } from '../source';
 import { kernelModulePayload, parseProcModules, type KernelModule } from './kernel/proc-modules';
-import { resolveProcRoot } from './proc/process-info';
-import { rateLimitedWarning } from './proc/rate-limited-warning';
+import { resolveProcRoot } from './common/process-info';
+import { rateLimitedWarning } from '../../core/rate-limited-log';
+import { defineEventType } from '../../core/event-types';
+
+export const KERNEL_MODULES = defineEventType({ name: 'KernelModules', category: 'Periodic', defaultPriority: 'Low', schema: 'own' });
+export const KERNEL_MODULE_LOAD = defineEventType({ name: 'KernelModuleLoad', category: 'Triggered', defaultPriority: 'High', schema: 'own' });
 
 export const KERNEL_MODULES_METHOD = '/proc/modules polling';
 
@@ -29,7 +33,7 @@ export interface KernelModulesSource extends Source {
 export const kernelModulesSource: SourceDefinition = {
   name: 'KernelModules',
   description: 'snapshot of loaded kernel modules (KernelModules) and an event for each module loaded while running (KernelModuleLoad), from /proc/modules',
-  events: ['KernelModules', 'KernelModuleLoad'],
+  events: [KERNEL_MODULES, KERNEL_MODULE_LOAD],
   settings: SETTINGS,
   async start(ctx: SourceContext): Promise<KernelModulesSource> {
     const file = path.join(resolveProcRoot(ctx.hostRoot), 'modules');
@@ -66,7 +70,7 @@ export const kernelModulesSource: SourceDefinition = {
         if (!modules) return;
         const loaded = modules.filter((m) => !known.has(m.name));
         known = new Set(modules.map((m) => m.name));
-        if (loaded.length === 0 || ctx.config.priority('KernelModuleLoad') === 'Off') return;
+        if (loaded.length === 0) return;
         for (const m of loaded) ctx.emit(createEvent('KernelModuleLoad', 'Triggered', [kernelModulePayload(m)]));
       } catch (err) {
         ctx.log.error('kernel module poll failed', { file, error: err });
@@ -77,7 +81,6 @@ export const kernelModulesSource: SourceDefinition = {
     return {
       pollNow: poll,
       async snapshot() {
-        if (ctx.config.priority('KernelModules') === 'Off') return;
         const modules = read();
         if (!modules) return;
         const sorted = [...modules].sort((a, b) => a.name.localeCompare(b.name));

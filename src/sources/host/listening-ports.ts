@@ -4,7 +4,10 @@ import { requireTables, resolveNetDir } from './net/net-dir';
 import { listeningPortPayload } from './net/socket-payloads';
 import { SocketOwnerFinder } from './net/socket-owners';
 import { readSocketTables, TcpState, type SocketEntry, type SocketTableName } from './net/socket-table';
-import { rateLimitedWarning } from './proc/rate-limited-warning';
+import { rateLimitedWarning } from '../../core/rate-limited-log';
+import { defineEventType } from '../../core/event-types';
+
+export const LISTENING_PORTS = defineEventType({ name: 'ListeningPorts', category: 'Periodic', defaultPriority: 'High', schema: 'official' });
 
 export const LISTENING_PORTS_METHOD = 'kernel socket tables (/proc/net/tcp, tcp6, udp, udp6)';
 const TABLES: readonly SocketTableName[] = ['tcp', 'tcp6', 'udp', 'udp6'];
@@ -28,7 +31,7 @@ export function listeners(entries: readonly SocketEntry[]): SocketEntry[] {
 export const listeningPortsSource: SourceDefinition = {
   name: 'ListeningPorts',
   description: 'snapshot of every TCP listener and bound UDP socket (IPv4 and IPv6) with the owning process (ListeningPorts)',
-  events: ['ListeningPorts'],
+  events: [LISTENING_PORTS],
   settings: [],
   async start(ctx: SourceContext): Promise<Source> {
     const { procRoot, netDir } = resolveNetDir(ctx.hostRoot);
@@ -42,7 +45,6 @@ export const listeningPortsSource: SourceDefinition = {
     );
     return {
       async snapshot() {
-        if (ctx.config.priority('ListeningPorts') === 'Off') return;
         const found = listeners(readSocketTables(netDir, tables, warn));
         // A fresh finder each time: pid order, so a pre-forking server's socket goes to its parent.
         const finder = new SocketOwnerFinder(procRoot, warn);

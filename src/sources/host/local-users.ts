@@ -1,12 +1,12 @@
 import { createEvent, type PayloadItem } from '../../core/event';
 import type { Source, SourceContext, SourceDefinition } from '../source';
 import { parseGroupEntries, parsePasswdEntries, readHostText, type GroupEntry, type PasswdEntry } from './accounts/account-files';
+import { errorCode } from '../../core/error-text';
+import { defineEventType } from '../../core/event-types';
 
 export const LOCAL_USERS_EVENT = 'LocalUsers';
+export const LOCAL_USERS = defineEventType({ name: LOCAL_USERS_EVENT, category: 'Periodic', defaultPriority: 'High', schema: 'official' });
 
-function errorCode(err: unknown): string {
-  return (err as NodeJS.ErrnoException)?.code ?? String(err);
-}
 
 /** One LocalUsers item: primary group first, then supplementary groups in group-file order. */
 export function localUserItem(user: PasswdEntry, groups: readonly GroupEntry[]): PayloadItem {
@@ -52,7 +52,7 @@ export function collectLocalUsers(ctx: Pick<SourceContext, 'hostRoot' | 'log' | 
 export const localUsersSource: SourceDefinition = {
   name: 'LocalUsers',
   description: 'Snapshot of the host accounts with their groups, from /etc/passwd and /etc/group.',
-  events: [LOCAL_USERS_EVENT],
+  events: [LOCAL_USERS],
   settings: [],
   async start(ctx: SourceContext): Promise<Source> {
     return {

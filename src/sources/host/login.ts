@@ -7,9 +7,12 @@ import { CursorStore, markAt, readNew, readRange, type CursorMap, type FileCurso
 import { inferredExecutable, isLoginRecord, sshdLoginItem, utmpLoginItem } from './login/login-items';
 import { parseSshdLine, type SshdLogin } from './login/sshd-log';
 import { detectRecordSize, parseUtmpRecords, type UtmpRecord, type UtmpRecordSize } from './login/utmp';
-import { readExecutable, resolveProcRoot } from './proc/process-info';
+import { readExecutable, resolveProcRoot } from './common/process-info';
+import { errorCode } from '../../core/error-text';
+import { defineEventType } from '../../core/event-types';
 
 export const LOGIN_EVENT = 'Login';
+export const LOGIN = defineEventType({ name: LOGIN_EVENT, category: 'Triggered', defaultPriority: 'High', schema: 'official' });
 export { SSHD_EXECUTABLE } from './login/login-items';
 
 /** Bytes read from one file per poll; a backlog is worked off over the following polls. */
@@ -62,9 +65,6 @@ interface FollowedFile {
   file: string;
 }
 
-function errorCode(err: unknown): string {
-  return (err as NodeJS.ErrnoException)?.code ?? (err as Error)?.message ?? String(err);
-}
 
 /** A key for "warn once": the same incomplete record is seen on every poll until it is completed. */
 function onceKey(...parts: Array<string | number>): string {
@@ -320,7 +320,7 @@ class LoginCollector implements Source {
 export const loginSource: SourceDefinition = {
   name: 'Logins',
   description: 'Successful and failed logins from wtmp, btmp and the sshd lines of auth.log/secure, followed across rotation.',
-  events: [LOGIN_EVENT],
+  events: [LOGIN],
   settings: SETTINGS,
   async start(ctx: SourceContext): Promise<Source> {
     const collector = new LoginCollector(ctx);

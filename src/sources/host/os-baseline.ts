@@ -3,8 +3,10 @@ import { createEvent, type PayloadItem } from '../../core/event';
 import type { Source, SourceContext, SourceDefinition } from '../source';
 import { BASELINE_CHECKS, runCheck, type BaselineCheck, type CheckOutcome } from './baseline/checks';
 import { HostView } from './baseline/host-view';
+import { defineEventType } from '../../core/event-types';
 
 export const OS_BASELINE_EVENT = 'OSBaseline';
+export const OS_BASELINE = defineEventType({ name: OS_BASELINE_EVENT, category: 'Periodic', defaultPriority: 'Low', schema: 'official' });
 
 const SETTINGS: readonly SettingDefinition[] = [
   {
@@ -50,7 +52,7 @@ export function baselineItem({ check, outcome }: CheckRun): PayloadItem {
 export const osBaselineSource: SourceDefinition = {
   name: 'OSBaseline',
   description: `Snapshot of ${BASELINE_CHECKS.length} OS hardening checks (sshd, accounts, file permissions, Docker, IoT Edge, kernel parameters); failed and erroneous ones are sent.`,
-  events: [OS_BASELINE_EVENT],
+  events: [OS_BASELINE],
   settings: SETTINGS,
   async start(ctx: SourceContext): Promise<Source> {
     return {

@@ -1,13 +1,14 @@
 import { createEvent, type PayloadItem } from '../../core/event';
 import type { SettingDefinition } from '../../config/settings';
 import { SourceUnavailableError, type Source, type SourceContext, type SourceDefinition } from '../source';
-import { BoundedMap } from './proc/bounded-map';
-import { loadNativeAddon, type NativeAddon, type NativeProcRecord, type ProcConnectorHandle, type ProcConnectorStats } from './proc/native';
-import { listPids, parseCmdline, readExecutable, resolveProcRoot, type ProcWarning } from './proc/process-info';
-import { decodeWaitStatus, processCreatePayload, processTerminatePayload } from './proc/process-payloads';
-import { ProcessPoller } from './proc/process-poller';
-import { rateLimitedWarning } from './proc/rate-limited-warning';
-import { UserNames } from './proc/user-names';
+import { BoundedMap } from '../../core/bounded-map';
+import { loadNativeAddon, type NativeAddon, type NativeProcRecord, type ProcConnectorHandle, type ProcConnectorStats } from './common/native';
+import { listPids, parseCmdline, readExecutable, resolveProcRoot, type ProcWarning } from './common/process-info';
+import { decodeWaitStatus, processCreatePayload, processTerminatePayload } from './process-events/process-payloads';
+import { ProcessPoller } from './process-events/process-poller';
+import { rateLimitedWarning } from '../../core/rate-limited-log';
+import { UserNames } from './process-events/user-names';
+import { PROCESS_CREATE, PROCESS_TERMINATE } from './process-events/event-types';
 
 export const NETLINK_METHOD = 'netlink proc connector';
 export const POLLING_METHOD = '/proc polling';
@@ -71,13 +72,11 @@ class ProcessEmitter {
   constructor(private readonly ctx: SourceContext) {}
 
   create(item: PayloadItem): void {
-    if (this.ctx.config.priority('ProcessCreate') === 'Off') return;
     this.creates++;
     this.ctx.emit(createEvent('ProcessCreate', 'Triggered', [item]));
   }
 
   terminate(item: PayloadItem): void {
-    if (this.ctx.config.priority('ProcessTerminate') === 'Off') return;
     this.terminates++;
     this.ctx.emit(createEvent('ProcessTerminate', 'Triggered', [item]));
   }
@@ -242,7 +241,7 @@ function netlinkFailureReason(err: unknown): string {
 export const processEventsSource: SourceDefinition = {
   name: 'ProcessEvents',
   description: 'process starts (ProcessCreate) and exits (ProcessTerminate) on the host, from the kernel proc connector with /proc polling as fallback',
-  events: ['ProcessCreate', 'ProcessTerminate'],
+  events: [PROCESS_CREATE, PROCESS_TERMINATE],
   settings: SETTINGS,
   async start(ctx: SourceContext): Promise<ProcessEventsSource> {
     const method = ctx.config.string('processEventsMethod');

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createEvent, type ExtraDetails, type PayloadItem } from '../../core/event';
 import { connectDocker } from '../docker/client';
 import type { Source, SourceContext, SourceDefinition } from '../source';
-import { resolveProcRoot } from './proc/process-info';
+import { resolveProcRoot } from './common/process-info';
 import {
   bootDeviceFromCmdline,
   cleanText,
@@ -15,8 +15,10 @@ import {
   readSmall,
   rootDeviceFromMountinfo,
 } from './system-readers';
+import { defineEventType } from '../../core/event-types';
 
 export const SYSTEM_INFORMATION_EVENT = 'SystemInformation';
+export const SYSTEM_INFORMATION = defineEventType({ name: SYSTEM_INFORMATION_EVENT, category: 'Periodic', defaultPriority: 'Low', schema: 'official' });
 
 /** How the container runtime is described when no Docker daemon answers. */
 export const RUNTIME_UNAVAILABLE = 'unavailable';
@@ -132,7 +134,7 @@ class SystemInformationSource implements Source {
 export const systemInformationSource: SourceDefinition = {
   name: 'SystemInformation',
   description: 'OS, kernel, host name, memory, boot device, uptime and container runtime version, at every snapshot.',
-  events: [SYSTEM_INFORMATION_EVENT],
+  events: [SYSTEM_INFORMATION],
   settings: [],
   async start(ctx) {
     const source = new SystemInformationSource(ctx);

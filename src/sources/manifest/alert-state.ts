@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../../core/atomic-write';
 
 /** Stable identity of a finding across runs and restarts. */
 export function findingFingerprint(ruleId: string, module: string, jsonPath: string, source: string): string {
@@ -38,9 +39,6 @@ export class AlertState {
   }
 
   private save(): void {
-    mkdirSync(path.dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ version: 1, fingerprints: [...this.alerted].sort() }));
-    renameSync(tmp, this.file);
+    writeFileAtomic(this.file, JSON.stringify({ version: 1, fingerprints: [...this.alerted].sort() }));
   }
 }

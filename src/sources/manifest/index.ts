@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { expandGlob, hasGlob } from '../../cli/glob';
+import { expandGlob, hasGlob } from '../../core/glob';
 import { createEvent, type PayloadItem } from '../../core/event';
 import { analyseDeployment, analyseRunningDeployment, sortFindings, type Finding } from '../../rules/index';
 import { parsePath } from '../../rules/json-path';
@@ -10,8 +10,10 @@ import { parseRuleOverridesText, RuleConfigError, type RuleOverrides } from '../
 import type { Source, SourceContext, SourceDefinition } from '../source';
 import { AlertState, findingFingerprint } from './alert-state';
 import { dockerEndpoint, EdgeContainerReader } from './docker-access';
+import { defineEventType } from '../../core/event-types';
 
 export const EVENT_NAME = 'DeploymentManifestAnalysis';
+export const DEPLOYMENT_MANIFEST_ANALYSIS = defineEventType({ name: EVENT_NAME, category: 'Periodic', defaultPriority: 'Low', schema: 'own' });
 export const RUNNING_SOURCE = 'running';
 
 interface SourcedFinding extends Finding {
@@ -93,7 +95,7 @@ class DeploymentManifestsSource implements Source {
   private readonly alerts: AlertState;
   private readonly patterns: string[];
   private readonly analyseRunning: boolean;
-  /** The ContainerRuntime source's dockerHost setting, so both talk to the same daemon. */
+  /** The agent's dockerHost setting, so every source talks to the same daemon. */
   private readonly dockerHost: string;
   private readonly edgeContainers: EdgeContainerReader;
   private readonly overrides?: RuleOverrides;
@@ -208,11 +210,10 @@ class DeploymentManifestsSource implements Source {
 export const DeploymentManifests: SourceDefinition = {
   name: 'DeploymentManifests',
   description: 'risky settings in IoT Edge deployments: manifest files mounted into the module and the running deployment rebuilt from Docker',
-  events: [EVENT_NAME],
+  events: [DEPLOYMENT_MANIFEST_ANALYSIS],
   settings: [
     { name: 'manifestSources', type: 'stringList', default: [], description: 'Deployment manifest files or globs (paths inside the EdgeGuard container, e.g. /manifests/*.json) analysed at start, on change and at snapshot frequency.' },
     { name: 'manifestAnalyseRunningDeployment', type: 'boolean', default: true, description: 'Also analyse the running deployment, rebuilt from the containers edgeAgent runs (needs the Docker socket).' },
-    { name: 'manifestRuleOverrides', type: 'string', default: '', description: 'Rule settings as YAML or JSON text, same format as `edgeguard scan --config`, e.g. {"rules":{"C19":{"enabled":false},"R01":{"severity":"Low","modules":["sensor"]}}}.' },
     { name: 'manifestPollInterval', type: 'duration', default: 'PT30S', standaloneDefault: 'PT5S', description: 'How often manifest files and the running containers are checked for change (ISO 8601 duration).' },
   ],
   async start(ctx) {

@@ -8,7 +8,7 @@ import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CONFIG_KEY } from '../../../src/config/settings';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
-import { STATUS_KEY } from '../../../src/runtime/property-reporter';
+import { STATUS_KEY } from '../../../src/agent/property-reporter';
 import { AgentProcess, builtAgentSkipReason } from '../../harness/agent-process';
 import { EdgeHubStandIn, edgeHubStandInSkipReason } from '../../harness/edgehub-standin';
 import { childEnvironment } from '../../harness/iot-environment';

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { readFileSync, realpathSync } from 'node:fs';
 import net from 'node:net';
-import { parseCmdline, formatCommandLine } from '../../../src/sources/host/proc/process-info';
+import { parseCmdline, formatCommandLine } from '../../../src/sources/host/common/process-info';
 
 /** Helpers for tests on this machine's real sockets (loopback only). */
 

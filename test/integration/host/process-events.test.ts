@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import type { SecurityEvent } from '../../../src/core/event';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
 import { NETLINK_METHOD, POLLING_METHOD, processEventsSource, type ProcessEventsSource } from '../../../src/sources/host/process-events';
-import { loadNativeAddon } from '../../../src/sources/host/proc/native';
+import { loadNativeAddon } from '../../../src/sources/host/common/native';
 import { referenceSchemaDir, repoRoot } from '../../harness/paths';
 import { SourceHarness } from '../../harness/source-harness';
 

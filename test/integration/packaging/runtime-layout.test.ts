@@ -56,7 +56,7 @@ test('the CLI scans a manifest from the image layout, with the rule catalogue it
 });
 
 test('the native addon loads from the image layout', () => {
-  const script = `const r = require(${JSON.stringify(path.join(app, 'dist/src/sources/host/proc/native.js'))}).loadNativeAddon(); console.log(JSON.stringify({ ok: !!r.addon, file: r.file, reason: r.reason }));`;
+  const script = `const r = require(${JSON.stringify(path.join(app, 'dist/src/sources/host/common/native.js'))}).loadNativeAddon(); console.log(JSON.stringify({ ok: !!r.addon, file: r.file, reason: r.reason }));`;
   const result = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: app, encoding: 'utf8' })) as { ok: boolean; file?: string; reason?: string };
   assert.equal(result.ok, true, result.reason);
   assert.equal(result.file, path.join(app, 'build/Release/edgeguard_native.node'));

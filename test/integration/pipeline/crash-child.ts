@@ -1,8 +1,9 @@
 import { defaultConfigView } from '../../../src/config/defaults';
-import { buildCatalogue } from '../../../src/config/settings';
 import { createEvent } from '../../../src/core/event';
 import { openPipeline } from '../../../src/pipeline/pipeline';
-import type { Transport } from '../../../src/sinks/transport';
+import type { Transport } from '../../../src/core/transport';
+import { EVENT_TYPES } from '../../../src/agent/event-registry';
+import { settingsCatalogue } from '../../../src/agent/catalogue';
 
 /**
  * Child process for crash.test.ts: a pipeline on the real clock whose transport always rejects (edgeHub
@@ -15,8 +16,8 @@ async function main(): Promise<void> {
   const [stateDir, logins, processes] = [process.argv[2]!, Number(process.argv[3]), Number(process.argv[4])];
   const down: Transport = { name: 'down', send: () => Promise.reject(new Error('edgeHub down')) };
   const pipeline = await openPipeline(
-    { agentId: '072f3eca-3db0-45ba-8174-fa383bc93caf', agentVersion: '0.1.0', stateDir, transport: down },
-    defaultConfigView(buildCatalogue([]), { highPriorityMessageFrequency: 'PT1H', lowPriorityMessageFrequency: 'PT2H' }),
+    { agentId: '072f3eca-3db0-45ba-8174-fa383bc93caf', agentVersion: '0.1.0', eventTypes: EVENT_TYPES, stateDir, transport: down },
+    defaultConfigView(settingsCatalogue([]), { highPriorityMessageFrequency: 'PT1H', lowPriorityMessageFrequency: 'PT2H' }),
   );
   process.on('SIGTERM', () => {
     void pipeline.close(2000).then(() => {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { CONFIG_KEY } from '../../../src/config/settings';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
-import { STATUS_KEY } from '../../../src/runtime/property-reporter';
+import { STATUS_KEY } from '../../../src/agent/property-reporter';
 import { referenceSchemaDir, repoRoot } from '../../harness/paths';
 
 const validator = createSchemaValidator(referenceSchemaDir());

@@ -3,12 +3,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { configurationErrorEvent, ConfigStore } from '../../../src/config/config-store';
-import { buildCatalogue, CONFIG_KEY, type SettingDefinition } from '../../../src/config/settings';
+import { CONFIG_KEY, type SettingDefinition } from '../../../src/config/settings';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
-import { ALL_SOURCES, sourceSettings } from '../../../src/sources/index';
+import { ALL_SOURCES } from '../../../src/sources/index';
 import { referenceSchemaDir } from '../../harness/paths';
+import { settingsCatalogue } from '../../../src/agent/catalogue';
 
-const catalogue = buildCatalogue(sourceSettings(ALL_SOURCES));
+const catalogue = settingsCatalogue(ALL_SOURCES);
 const validator = createSchemaValidator(referenceSchemaDir());
 
 function desired(settings: Record<string, unknown>): Record<string, unknown> {

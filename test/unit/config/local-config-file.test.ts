@@ -5,10 +5,11 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { ConfigStore } from '../../../src/config/config-store';
 import { LocalConfigError, LocalConfigFile, parseLocalConfig, resolveConfigPath } from '../../../src/config/local-config-file';
-import { buildCatalogue, CONFIG_KEY } from '../../../src/config/settings';
-import { ALL_SOURCES, sourceSettings } from '../../../src/sources/index';
+import { CONFIG_KEY } from '../../../src/config/settings';
+import { ALL_SOURCES } from '../../../src/sources/index';
+import { settingsCatalogue } from '../../../src/agent/catalogue';
 
-const catalogue = buildCatalogue(sourceSettings(ALL_SOURCES));
+const catalogue = settingsCatalogue(ALL_SOURCES);
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-localcfg-'));

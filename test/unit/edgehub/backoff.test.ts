@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backoffDelay, detectEdgeHubEndpoint } from '../../../src/sinks/edgehub';
-import { callWithTimeout, combinePatches, OperationTimeoutError } from '../../../src/sinks/edgehub/promises';
+import { backoffDelay, detectEdgeHubEndpoint } from '../../../src/upstream/edgehub';
+import { callWithTimeout, combinePatches, OperationTimeoutError } from '../../../src/upstream/edgehub/promises';
 
 test('backoff doubles from the initial delay, is capped, and jitters within the upper half', () => {
   const options = { initialDelayMs: 1000, maxDelayMs: 15000 };

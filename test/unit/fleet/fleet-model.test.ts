@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
+import { eventType } from '../../../src/agent/event-registry';
 import { PROFILES, sampleRecording, simulateDeviceDay, simulateFleet, IOT_HUB_DAILY_UNITS } from '../../../src/fleet/simulate/fleet-model';
 import { fixturePath } from './fixtures';
 
 const lines = gunzipSync(readFileSync(fixturePath('recorded-150s.jsonl.gz'))).toString('utf8').trim().split('\n');
 const sample = sampleRecording(lines);
+const priorityOf = (name: string) => eventType(name)?.defaultPriority;
 
 describe('fleet capacity model', () => {
   test('the recording gives real event sizes and the snapshot mix', () => {
@@ -18,8 +20,8 @@ describe('fleet capacity model', () => {
   });
 
   test('10,000 devices: distinct ids, every profile present, the same fleet on every run', () => {
-    const a = simulateFleet(sample, 10_000);
-    const b = simulateFleet(sample, 10_000);
+    const a = simulateFleet(sample, 10_000, priorityOf);
+    const b = simulateFleet(sample, 10_000, priorityOf);
     assert.equal(new Set(a.devices.map((d) => d.deviceId)).size, 10_000);
     assert.deepEqual(a.day, b.day);
     for (const p of PROFILES) assert.ok(a.day.byProfile.find((x) => x.profile === p.name)!.devices > 0, p.name);
@@ -29,11 +31,11 @@ describe('fleet capacity model', () => {
 
   test('busier devices cost more; an alert is a small message of its own', () => {
     const [quiet, , busy, alerting] = PROFILES;
-    const q = simulateDeviceDay('q', quiet!, sample, 1);
-    const b = simulateDeviceDay('b', busy!, sample, 1);
-    const a = simulateDeviceDay('a', alerting!, sample, 1);
+    const q = simulateDeviceDay('q', quiet!, sample, 1, priorityOf);
+    const b = simulateDeviceDay('b', busy!, sample, 1, priorityOf);
+    const a = simulateDeviceDay('a', alerting!, sample, 1, priorityOf);
     assert.ok(b.units4KB > q.units4KB * 5);
-    assert.ok(Math.abs(a.messages - simulateDeviceDay('a0', { ...alerting!, alertsPerDay: 0 }, sample, 1).messages - alerting!.alertsPerDay) < 1e-6);
+    assert.ok(Math.abs(a.messages - simulateDeviceDay('a0', { ...alerting!, alertsPerDay: 0 }, sample, 1, priorityOf).messages - alerting!.alertsPerDay) < 1e-6);
     assert.ok(a.smallMessages >= alerting!.alertsPerDay);
   });
 });

@@ -3,14 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { defaultConfigView } from '../../../src/config/defaults';
-import { buildCatalogue, type SettingValue } from '../../../src/config/settings';
+import { type SettingValue } from '../../../src/config/settings';
 import type { SecurityEvent } from '../../../src/core/event';
 import type { Logger, LogDetails } from '../../../src/core/logger';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
-import { sourceSettings } from '../../../src/sources/index';
 import type { SourceContext, SourceDefinition, SourceStatus } from '../../../src/sources/source';
 import { referenceSchemaDir } from '../../harness/paths';
 import { writeFakeProcess, type FakeProcess } from './process-fake-proc';
+import { settingsCatalogue } from '../../../src/agent/catalogue';
 
 /** Real kernel lines (captured on this machine: node listeners and loopback connections). */
 export const TCP_HEADER =
@@ -81,7 +81,7 @@ export function recordingContext(def: SourceDefinition, hostRoot: string, overri
   const statuses: SourceStatus[] = [];
   const log = new RecordingLogger();
   const ctx: SourceContext = {
-    config: defaultConfigView(buildCatalogue(sourceSettings([def])), overrides),
+    config: defaultConfigView(settingsCatalogue([def]), overrides),
     log,
     hostRoot,
     stateDir: hostRoot,

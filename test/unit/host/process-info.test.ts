@@ -5,9 +5,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { createEvent } from '../../../src/core/event';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
-import { parseCmdline, parseStat, parseStatus, readProcessInfo } from '../../../src/sources/host/proc/process-info';
-import { decodeWaitStatus, processCreatePayload, processTerminatePayload } from '../../../src/sources/host/proc/process-payloads';
-import { parsePasswd, UserNames } from '../../../src/sources/host/proc/user-names';
+import { parseCmdline, parseStat, parseStatus, readProcessInfo } from '../../../src/sources/host/common/process-info';
+import { decodeWaitStatus, processCreatePayload, processTerminatePayload } from '../../../src/sources/host/process-events/process-payloads';
+import { parsePasswd, UserNames } from '../../../src/sources/host/process-events/user-names';
 import { referenceSchemaDir } from '../../harness/paths';
 import { writeFakeProcess } from './process-fake-proc';
 

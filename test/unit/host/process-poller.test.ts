@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
 import { processEventsSource, POLLING_METHOD } from '../../../src/sources/host/process-events';
-import { ProcessPoller } from '../../../src/sources/host/proc/process-poller';
+import { ProcessPoller } from '../../../src/sources/host/process-events/process-poller';
 import { referenceSchemaDir } from '../../harness/paths';
 import { SourceHarness } from '../../harness/source-harness';
 import { writeFakeProcess } from './process-fake-proc';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { openPipeline, type DetailedPipelineStats } from '../../../src/pipeline/pipeline';
 import type { EventPipeline } from '../../../src/pipeline/types';
-import { HIT_CHECKPOINT_MS } from '../../../src/transforms/aggregator';
+import { HIT_CHECKPOINT_MS } from '../../../src/pipeline/aggregation/aggregator';
 import { AGENT, CapturingLogger, config, FakeClock, login, processCreate, RecordingTransport, tempDir } from './helpers';
 
 /**

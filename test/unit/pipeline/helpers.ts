@@ -4,21 +4,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigView } from '../../../src/config/config-view';
 import { defaultConfigView } from '../../../src/config/defaults';
-import { buildCatalogue, type SettingValue } from '../../../src/config/settings';
+import { type SettingValue } from '../../../src/config/settings';
 import { createEvent, type PayloadItem, type SecurityEvent } from '../../../src/core/event';
-import { eventTypeInfo } from '../../../src/core/event-types';
+import { eventType, EVENT_TYPES } from '../../../src/agent/event-registry';
 import type { LogDetails, Logger } from '../../../src/core/logger';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
 import type { Clock } from '../../../src/pipeline/types';
-import type { OutgoingMessage, Transport } from '../../../src/sinks/transport';
+import type { OutgoingMessage, Transport } from '../../../src/core/transport';
 import { referenceSchemaDir } from '../../harness/paths';
+import { settingsCatalogue } from '../../../src/agent/catalogue';
 
 export const validator = createSchemaValidator(referenceSchemaDir());
-export const AGENT = { agentId: '072f3eca-3db0-45ba-8174-fa383bc93caf', agentVersion: '0.1.0' };
+export const AGENT = { agentId: '072f3eca-3db0-45ba-8174-fa383bc93caf', agentVersion: '0.1.0', eventTypes: EVENT_TYPES };
 
 /** Defender's defaults plus overrides, as the twin would give them. */
 export function config(overrides: Record<string, SettingValue> = {}): ConfigView {
-  return defaultConfigView(buildCatalogue([]), overrides);
+  return defaultConfigView(settingsCatalogue([]), overrides);
 }
 
 interface Timer {
@@ -90,7 +91,7 @@ export class RecordingTransport implements Transport {
     const parsed = JSON.parse(message.body) as { Events: SecurityEvent[] };
     const result = validator.validateMessage(parsed);
     assert.deepEqual(result.errors, [], `message fails the schema: ${message.body.slice(0, 300)}`);
-    if (parsed.Events.every((e) => e.Category !== 'Aggregated' && eventTypeInfo(e.Name)?.native === true)) {
+    if (parsed.Events.every((e) => e.Category !== 'Aggregated' && eventType(e.Name)?.schema === 'official')) {
       assert.deepEqual(validator.validateMessageStrictOfficial(parsed).errors, []);
       this.strictChecked++;
     }

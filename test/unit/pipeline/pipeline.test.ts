@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { createEvent, type SecurityEvent } from '../../../src/core/event';
 import { openPipeline, type DetailedPipelineStats, RETRY_BASE_MS, SEND_TIMEOUT_MS } from '../../../src/pipeline/pipeline';
 import type { EventPipeline } from '../../../src/pipeline/types';
-import { StdoutTransport } from '../../../src/sinks/stdout-transport';
+import { StdoutTransport } from '../../../src/upstream/stdout-transport';
 import { AGENT, CapturingLogger, config, FakeClock, login, processCreate, RecordingTransport, tempDir, validator } from './helpers';
 
 const FAST = { highPriorityMessageFrequency: 'PT5S', lowPriorityMessageFrequency: 'PT10S', snapshotFrequency: 'PT1M' };

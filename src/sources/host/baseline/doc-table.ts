@@ -1,4 +1,3 @@
-import { readFileSync, writeFileSync } from 'node:fs';
 import { BASELINE_CHECKS } from './checks';
 
 export const TABLE_BEGIN = '<!-- BEGIN OSBaseline checks (generated from src/sources/host/baseline/checks.ts) -->';
@@ -6,7 +5,7 @@ export const TABLE_END = '<!-- END OSBaseline checks -->';
 
 const cell = (text: string): string => text.replace(/\|/g, '\\|');
 
-/** The markdown table of docs/host-snapshots.md; a test keeps the two equal. */
+/** The markdown table of docs/host-snapshots.md (written by `npm run docs`); a test keeps the two equal. */
 export function renderCheckTable(): string {
   const rows = BASELINE_CHECKS.map((c) => `| ${c.id} | ${c.severity} | ${cell(c.description)} | ${cell(c.remediation)} |`);
   return [TABLE_BEGIN, '| Id | Severity | Check (passes when…) | Remediation |', '| --- | --- | --- | --- |', ...rows, TABLE_END].join('\n');
@@ -18,11 +17,4 @@ export function replaceCheckTable(text: string): string {
   const end = text.indexOf(TABLE_END);
   if (start < 0 || end < start) throw new Error('check table markers not found');
   return text.slice(0, start) + renderCheckTable() + text.slice(end + TABLE_END.length);
-}
-
-// `node dist/src/sources/host/baseline/doc-table.js` prints the table; `--write <file.md>` updates it in place.
-if (require.main === module) {
-  const [flag, file] = process.argv.slice(2);
-  if (flag === '--write' && file) writeFileSync(file, replaceCheckTable(readFileSync(file, 'utf8')));
-  else process.stdout.write(`${renderCheckTable()}\n`);
 }

@@ -2,7 +2,7 @@ import { lstatSync, readdirSync, readFileSync, statSync, type Stats } from 'node
 import path from 'node:path';
 import { hostPath } from '../../../core/host-root';
 import { inHostNetworkNamespace } from '../network-namespace';
-import { resolveProcRoot } from '../proc/process-info';
+import { resolveProcRoot } from '../common/process-info';
 import { readSshdConfig, type SshdConfig } from './sshd-config';
 
 /** Limits of the checks that walk the file system. */
@@ -17,10 +17,7 @@ export function isMissing(err: unknown): boolean {
 }
 
 /** The errno code (EACCES…) or message of an error, without the file content it may be about. */
-export function errorText(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  return e?.code ?? e?.message ?? String(err);
-}
+export { errorCode as errorText } from '../../../core/error-text';
 
 /**
  * The host as the baseline checks see it: every path goes through the host root, /proc/sys through

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readSync, renameSync, readFileSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, readFileSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../../../core/atomic-write';
 
 /** Where reading of one followed file stands; persisted so a restart neither re-reports nor skips. */
 export interface FileCursor {
@@ -131,8 +132,6 @@ export class CursorStore {
   }
 
   save(cursors: CursorMap): void {
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(cursors));
-    renameSync(tmp, this.file);
+    writeFileAtomic(this.file, JSON.stringify(cursors));
   }
 }

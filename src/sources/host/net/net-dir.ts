@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { resolveProcRoot } from '../proc/process-info';
+import { resolveProcRoot } from '../common/process-info';
 import { SourceUnavailableError } from '../../source';
 import { availableTables, type SocketTableName } from './socket-table';
 

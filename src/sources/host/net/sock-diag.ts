@@ -1,5 +1,5 @@
 import { endianness } from 'node:os';
-import { loadNativeAddon } from '../proc/native';
+import { loadNativeAddon } from '../common/native';
 import { formatAddressBytes } from './ip-address';
 import type { SocketEntry, SocketTableName } from './socket-table';
 

@@ -1,6 +1,6 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
-import { listPids, readProcessInfo, type ProcWarning } from '../proc/process-info';
+import { listPids, readProcessInfo, type ProcWarning } from '../common/process-info';
 
 /** The process holding a socket, found through its file descriptors. */
 export interface SocketOwner {

@@ -1,6 +1,6 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ProcWarning } from '../proc/process-info';
+import type { ProcWarning } from '../common/process-info';
 import { decodeHexAddress } from './ip-address';
 
 /** Kernel socket tables of one network namespace: /proc/net/{tcp,tcp6,udp,udp6}. */

@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../core/logger';
+import { writeFileAtomic } from '../core/atomic-write';
+
+export const DEFAULT_STATE_DIR = '/var/lib/edgeguard';
+export const FALLBACK_STATE_DIR = '.edgeguard-state';
+const AGENT_ID_FILE = 'agent-id';
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function writableDir(dir: string): boolean {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The state directory (queues, agent id, source cursors), created: EDGEGUARD_STATE_DIR, else
+ * /var/lib/edgeguard when writable, else ./.edgeguard-state. Throws when the chosen one cannot be created.
+ */
+export function resolveStateDir(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+  if (env.EDGEGUARD_STATE_DIR) {
+    const dir = path.resolve(cwd, env.EDGEGUARD_STATE_DIR);
+    if (!writableDir(dir)) throw new Error(`state directory ${dir} (EDGEGUARD_STATE_DIR) cannot be created or written`);
+    return dir;
+  }
+  if (writableDir(DEFAULT_STATE_DIR)) return DEFAULT_STATE_DIR;
+  const fallback = path.resolve(cwd, FALLBACK_STATE_DIR);
+  if (!writableDir(fallback)) throw new Error(`no writable state directory: ${DEFAULT_STATE_DIR} and ${fallback} cannot be written; set EDGEGUARD_STATE_DIR`);
+  return fallback;
+}
+
+/** The agent's GUID, kept in <stateDir>/agent-id so it is stable across restarts; a damaged file gets a new one. */
+export function loadAgentId(stateDir: string, log?: Logger): string {
+  const file = path.join(stateDir, AGENT_ID_FILE);
+  let text: string | undefined;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch {
+    text = undefined;
+  }
+  if (text !== undefined && GUID.test(text)) return text.toLowerCase();
+  if (text !== undefined) log?.warn('agent id file is damaged: a new AgentId is generated', { file });
+  const id = randomUUID();
+  writeFileAtomic(file, `${id}\n`);
+  return id;
+}
+
+const LOCK_FILE = 'agent.lock';
+
+/** True when `pid` is a live process other than this one that looks like Node (pids are reused). */
+function liveOtherAgent(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    return /node|edgeguard/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+export class StateDirInUseError extends Error {
+  constructor(readonly stateDir: string, readonly pid: number) {
+    super(`state directory ${stateDir} is used by another EdgeGuard (pid ${pid}); give each agent its own EDGEGUARD_STATE_DIR`);
+    this.name = 'StateDirInUseError';
+  }
+}
+
+/**
+ * Takes <stateDir>/agent.lock for this process: two agents on one state directory would corrupt each
+ * other's queue journal. A lock left by a dead process (or by an earlier container whose pid was also
+ * this one's) is taken over. Returns the release function.
+ */
+export function lockStateDir(stateDir: string, log?: Logger): () => void {
+  const file = path.join(stateDir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      return () => {
+        try {
+          if (Number(readFileSync(file, 'utf8').trim()) === process.pid) rmSync(file, { force: true });
+        } catch {
+          // already gone
+        }
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let holder = NaN;
+    try {
+      holder = Number(readFileSync(file, 'utf8').trim());
+    } catch {
+      // removed meanwhile: try again
+    }
+    if (liveOtherAgent(holder)) throw new StateDirInUseError(stateDir, holder);
+    log?.info('stale state directory lock taken over', { file, pid: Number.isNaN(holder) ? 'unknown' : holder });
+    rmSync(file, { force: true });
+  }
+  throw new Error(`could not lock state directory ${stateDir}`);
+}

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { selectMode } from '../../../src/main';
+import { loadAgentId, lockStateDir, resolveStateDir, StateDirInUseError } from '../../../src/agent/state';
+
+test('AgentId: created once, stable, regenerated (with a warning) when the file is damaged', (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-state-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const id = loadAgentId(dir);
+  assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(loadAgentId(dir), id);
+  assert.equal(readFileSync(path.join(dir, 'agent-id'), 'utf8').trim(), id);
+  writeFileSync(path.join(dir, 'agent-id'), '\u0000garbage');
+  const warnings: string[] = [];
+  const log = { warn: (m: string) => warnings.push(m), error() {}, info() {}, debug() {}, child() { return log; } };
+  const fresh = loadAgentId(dir, log);
+  assert.notEqual(fresh, id);
+  assert.equal(warnings.length, 1);
+  assert.equal(loadAgentId(dir), fresh);
+});
+
+test('state directory: EDGEGUARD_STATE_DIR created when missing; an unwritable one is a clear error', (t) => {
+  const base = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-state-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const wanted = path.join(base, 'a', 'b');
+  assert.equal(resolveStateDir({ EDGEGUARD_STATE_DIR: wanted }), wanted);
+  const file = path.join(base, 'not-a-dir');
+  writeFileSync(file, 'x');
+  chmodSync(file, 0o400);
+  assert.throws(() => resolveStateDir({ EDGEGUARD_STATE_DIR: path.join(file, 'sub') }), /EDGEGUARD_STATE_DIR/);
+});
+
+test('mode: IoT Edge variables select edgeHub, otherwise standalone', () => {
+  assert.equal(selectMode({}), 'standalone');
+  assert.equal(selectMode({ IOTEDGE_WORKLOADURI: 'unix:///var/run/iotedge/workload.sock' }), 'edgeHub');
+  assert.equal(selectMode({ EdgeHubConnectionString: 'HostName=h;DeviceId=d;ModuleId=m;SharedAccessKey=a2V5' }), 'edgeHub');
+  assert.equal(selectMode({ IotHubConnectionString: 'HostName=h;DeviceId=d;ModuleId=m;SharedAccessKey=a2V5' }), 'edgeHub');
+  assert.equal(selectMode({ IOTEDGE_DEVICEID: 'd' }), 'standalone');
+});
+
+test('state directory lock: held by a live agent → clear error; a dead or own pid is taken over; release removes it', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-state-'));
+  const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
+  t.after(() => {
+    other.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const lockFile = path.join(dir, 'agent.lock');
+  writeFileSync(lockFile, `${other.pid}\n`);
+  assert.throws(() => lockStateDir(dir), (e: Error) => e instanceof StateDirInUseError && e.message.includes(`pid ${other.pid}`) && e.message.includes('EDGEGUARD_STATE_DIR'));
+  assert.equal(readFileSync(lockFile, 'utf8').trim(), String(other.pid), 'a live holder keeps its lock');
+
+  other.kill('SIGKILL');
+  await new Promise((resolve) => other.once('exit', resolve));
+  const release = lockStateDir(dir);
+  assert.equal(readFileSync(lockFile, 'utf8').trim(), String(process.pid), 'a dead holder is replaced');
+  release();
+  assert.equal(existsSync(lockFile), false);
+
+  writeFileSync(lockFile, `${process.pid}\n`); // left by an earlier container whose agent had this same pid
+  lockStateDir(dir)();
+  writeFileSync(lockFile, 'garbage');
+  lockStateDir(dir)();
+  assert.equal(existsSync(lockFile), false);
+});
