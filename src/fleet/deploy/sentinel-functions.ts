@@ -1,12 +1,15 @@
 /**
  * Log Analytics workspace functions (saved searches with a function alias) that give Microsoft Sentinel
  * the EdgeGuard tables in Azure Data Explorer through a cross-service query (`adx()`). The analytics
- * rules under fleet/sentinel/rules query these names, so they read like any Sentinel table.
+ * rules under fleet/sentinel/rules query these names, so they read like any Sentinel table. The same
+ * template deploys the fleet workbook (fleet/sentinel/EdgeGuardFleet.workbook) on the workspace.
  */
 import { TYPED_EVENT_TABLES, EVENTS_TABLE, RAW_TABLE } from '../adx/tables';
 import { ARM_SCHEMA } from './arm-template';
+import { fleetWorkbook } from './workbook';
 
 export const OPERATIONAL_INSIGHTS_API = '2025-07-01';
+export const WORKBOOKS_API = '2023-06-01';
 
 /** Tables exposed to Sentinel under the same names. */
 export const SENTINEL_TABLES: readonly string[] = [RAW_TABLE, EVENTS_TABLE, ...TYPED_EVENT_TABLES.map((t) => t.table)];
@@ -21,7 +24,8 @@ export function sentinelFunctionsTemplate(): Record<string, unknown> {
       clusterUri: { type: 'string', metadata: { description: 'ADX cluster URI (output clusterUri of azuredeploy.json), e.g. https://edgeguardadx.westeurope.kusto.windows.net' } },
       databaseName: { type: 'string', defaultValue: 'EdgeGuard' },
     },
-    resources: SENTINEL_TABLES.map((table) => ({
+    resources: [
+      ...SENTINEL_TABLES.map((table) => ({
       type: 'Microsoft.OperationalInsights/workspaces/savedSearches',
       apiVersion: OPERATIONAL_INSIGHTS_API,
       name: `[concat(parameters('workspaceName'), '/${table}')]`,
@@ -32,6 +36,22 @@ export function sentinelFunctionsTemplate(): Record<string, unknown> {
         query: `[concat('adx(''', parameters('clusterUri'), '/', parameters('databaseName'), ''').${table}')]`,
         version: 2,
       },
-    })),
+      })),
+      {
+        type: 'Microsoft.Insights/workbooks',
+        apiVersion: WORKBOOKS_API,
+        name: "[guid(resourceGroup().id, parameters('workspaceName'), 'edgeguard-fleet-workbook')]",
+        location: '[resourceGroup().location]',
+        kind: 'shared',
+        dependsOn: SENTINEL_TABLES.map((table) => `[resourceId('Microsoft.OperationalInsights/workspaces/savedSearches', parameters('workspaceName'), '${table}')]`),
+        properties: {
+          displayName: 'EdgeGuard fleet',
+          category: 'sentinel',
+          version: 'Notebook/1.0',
+          sourceId: "[resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspaceName'))]",
+          serializedData: JSON.stringify(fleetWorkbook()),
+        },
+      },
+    ],
   };
 }

@@ -63,15 +63,23 @@ export function armValidator(): (template: unknown) => string[] {
 
 /** The errors ajv reports for one resource against its own provider schema (clearer than the oneOf summary). */
 export function resourceErrors(resource: Json): string[] {
-  const [provider] = String(resource.type).split('/');
   const apiVersion = String(resource.apiVersion);
-  const file = path.join(ARM_DIR, apiVersion, `${provider}.json`);
-  const doc = JSON.parse(readFileSync(file, 'utf8')) as { resourceDefinitions: Record<string, Json> };
-  const entry = Object.entries(doc.resourceDefinitions).find(([, d]) => JSON.stringify((d.properties as Json | undefined)?.type ?? {}).includes(`"${String(resource.type)}"`));
-  if (!entry) return [`${String(resource.type)}@${apiVersion}: no resource definition in ${path.basename(file)}`];
+  const dir = path.join(ARM_DIR, apiVersion);
+  // The provider schema of that API version that defines the type (Microsoft.Insights splits into several files).
+  let entry: [string, Json] | undefined;
+  let file = '';
+  for (const name of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+    const doc = JSON.parse(readFileSync(path.join(dir, name), 'utf8')) as { resourceDefinitions?: Record<string, Json> };
+    entry = Object.entries(doc.resourceDefinitions ?? {}).find(([, d]) => JSON.stringify((d.properties as Json | undefined)?.type ?? {}).includes(`"${String(resource.type)}"`));
+    if (entry) {
+      file = name;
+      break;
+    }
+  }
+  if (!entry) return [`${String(resource.type)}@${apiVersion}: no resource definition in ${dir}`];
   const ajv = new Ajv04({ strict: false, validateFormats: false });
   for (const f of walk(ARM_DIR).filter((x) => !x.endsWith('deploymentTemplate.json'))) ajv.addSchema(loadSchema(f), `${BASE}${path.relative(ARM_DIR, f).split(path.sep).join('/')}`);
-  const validate = ajv.compile({ $ref: `${BASE}${apiVersion}/${provider}.json#/resourceDefinitions/${entry[0]}` });
+  const validate = ajv.compile({ $ref: `${BASE}${apiVersion}/${file}#/resourceDefinitions/${entry[0]}` });
   const type = String(resource.type);
   return validate(resource) ? [] : (validate.errors ?? []).map((e) => `${type} ${e.instancePath} ${e.message ?? ''}`);
 }

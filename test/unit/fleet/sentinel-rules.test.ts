@@ -104,14 +104,16 @@ describe('Sentinel analytics rules (fleet/sentinel/rules)', () => {
     assert.ok(problems.includes('entity column NoSuchColumn is not in the query result'));
   });
 
-  test('the workspace functions the rules read are generated and validate against the published ARM schemas', () => {
+  test('the workspace functions the rules read, and the workbook, are generated and validate against the published ARM schemas', () => {
     const file = path.join(REPO_ROOT, SENTINEL_TEMPLATE);
     assert.equal(readFileSync(file, 'utf8'), sentinelTemplateText());
     const template = JSON.parse(readFileSync(file, 'utf8')) as { resources: Json[] };
     assert.deepEqual(armValidator()(template), []);
     for (const r of template.resources) assert.deepEqual(resourceErrors(r), []);
-    const aliases = template.resources.map((r) => (r.properties as Json).functionAlias);
+    const aliases = template.resources.filter((r) => r.type === 'Microsoft.OperationalInsights/workspaces/savedSearches').map((r) => (r.properties as Json).functionAlias);
     assert.deepEqual(aliases, [...SENTINEL_TABLES]);
+    const workbook = template.resources.find((r) => r.type === 'Microsoft.Insights/workbooks');
+    assert.deepEqual(JSON.parse(String((workbook?.properties as Json).serializedData)), JSON.parse(readFileSync(path.join(REPO_ROOT, WORKBOOK), 'utf8')));
     const used = new Set(rules().map((r) => /^\s*(\w+)/.exec(r.doc.query.split('\n').find((l) => /^\w/.test(l.trim()) && !l.trim().startsWith('let')) ?? '')?.[1]));
     for (const u of used) assert.ok(SENTINEL_TABLES.includes(String(u)), `rule reads ${String(u)}, which no workspace function provides`);
   });
