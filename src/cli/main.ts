@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Keep this entry light: `edgeguard scan` must print within a few hundred milliseconds, so the
 // agent (winston, Azure SDK, dockerode) is only loaded by `edgeguard run`.
+import { escapeControl } from '../core/text-escape';
 import { runScan, toolVersion, type CliIO } from './scan';
 
 const HELP = `Usage: edgeguard <command> [options]
@@ -74,7 +75,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(HELP);
       return 2;
     default:
-      process.stderr.write(`edgeguard: unknown command "${command}"\n\n${HELP}`);
+      process.stderr.write(`edgeguard: unknown command "${escapeControl(command)}"\n\n${HELP}`);
       return 2;
   }
 }
@@ -86,7 +87,7 @@ if (require.main === module) {
     },
     (error: unknown) => {
       // Last resort: one line, no stack, no input echoed.
-      process.stderr.write(`edgeguard: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}\n`);
+      process.stderr.write(`edgeguard: ${escapeControl((error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 500))}\n`);
       process.exitCode = 2;
     },
   );

@@ -1,5 +1,6 @@
 import { SEVERITIES, type Severity } from '../rules/finding';
 import type { ScannedFile } from './scan-files';
+import { escapeJsonOutput } from '../core/text-escape';
 
 /** Bump when a field changes meaning or disappears; adding fields does not bump it. */
 export const JSON_FORMAT_VERSION = 1;
@@ -32,5 +33,5 @@ export function formatJson(files: readonly ScannedFile[], toolVersion: string): 
     })),
     summary: { files: files.length, errors: files.filter((f) => f.error).length, findings, bySeverity },
   };
-  return `${JSON.stringify(doc, null, 2)}\n`;
+  return `${escapeJsonOutput(JSON.stringify(doc, null, 2))}\n`;
 }

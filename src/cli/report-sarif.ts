@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { catalogue } from '../rules/catalogue';
 import type { ScannedFile } from './scan-files';
 import { SARIF_LEVEL, SECURITY_SEVERITY } from './severity-style';
+import { escapeJsonOutput } from '../core/text-escape';
 
 function fingerprint(ruleId: string, module: string, path: string): string {
   return createHash('sha256').update(`${ruleId}\u0000${module}\u0000${path}`).digest('hex').slice(0, 32);
@@ -75,7 +76,7 @@ export function formatSarif(files: readonly ScannedFile[], toolVersion: string, 
       },
     ],
   };
-  return `${JSON.stringify(log, null, 2)}\n`;
+  return `${escapeJsonOutput(JSON.stringify(log, null, 2))}\n`;
 }
 
 function pathToFileUri(p: string): string {

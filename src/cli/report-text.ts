@@ -1,3 +1,4 @@
+import { escapeControl } from '../core/text-escape';
 import { SEVERITIES, type Severity } from '../rules/finding';
 import type { ScannedFile } from './scan-files';
 import { BOLD, DIM, RESET, SEVERITY_COLOUR } from './severity-style';
@@ -19,25 +20,37 @@ function summary(counts: Record<Severity, number>): string {
   return `${total} finding${total === 1 ? '' : 's'}${parts.length ? ` (${parts.join(', ')})` : ''}`;
 }
 
-/** Grouped by file, then module; one line per finding, its JSON path under it. */
+/**
+ * Grouped by file, then module; one line per finding, its JSON path under it. Everything that came
+ * from input (file and module names, messages, paths) has its control characters escaped: a module
+ * name must not be able to rewrite a CI log.
+ */
 export function formatText(files: readonly ScannedFile[], options: TextOptions): string {
   const c = (code: string, text: string) => (options.colour ? `${code}${text}${RESET}` : text);
+  const e = escapeControl;
   const out: string[] = [];
   for (const file of files) {
+    const name = e(file.file);
     if (file.error) {
       const where = file.error.line ? `:${file.error.line}:${file.error.column}` : '';
-      out.push(`${c(BOLD, `${file.file}${where}`)}  ${c(SEVERITY_COLOUR.Critical, 'error')} ${file.error.message}`, '');
+      out.push(`${c(BOLD, `${name}${where}`)}  ${c(SEVERITY_COLOUR.Critical, 'error')} ${e(file.error.message)}`, '');
       continue;
     }
-    out.push(`${c(BOLD, file.file)}  ${summary(countBySeverity([file]))}`);
-    const modules = [...new Set(file.findings.map((f) => f.module))].sort((a, b) => a.localeCompare(b));
+    out.push(`${c(BOLD, name)}  ${summary(countBySeverity([file]))}`);
+    const byModule = new Map<string, Array<(typeof file.findings)[number]>>();
+    for (const f of file.findings) {
+      const list = byModule.get(f.module);
+      if (list) list.push(f);
+      else byModule.set(f.module, [f]);
+    }
+    const modules = [...byModule.keys()].sort((a, b) => a.localeCompare(b));
     for (const module of modules) {
-      out.push(`  ${c(BOLD, module)}`);
-      for (const f of file.findings.filter((x) => x.module === module)) {
+      out.push(`  ${c(BOLD, e(module))}`);
+      for (const f of byModule.get(module)!) {
         const sev = c(SEVERITY_COLOUR[f.severity], f.severity.padEnd(8));
-        const where = f.line ? `${file.file}:${f.line}:${f.column}` : file.file;
-        out.push(`    ${sev} ${f.ruleId}  ${f.title}: ${f.message}`);
-        out.push(`    ${' '.repeat(8)} ${c(DIM, `${where}  ${f.path}`)}`);
+        const where = f.line ? `${name}:${f.line}:${f.column}` : name;
+        out.push(`    ${sev} ${f.ruleId}  ${f.title}: ${e(f.message)}`);
+        out.push(`    ${' '.repeat(8)} ${c(DIM, `${where}  ${e(f.path)}`)}`);
         if (options.verbose) out.push(`    ${' '.repeat(8)} ${c(DIM, `fix: ${f.remediation}`)}`);
       }
     }

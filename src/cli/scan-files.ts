@@ -1,5 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { describeReadError, readRegularText } from '../core/safe-read';
 import { analyseDeployment, type Finding } from '../rules/index';
 import { parsePath } from '../rules/json-path';
 import { JsonSyntaxError, parseJsonText } from '../rules/json-text';
@@ -25,7 +25,7 @@ export interface ScannedFile {
 }
 
 /** Larger than any real deployment (IoT Hub caps a configuration at 512 KiB; 32 MiB leaves room for odd files). */
-const MAX_BYTES = 32 * 1024 * 1024;
+export const MAX_MANIFEST_BYTES = 32 * 1024 * 1024;
 
 export function displayPath(file: string, cwd: string): string {
   const rel = path.relative(cwd, path.resolve(cwd, file));
@@ -54,13 +54,11 @@ export function scanFile(file: string, cwd: string, overrides?: RuleOverrides): 
   const absolute = path.resolve(cwd, file);
   let text: string;
   try {
-    const st = statSync(absolute);
-    if (st.isDirectory()) return { file: shown, error: { message: 'is a directory (give files or a glob such as dir/**/*.json)' }, findings: [] };
-    if (st.size > MAX_BYTES) return { file: shown, error: { message: `larger than ${MAX_BYTES} bytes` }, findings: [] };
-    text = readFileSync(absolute, 'utf8');
+    text = readRegularText(absolute, MAX_MANIFEST_BYTES);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return { file: shown, error: { message: code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : `cannot read (${code ?? 'error'})` }, findings: [] };
+    if (code === 'EISDIR') return { file: shown, error: { message: 'is a directory (give files or a glob such as dir/**/*.json)' }, findings: [] };
+    return { file: shown, error: { message: describeReadError(error) }, findings: [] };
   }
   return scanText(shown, text, overrides);
 }

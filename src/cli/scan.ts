@@ -1,12 +1,13 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { describeReadError, readRegularText } from '../core/safe-read';
+import { escapeControl } from '../core/text-escape';
 import { SEVERITIES, severityRank, type Severity } from '../rules/finding';
 import { parseRuleOverridesText, RuleConfigError, type RuleOverrides } from '../rules/overrides';
 import { expandGlob, hasGlob } from '../core/glob';
 import { formatJson } from './report-json';
 import { formatSarif } from './report-sarif';
 import { formatText } from './report-text';
-import { scanFile, type ScannedFile } from './scan-files';
+import { MAX_MANIFEST_BYTES, scanFile, type ScannedFile } from './scan-files';
 import { agentVersion } from '../core/version';
 
 export const EXIT_OK = 0;
@@ -126,12 +127,15 @@ export function parseScanArgs(argv: readonly string[]): ScanArgs {
   return args;
 }
 
+/** Rule settings are a few lines; a megabyte is far beyond any real one. */
+const MAX_RULE_SETTINGS_BYTES = 1024 * 1024;
+
 function loadOverrides(file: string, cwd: string): RuleOverrides {
   let text: string;
   try {
-    text = readFileSync(path.resolve(cwd, file), 'utf8');
+    text = readRegularText(path.resolve(cwd, file), Math.min(MAX_RULE_SETTINGS_BYTES, MAX_MANIFEST_BYTES));
   } catch (error) {
-    throw new UsageError(`--config ${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new UsageError(`--config ${file}: ${describeReadError(error)}`);
   }
   try {
     return parseRuleOverridesText(text);
@@ -145,8 +149,10 @@ export function toolVersion(): string {
   return agentVersion();
 }
 
-/** `edgeguard scan …`: returns the exit code; writes the report and errors through `io`. */
-export function runScan(argv: readonly string[], io: CliIO): number {
+/** `edgeguard scan …`: resolves to the exit code; writes the report and errors through `io`. */
+export async function runScan(argv: readonly string[], io: CliIO): Promise<number> {
+  // Every line to stderr names input (file names, patterns, option values): no control characters.
+  const stderr = (text: string): void => io.stderr(`${escapeControl(text)}\n`);
   let args: ScanArgs;
   let overrides: RuleOverrides | undefined;
   try {
@@ -159,18 +165,21 @@ export function runScan(argv: readonly string[], io: CliIO): number {
     if (args.config) overrides = loadOverrides(args.config, io.cwd);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    io.stderr(`edgeguard scan: ${error.message}\nRun "edgeguard scan --help" for usage.\n`);
+    stderr(`edgeguard scan: ${error.message}`);
+    io.stderr('Run "edgeguard scan --help" for usage.\n');
     return EXIT_USAGE;
   }
 
   const files: string[] = [];
   const unmatched: string[] = [];
+  const incomplete: string[] = [];
   for (const pattern of args.patterns) {
     if (!hasGlob(pattern)) files.push(pattern);
     else {
-      const found = expandGlob(pattern, io.cwd);
-      if (found.length === 0) unmatched.push(pattern);
-      files.push(...found);
+      const found = await expandGlob(pattern, io.cwd);
+      if (found.incomplete) incomplete.push(`${pattern}: ${found.incomplete} (symbolic-link loop or very large tree): the file list is incomplete`);
+      else if (found.files.length === 0) unmatched.push(pattern);
+      files.push(...found.files);
     }
   }
   const seen = new Set<string>();
@@ -183,8 +192,9 @@ export function runScan(argv: readonly string[], io: CliIO): number {
     const minRank = severityRank(args.minSeverity);
     scanned.push({ ...result, findings: result.findings.filter((f) => severityRank(f.severity) <= minRank) });
   }
-  for (const pattern of unmatched) io.stderr(`edgeguard scan: ${pattern}: no file matches\n`);
-  for (const f of scanned) if (f.error) io.stderr(`edgeguard scan: ${f.file}${f.error.line ? `:${f.error.line}:${f.error.column}` : ''}: ${f.error.message}\n`);
+  for (const pattern of unmatched) stderr(`edgeguard scan: ${pattern}: no file matches`);
+  for (const problem of incomplete) stderr(`edgeguard scan: ${problem}`);
+  for (const f of scanned) if (f.error) stderr(`edgeguard scan: ${f.file}${f.error.line ? `:${f.error.line}:${f.error.column}` : ''}: ${f.error.message}`);
 
   const version = toolVersion();
   const colour = args.colour ?? (io.stdoutIsTTY && !io.env.NO_COLOR && !args.output);
@@ -194,12 +204,12 @@ export function runScan(argv: readonly string[], io: CliIO): number {
     try {
       require('node:fs').writeFileSync(path.resolve(io.cwd, args.output), report);
     } catch (error) {
-      io.stderr(`edgeguard scan: --output ${args.output}: cannot write (${(error as NodeJS.ErrnoException).code ?? 'error'})\n`);
+      stderr(`edgeguard scan: --output ${args.output}: cannot write (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
       return EXIT_USAGE;
     }
   } else io.stdout(report);
 
-  if (unmatched.length > 0 || scanned.some((f) => f.error) || scanned.length === 0) return EXIT_USAGE;
+  if (unmatched.length > 0 || incomplete.length > 0 || scanned.some((f) => f.error) || scanned.length === 0) return EXIT_USAGE;
   if (args.failOn) {
     const limit = severityRank(args.failOn);
     if (scanned.some((f) => f.findings.some((x) => severityRank(x.severity) <= limit))) return EXIT_FINDINGS;

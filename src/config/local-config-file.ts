@@ -1,13 +1,18 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { load, YAMLException } from 'js-yaml';
 import type { Logger } from '../core/logger';
+import { readErrorCode, readRegularText, UnsafeFileError } from '../core/safe-read';
+import { bounded, escapeControl } from '../core/text-escape';
+import { loadYaml, YamlError } from '../core/yaml';
 import { CONFIG_KEY } from './settings';
 
 /** Wrapped settings as the twin holds them: `{ name: { value: X } }`. */
 export type WrappedSettings = Record<string, unknown>;
 
 export const DEFAULT_CONFIG_FILES = ['edgeguard.yaml', 'edgeguard.yml', 'edgeguard.json'];
+
+/** A configuration file is a few kilobytes; anything near this is not one. */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 
 export class LocalConfigError extends Error {
   constructor(message: string) {
@@ -48,11 +53,11 @@ export function parseLocalConfig(text: string, where = 'configuration file'): Wr
   try {
     // YAML is a superset of JSON: one parser for both.
     const onlyComments = text.split('\n').every((line) => /^\s*(#.*)?$/.test(line));
-    parsed = onlyComments ? {} : load(text);
+    parsed = onlyComments ? {} : loadYaml(text);
   } catch (error) {
-    if (error instanceof YAMLException) {
-      const at = error.mark ? ` at line ${error.mark.line + 1}, column ${error.mark.column + 1}` : '';
-      throw new LocalConfigError(`${where}: not valid YAML or JSON${at}: ${error.reason}`);
+    if (error instanceof YamlError) {
+      const at = error.line !== undefined ? ` at line ${error.line}, column ${error.column ?? 1}` : '';
+      throw new LocalConfigError(`${where}: not valid YAML or JSON${at}: ${bounded(error.message, 120)}`);
     }
     throw new LocalConfigError(`${where}: cannot be parsed`);
   }
@@ -106,28 +111,32 @@ export class LocalConfigFile {
   /** Reads the file if it changed since the last read; true when the settings changed. */
   reload(): boolean {
     if (!this.file) return false;
+    const shown = escapeControl(this.file);
     let stamp: string;
     try {
       const st = statSync(this.file);
       stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
     } catch (error) {
-      this.report(`${this.file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}); keeping the previous configuration`);
+      this.report(`${shown}: cannot be read (${readErrorCode(error)}); keeping the previous configuration`);
       this.stamp = '';
       return false;
     }
     if (stamp === this.stamp) return false;
     this.stamp = stamp;
     let next: WrappedSettings;
+    let changed: boolean;
     try {
-      next = parseLocalConfig(readFileSync(this.file, 'utf8'), this.file);
+      // Only a regular file, opened without blocking, at most MAX_CONFIG_FILE_BYTES read.
+      next = parseLocalConfig(readRegularText(this.file, MAX_CONFIG_FILE_BYTES), shown);
+      changed = JSON.stringify(next) !== JSON.stringify(this.settings);
     } catch (error) {
-      const reason = error instanceof LocalConfigError ? error.message : `${this.file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
+      const reason =
+        error instanceof LocalConfigError ? error.message : error instanceof UnsafeFileError ? `${shown}: ${error.message}` : `${shown}: cannot be read (${readErrorCode(error)})`;
       this.report(`${reason}; keeping the previous configuration`);
       return false;
     }
     if (this.lastProblem) this.log?.info('configuration file readable again', { file: this.file });
     this.lastProblem = undefined;
-    const changed = JSON.stringify(next) !== JSON.stringify(this.settings);
     this.settings = next;
     if (changed) this.log?.info('configuration file loaded', { file: this.file, settings: Object.keys(next).length });
     return changed;

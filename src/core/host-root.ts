@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { confinedHostPath } from './host-path';
 
 /** EDGEGUARD_HOST_ROOT, else /host when it exists (the module's mount of the host), else /. */
 export function resolveHostRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -7,7 +8,10 @@ export function resolveHostRoot(env: NodeJS.ProcessEnv = process.env): string {
   return existsSync('/host') ? '/host' : '/';
 }
 
-/** A host path (e.g. /etc/passwd) as seen through the host root. */
+/**
+ * A host path (e.g. /etc/passwd) as seen through the host root, confined to it: no `..` and no
+ * symbolic link leads out of the host root (see confinedHostPath). Throws ELOOP on a link loop.
+ */
 export function hostPath(hostRoot: string, hostAbsolutePath: string): string {
-  return path.join(hostRoot, hostAbsolutePath);
+  return confinedHostPath(hostRoot, hostAbsolutePath);
 }

@@ -1,4 +1,5 @@
 import winston from 'winston';
+import { escapeControl } from './text-escape';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type LogDetails = Record<string, unknown>;
@@ -35,7 +36,9 @@ const lineFormat = winston.format.printf((info) => {
     .map(([k, v]) => `${k}=${formatValue(v)}`)
     .join(' ');
   const line = `${timestamp} ${level.toUpperCase().padEnd(5)} [${component ?? 'edgeguard'}] ${String(message)}${details ? ' ' + details : ''}`;
-  return redactSecrets(line);
+  // One entry, one line: control characters from input (a file name, a twin key) are shown as escapes,
+  // so they can neither forge a log line nor drive the terminal of whoever reads `iotedge logs`.
+  return escapeControl(redactSecrets(line));
 });
 
 const ALL_LEVELS: LogLevel[] = ['error', 'warn', 'info', 'debug'];

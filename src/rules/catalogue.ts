@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { load } from 'js-yaml';
+import { loadYaml } from '../core/yaml';
 import { SEVERITIES, type Severity } from './finding';
 import { packagePath } from '../core/package-path';
 
@@ -193,7 +193,7 @@ export function catalogueFile(): string {
 let cached: Catalogue | undefined;
 
 export function catalogue(): Catalogue {
-  cached ??= compileCatalogue(load(readFileSync(catalogueFile(), 'utf8')));
+  cached ??= compileCatalogue(loadYaml(readFileSync(catalogueFile(), 'utf8')));
   return cached;
 }
 

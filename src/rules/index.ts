@@ -15,6 +15,10 @@ export { formatPath, parsePath, type Segment } from './json-path';
 export interface AnalyseOptions {
   /** Suppressions and re-gradings (see parseRuleOverrides). */
   overrides?: RuleOverrides;
+  /** Keep at most this many findings per severity (the module's bound on a hostile manifest); default all. */
+  maxFindingsPerSeverity?: number;
+  /** Told how many findings the limit left out (only called when some were). */
+  onDropped?: (count: number) => void;
 }
 
 export interface DeploymentOptions extends AnalyseOptions {
@@ -43,8 +47,9 @@ export function sortFindings(findings: Finding[]): Finding[] {
 }
 
 function guarded(run: (r: Reporter) => void, options: AnalyseOptions): Finding[] {
-  const r = new Reporter();
+  const r = new Reporter(options.maxFindingsPerSeverity);
   run(r);
+  if (r.dropped > 0) options.onDropped?.(r.dropped);
   return sortFindings(applyOverrides(r.findings, options.overrides));
 }
 

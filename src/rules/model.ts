@@ -1,4 +1,5 @@
 import type { ModuleRole } from './catalogue';
+import { foldKey } from './case-keys';
 import type { Segment } from './json-path';
 
 export type Json = Record<string, unknown>;
@@ -7,13 +8,18 @@ export function isObject(value: unknown): value is Json {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** Docker (Go) and edgeAgent (.NET) read JSON keys case-insensitively; so do the rules. */
+/**
+ * Docker (Go) and edgeAgent (.NET) read JSON keys case-insensitively, and when two spellings of a
+ * key are present the last one in the document wins: so do the rules (M06 reports the ambiguity;
+ * case-keys.ts merges nested objects the way the runtime does).
+ */
 export function getKey(obj: unknown, key: string): { key: string; value: unknown } | undefined {
   if (!isObject(obj)) return undefined;
-  if (Object.prototype.hasOwnProperty.call(obj, key)) return { key, value: obj[key] };
-  const lower = key.toLowerCase();
-  for (const k of Object.keys(obj)) if (k.toLowerCase() === lower) return { key: k, value: obj[k] };
-  return undefined;
+  const folded = foldKey(key);
+  let found: string | undefined;
+  // The length test first: most keys differ in length, and folding is the costly part.
+  for (const k of Object.keys(obj)) if (k.length === key.length && (k === key || foldKey(k) === folded)) found = k;
+  return found === undefined ? undefined : { key: found, value: obj[found] };
 }
 
 /** edgeAgent accepts string booleans. */

@@ -1,4 +1,4 @@
-import { load } from 'js-yaml';
+import { loadYaml, YamlError } from '../core/yaml';
 import { catalogue } from './catalogue';
 import { SEVERITIES, type Finding, type Severity } from './finding';
 
@@ -71,19 +71,37 @@ export function parseRuleOverridesText(text: string): RuleOverrides {
   if (text.trim() === '') return new Map();
   let parsed: unknown;
   try {
-    parsed = load(text);
+    parsed = loadYaml(text);
   } catch (error) {
-    const mark = (error as { mark?: { line?: number; column?: number } }).mark;
-    const where = mark && typeof mark.line === 'number' ? ` at line ${mark.line + 1}, column ${(mark.column ?? 0) + 1}` : '';
-    throw new RuleConfigError(`rule settings are not valid YAML or JSON${where}`);
+    const e = error instanceof YamlError ? error : undefined;
+    const where = e?.line !== undefined ? ` at line ${e.line}, column ${e.column ?? 1}` : '';
+    const aliases = e && /aliases/.test(e.message) ? ' (YAML aliases are not accepted)' : '';
+    throw new RuleConfigError(`rule settings are not valid YAML or JSON${where}${aliases}`);
   }
   return parseRuleOverrides(parsed);
 }
 
-function globMatch(pattern: string, name: string): boolean {
+/**
+ * `*` matches any run of characters. No regex: the pieces between the stars are found left to
+ * right (the leftmost match of each is always the right choice), so the cost is linear in the name
+ * for each piece, whatever the pattern (a pattern like `a*a*a*…b` made a regex backtrack for seconds).
+ */
+export function globMatch(pattern: string, name: string): boolean {
   if (!pattern.includes('*')) return pattern === name;
-  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
-  return re.test(name);
+  const pieces = pattern.split('*');
+  const first = pieces[0]!;
+  const last = pieces[pieces.length - 1]!;
+  if (name.length < first.length + last.length || !name.startsWith(first) || !name.endsWith(last)) return false;
+  let at = first.length;
+  const end = name.length - last.length;
+  for (let i = 1; i < pieces.length - 1; i++) {
+    const piece = pieces[i]!;
+    if (piece === '') continue;
+    const found = name.indexOf(piece, at);
+    if (found < 0 || found + piece.length > end) return false;
+    at = found + piece.length;
+  }
+  return true;
 }
 
 /** Module-specific overrides win over general ones; among equals, the last listed wins. */

@@ -1,3 +1,4 @@
+import { escapeJsonOutput } from '../core/text-escape';
 import type { OutgoingMessage, Transport } from '../core/transport';
 
 /**
@@ -12,7 +13,9 @@ export class StdoutTransport implements Transport {
   send(message: OutgoingMessage): Promise<void> {
     return new Promise((resolve, reject) => {
       try {
-        this.stream.write(`${message.body}\n`, (err) => (err ? reject(err) : resolve()));
+        // Same JSON value; DEL, C1 and bidi characters from input (command lines, names) written as
+        // \u escapes so the terminal showing `edgeguard run` does not act on them.
+        this.stream.write(`${escapeJsonOutput(message.body)}\n`, (err) => (err ? reject(err) : resolve()));
       } catch (err) {
         reject(err instanceof Error ? err : new Error(String(err)));
       }

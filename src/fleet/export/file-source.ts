@@ -1,4 +1,9 @@
-import { constants, promises as fs } from 'node:fs';
+import { close, read } from 'node:fs';
+import { promisify } from 'node:util';
+import { describeReadError, openRegularFile } from '../../core/safe-read';
+
+const readAsync = promisify(read);
+const closeAsync = promisify(close);
 
 /** A clear, one-line reason why an export file (or a part of it) cannot be read. */
 export class ExportReadError extends Error {
@@ -15,9 +20,10 @@ export class ExportReadError extends Error {
 const CHUNK = 256 * 1024;
 
 /**
- * Sequential reads from a regular file, buffering no more than the caller asks for. Opened with
- * O_NONBLOCK so that a FIFO or device given by mistake (or by an attacker) is refused instead of
- * blocking the reader; symlink loops and missing files come back as ExportReadError.
+ * Sequential reads from a regular file, buffering no more than the caller asks for. Opened by the
+ * project's safe reader (src/core/safe-read: O_NONBLOCK, fstat on the descriptor), so a FIFO or device
+ * given by mistake (or by an attacker) is refused instead of blocking the reader; symlink loops and
+ * missing files come back as ExportReadError.
  */
 export class FileSource {
   private buffer = Buffer.alloc(0);
@@ -26,24 +32,14 @@ export class FileSource {
   /** File offset of buffer[start]. */
   private offset = 0;
 
-  private constructor(private readonly handle: fs.FileHandle) {}
+  private constructor(private readonly fd: number) {}
 
   static async open(file: string): Promise<FileSource> {
-    let handle: fs.FileHandle;
     try {
-      handle = await fs.open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+      return new FileSource(openRegularFile(file).fd);
     } catch (error) {
-      throw new ExportReadError(openErrorText(error));
+      throw new ExportReadError(describeReadError(error));
     }
-    try {
-      const st = await handle.stat();
-      if (st.isDirectory()) throw new ExportReadError('is a directory');
-      if (!st.isFile()) throw new ExportReadError('not a regular file (FIFO, socket or device): refused');
-    } catch (error) {
-      await handle.close();
-      throw error;
-    }
-    return new FileSource(handle);
   }
 
   /** Bytes read so far that the caller has consumed. */
@@ -64,7 +60,7 @@ export class FileSource {
       }
       const want = Math.max(CHUNK, n - this.available);
       const chunk = Buffer.allocUnsafe(want);
-      const { bytesRead } = await this.handle.read(chunk, 0, want, null);
+      const { bytesRead } = await readAsync(this.fd, chunk, 0, want, null);
       if (bytesRead === 0) this.eof = true;
       else this.buffer = this.buffer.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([this.buffer, chunk.subarray(0, bytesRead)]);
     }
@@ -86,21 +82,6 @@ export class FileSource {
   }
 
   async close(): Promise<void> {
-    await this.handle.close();
-  }
-}
-
-function openErrorText(error: unknown): string {
-  switch ((error as NodeJS.ErrnoException).code) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EACCES':
-      return 'permission denied';
-    case 'ELOOP':
-      return 'too many levels of symbolic links';
-    case 'EISDIR':
-      return 'is a directory';
-    default:
-      return `cannot open (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
+    await closeAsync(this.fd);
   }
 }

@@ -2,6 +2,7 @@ import { catalogue } from '../catalogue';
 import type { ModuleSpec } from '../model';
 import type { Reporter } from '../reporter';
 import { isPlaceholder } from './secrets';
+import { echoBare } from '../echo';
 
 export interface ImageRef {
   /** Registry host when the reference names one (has a dot or a port, or is localhost). */
@@ -41,26 +42,26 @@ export function checkImage(r: Reporter, spec: ModuleSpec, registryAddresses?: re
   const lastName = ref.repository.split('/').pop() ?? '';
 
   if (!tagUnknown) {
-    if (!ref.digest && (ref.tag === undefined || ref.tag === 'latest')) r.add('I01', spec.name, path, `Image ${value.trim()} runs ${ref.tag ? 'the mutable :latest tag' : 'with no tag (:latest)'}.`);
-    if (!ref.digest?.toLowerCase().startsWith('sha256:')) r.add('I02', spec.name, path, `Image ${value.trim()} is not pinned by digest.`);
+    if (!ref.digest && (ref.tag === undefined || ref.tag === 'latest')) r.add('I01', spec.name, path, `Image ${echoBare(value)} runs ${ref.tag ? 'the mutable :latest tag' : 'with no tag (:latest)'}.`);
+    if (!ref.digest?.toLowerCase().startsWith('sha256:')) r.add('I02', spec.name, path, `Image ${echoBare(value)} is not pinned by digest.`);
   }
-  if (/debug/i.test(lastName) || (!tagUnknown && /debug/i.test(ref.tag ?? ''))) r.add('I04', spec.name, path, `Image ${value.trim()} looks like a debug build.`);
+  if (/debug/i.test(lastName) || (!tagUnknown && /debug/i.test(ref.tag ?? ''))) r.add('I04', spec.name, path, `Image ${echoBare(value)} looks like a debug build.`);
 
   const isRuntime = lastName === cat.images.runtimeAgent || lastName === cat.images.runtimeHub;
   if (isRuntime && !tagUnknown && ref.tag) {
     const m = VERSION.exec(ref.tag);
     if (m) {
       const [major, minor] = [Number(m[1]), Number(m[2])];
-      if (m[3] === undefined) r.add('I03', spec.name, path, `Runtime image ${lastName} uses the rolling tag ${ref.tag}.`);
+      if (m[3] === undefined) r.add('I03', spec.name, path, `Runtime image ${echoBare(lastName, 60)} uses the rolling tag ${echoBare(ref.tag, 40)}.`);
       const [bMajor, bMinor] = cat.images.unsupportedBelow.split('.').map(Number) as [number, number];
       const majorMinor = `${major}.${minor}`;
-      if (major < bMajor || (major === bMajor && minor < bMinor)) r.add('I05', spec.name, path, `Runtime image ${lastName}:${ref.tag} is IoT Edge ${majorMinor}, no longer supported.`);
-      else if (cat.images.endOfLife.includes(majorMinor)) r.add('I05', spec.name, path, `Runtime image ${lastName}:${ref.tag} is IoT Edge ${majorMinor}, past its end of life.`, 'Medium');
+      if (major < bMajor || (major === bMajor && minor < bMinor)) r.add('I05', spec.name, path, `Runtime image ${echoBare(`${lastName}:${ref.tag}`, 100)} is IoT Edge ${majorMinor}, no longer supported.`);
+      else if (cat.images.endOfLife.includes(majorMinor)) r.add('I05', spec.name, path, `Runtime image ${echoBare(`${lastName}:${ref.tag}`, 100)} is IoT Edge ${majorMinor}, past its end of life.`, 'Medium');
     }
   }
 
   if (registryAddresses && ref.registry && !cat.images.publicRegistries.has(ref.registry)) {
     const known = registryAddresses.some((a) => a.trim().toLowerCase().replace(/^https?:\/\//, '').replace(/\/.*$/, '') === ref.registry);
-    if (!known) r.add('I06', spec.name, path, `Image registry ${ref.registry} is not listed in registryCredentials.`);
+    if (!known) r.add('I06', spec.name, path, `Image registry ${echoBare(ref.registry, 100)} is not listed in registryCredentials.`);
   }
 }

@@ -1,6 +1,7 @@
 import { catalogue } from '../catalogue';
 import { getKey, hasTemplatePlaceholder, isObject, isTrue, type ModuleSpec, type MountSpec } from '../model';
 import type { Reporter } from '../reporter';
+import { echoBare, echoValue } from '../echo';
 
 function hostConfig(spec: ModuleSpec): unknown {
   return getKey(spec.create, 'HostConfig')?.value;
@@ -32,18 +33,18 @@ function checkMount(r: Reporter, spec: ModuleSpec, m: MountSpec): void {
   const source = cleanHostPath(m.source);
   const base = source.slice(source.lastIndexOf('/') + 1);
   if (cat.paths.runtimeSockets.includes(base)) {
-    r.add('C09', spec.name, m.path, `The container-runtime socket ${source} is mounted into the module: full control of the host.`);
+    r.add('C09', spec.name, m.path, `The container-runtime socket ${echoBare(source)} is mounted into the module: full control of the host.`);
     return;
   }
   if (cat.paths.iotedgeControl.some((p) => isUnder(source, p))) {
     const expected = cat.paths.iotedgeExpected.some((e) => e.source.test(source) && e.roles.includes(spec.role));
-    if (!expected) r.add('C10', spec.name, m.path, `IoT Edge control or identity path ${source} is mounted into the module.`);
+    if (!expected) r.add('C10', spec.name, m.path, `IoT Edge control or identity path ${echoBare(source)} is mounted into the module.`);
     return;
   }
   if (m.readOnly && cat.paths.benignReadOnly.some((p) => isUnder(source, p))) return;
   const sensitive = source === '/' || cat.paths.sensitive.some((p) => isUnder(source, p));
   if (sensitive) {
-    r.add('C11', spec.name, m.path, `Host path ${source} is mounted ${m.readOnly ? 'read-only' : 'writable'}.`, m.readOnly ? 'Medium' : 'High');
+    r.add('C11', spec.name, m.path, `Host path ${echoBare(source)} is mounted ${m.readOnly ? 'read-only' : 'writable'}.`, m.readOnly ? 'Medium' : 'High');
   }
 }
 
@@ -62,8 +63,8 @@ export function checkIsolation(r: Reporter, spec: ModuleSpec): void {
     capAdd.value.forEach((c, i) => {
       if (typeof c !== 'string' || hasTemplatePlaceholder(c)) return;
       const cap = normaliseCapability(c);
-      if (cat.capabilities.dangerous.has(cap)) r.add('C02', spec.name, at(capAdd.key, i), `Capability ${cap} is added.`);
-      else if (!cat.capabilities.dockerDefault.has(cap)) r.add('C03', spec.name, at(capAdd.key, i), `Capability ${cap} is added beyond Docker's default set.`);
+      if (cat.capabilities.dangerous.has(cap)) r.add('C02', spec.name, at(capAdd.key, i), `Capability ${echoBare(cap, 40)} is added.`);
+      else if (!cat.capabilities.dockerDefault.has(cap)) r.add('C03', spec.name, at(capAdd.key, i), `Capability ${echoBare(cap, 40)} is added beyond Docker's default set.`);
     });
   }
 
@@ -103,7 +104,7 @@ export function checkIsolation(r: Reporter, spec: ModuleSpec): void {
       const hostPath = isObject(d) ? getKey(d, 'PathOnHost')?.value : typeof d === 'string' ? d.split(':')[0] : undefined;
       if (typeof hostPath !== 'string' || hasTemplatePlaceholder(hostPath)) return;
       const raw = cat.devices.raw.some((p) => p.test(hostPath));
-      r.add('C15', spec.name, at(devices.key, i), `Host device ${hostPath} is mapped into the module${raw ? ' (raw storage or memory device)' : ''}.`, raw ? 'Medium' : undefined);
+      r.add('C15', spec.name, at(devices.key, i), `Host device ${echoBare(hostPath)} is mapped into the module${raw ? ' (raw storage or memory device)' : ''}.`, raw ? 'Medium' : undefined);
     });
   }
   const cgroupRules = getKey(hc, 'DeviceCgroupRules');
@@ -111,26 +112,26 @@ export function checkIsolation(r: Reporter, spec: ModuleSpec): void {
     cgroupRules.value.forEach((rule, i) => {
       if (typeof rule !== 'string') return;
       const wildcard = cat.devices.wildcardCgroupRule.test(rule.trim());
-      r.add('C15', spec.name, at(cgroupRules.key, i), `Device cgroup rule "${rule.trim()}" lets the module use host devices${wildcard ? ' of every major and minor number' : ''}.`, wildcard ? 'Medium' : undefined);
+      r.add('C15', spec.name, at(cgroupRules.key, i), `Device cgroup rule ${echoValue(rule, 60)} lets the module use host devices${wildcard ? ' of every major and minor number' : ''}.`, wildcard ? 'Medium' : undefined);
     });
   }
 
   for (const m of spec.mounts) {
     if (m.propagation === 'shared' || m.propagation === 'rshared') {
-      r.add('C16', spec.name, m.path, `Mount of ${m.source} uses ${m.propagation} propagation: mounts made in the container reach the host.`);
+      r.add('C16', spec.name, m.path, `Mount of ${echoBare(m.source)} uses ${echoBare(m.propagation, 20)} propagation: mounts made in the container reach the host.`);
     }
   }
 
   const user = getKey(spec.create, 'User');
   if (user && typeof user.value === 'string') {
     const u = user.value.trim().toLowerCase();
-    if (u === 'root' || u === '0' || u.startsWith('0:') || u.startsWith('root:')) r.add('C17', spec.name, spec.at(user.key), `User is set to ${user.value.trim()}: the module explicitly runs as root.`);
+    if (u === 'root' || u === '0' || u.startsWith('0:') || u.startsWith('root:')) r.add('C17', spec.name, spec.at(user.key), `User is set to ${echoBare(user.value, 40)}: the module explicitly runs as root.`);
   }
 
   const sysctls = getKey(hc, 'Sysctls');
   if (sysctls && isObject(sysctls.value)) {
     for (const name of Object.keys(sysctls.value)) {
-      if (!cat.sysctls.namespacedSafe.has(name)) r.add('C18', spec.name, at(sysctls.key, name), `Sysctl ${name} is outside the namespaced-safe set.`);
+      if (!cat.sysctls.namespacedSafe.has(name)) r.add('C18', spec.name, at(sysctls.key, name), `Sysctl ${echoBare(name, 80)} is outside the namespaced-safe set.`);
     }
   }
 

@@ -1,6 +1,7 @@
 import { catalogue } from '../catalogue';
 import { getKey, hasTemplatePlaceholder, isObject, isTrue, type ModuleSpec } from '../model';
 import type { Reporter } from '../reporter';
+import { echoBare } from '../echo';
 
 /** "8883" -> "8883/tcp"; "53/udp" stays. */
 function portKey(port: string): string {
@@ -28,18 +29,18 @@ export function checkNetwork(r: Reporter, spec: ModuleSpec): void {
         if (hasTemplatePlaceholder(ip)) return;
         if (ip === '' || ip === '0.0.0.0' || ip === '::' || ip === '[::]') {
           const hubPort = spec.role === 'edgeHub' && cat.ports.edgeHub.has(key);
-          r.add('N01', spec.name, [...portPath, i], `Container port ${key} is published on every host interface${hubPort ? " (edgeHub's own protocol port, expected when downstream devices connect)" : ''}.`, hubPort ? 'Info' : undefined);
+          r.add('N01', spec.name, [...portPath, i], `Container port ${echoBare(key, 40)} is published on every host interface${hubPort ? " (edgeHub's own protocol port, expected when downstream devices connect)" : ''}.`, hubPort ? 'Info' : undefined);
         }
         const hostPort = getKey(b, 'HostPort')?.value;
         const hp = typeof hostPort === 'number' ? hostPort : typeof hostPort === 'string' && /^\d+$/.test(hostPort.trim()) ? Number(hostPort) : NaN;
         if (hp > 0 && hp < 1024) r.add('N02', spec.name, [...portPath, i], `Host port ${hp} (below 1024) is published.`);
       });
       if (cat.ports.ssh.has(key)) {
-        r.add('N04', spec.name, portPath, `SSH port ${key} is published.`);
+        r.add('N04', spec.name, portPath, `SSH port ${echoBare(key, 40)} is published.`);
         reported.add(`N04 ${key}`);
       }
       if (cat.ports.debug.has(key)) {
-        r.add('N05', spec.name, portPath, `Debugger port ${key} is published.`);
+        r.add('N05', spec.name, portPath, `Debugger port ${echoBare(key, 40)} is published.`);
         reported.add(`N05 ${key}`);
       }
     }
@@ -52,8 +53,8 @@ export function checkNetwork(r: Reporter, spec: ModuleSpec): void {
   if (exposed && isObject(exposed.value)) {
     for (const port of Object.keys(exposed.value)) {
       const key = portKey(port);
-      if (cat.ports.ssh.has(key) && !reported.has(`N04 ${key}`)) r.add('N04', spec.name, spec.at(exposed.key, port), `SSH port ${key} is exposed.`);
-      if (cat.ports.debug.has(key) && !reported.has(`N05 ${key}`)) r.add('N05', spec.name, spec.at(exposed.key, port), `Debugger port ${key} is exposed.`);
+      if (cat.ports.ssh.has(key) && !reported.has(`N04 ${key}`)) r.add('N04', spec.name, spec.at(exposed.key, port), `SSH port ${echoBare(key, 40)} is exposed.`);
+      if (cat.ports.debug.has(key) && !reported.has(`N05 ${key}`)) r.add('N05', spec.name, spec.at(exposed.key, port), `Debugger port ${echoBare(key, 40)} is exposed.`);
     }
   }
 

@@ -1,5 +1,6 @@
 import { getKey, hasTemplatePlaceholder, isObject, isTrue, type ModuleSpec } from '../model';
 import type { Reporter } from '../reporter';
+import { echoBare } from '../echo';
 
 function positive(value: unknown): boolean {
   const n = typeof value === 'string' ? Number(value) : value;
@@ -38,7 +39,7 @@ export function checkResources(r: Reporter, spec: ModuleSpec): void {
       const hasSize = getKey(config, 'max-size') !== undefined;
       const hasFiles = getKey(config, 'max-file') !== undefined;
       if (!hasSize || !hasFiles) {
-        r.add('R05', spec.name, at(logConfig.key), `Log driver ${driver || '(daemon default)'} without ${!hasSize && !hasFiles ? 'max-size and max-file' : !hasSize ? 'max-size' : 'max-file'}: the daemon default may cover it, otherwise logs grow unbounded.`);
+        r.add('R05', spec.name, at(logConfig.key), `Log driver ${driver ? echoBare(driver, 40) : '(daemon default)'} without ${!hasSize && !hasFiles ? 'max-size and max-file' : !hasSize ? 'max-size' : 'max-file'}: the daemon default may cover it, otherwise logs grow unbounded.`);
       }
     }
   }

@@ -2,6 +2,7 @@ import { catalogue } from '../catalogue';
 import type { Segment } from '../json-path';
 import { findEnv, getKey, hasTemplatePlaceholder, isFalse, isObject, isTrue, type ModuleSpec } from '../model';
 import type { Reporter } from '../reporter';
+import { echoBare, echoName } from '../echo';
 
 function isUnder(path: string, root: string): boolean {
   const r = root.replace(/\/+$/, '') || '/';
@@ -20,7 +21,7 @@ function publishedPorts(spec: ModuleSpec): Set<string> {
 export function checkRuntimeModule(r: Reporter, spec: ModuleSpec, downstreamExpected?: boolean): void {
   const cat = catalogue();
   const experimental = findEnv(spec, 'experimentalfeatures:enabled');
-  if (experimental && isTrue(experimental.value)) r.add('H03', spec.name, experimental.path, `${experimental.name} is true: experimental features are on.`);
+  if (experimental && isTrue(experimental.value)) r.add('H03', spec.name, experimental.path, `${echoName(experimental.name) ?? 'An experimental-features setting'} is true: experimental features are on.`);
   if (spec.role === 'module') return;
 
   if (spec.role === 'edgeHub') {
@@ -33,7 +34,7 @@ export function checkRuntimeModule(r: Reporter, spec: ModuleSpec, downstreamExpe
     if (auth?.value?.trim().toLowerCase() === 'cloud') r.add('H02', spec.name, auth.path, 'AuthenticationMode is Cloud: clients cannot authenticate while the device is offline.');
     for (const key of ['encrypttwinstore', 'usepersistentstorage']) {
       const e = findEnv(spec, key);
-      if (e && isFalse(e.value)) r.add('H09', spec.name, e.path, `${e.name} is false.`);
+      if (e && isFalse(e.value)) r.add('H09', spec.name, e.path, `${echoName(e.name) ?? 'A store-protection setting'} is false.`);
     }
     if (downstreamExpected === false) {
       const published = publishedPorts(spec);
@@ -45,7 +46,7 @@ export function checkRuntimeModule(r: Reporter, spec: ModuleSpec, downstreamExpe
           const hcKey = getKey(spec.create, 'HostConfig')?.key ?? 'HostConfig';
           const pbKey = getKey(getKey(spec.create, 'HostConfig')?.value, 'PortBindings')?.key ?? 'PortBindings';
           const portName = Object.keys(getKey(getKey(spec.create, 'HostConfig')?.value, 'PortBindings')?.value as object).find((p) => (p.includes('/') ? p.toLowerCase() : `${p}/tcp`) === port) ?? port;
-          r.add('H04', spec.name, spec.at(hcKey, pbKey, portName), `The ${head.head} protocol head is enabled and its port ${port} published, but no route or broker setting shows a downstream device using it.`);
+          r.add('H04', spec.name, spec.at(hcKey, pbKey, portName), `The ${head.head} protocol head is enabled and its port ${echoBare(port, 40)} published, but no route or broker setting shows a downstream device using it.`);
         }
       }
     }
@@ -57,15 +58,15 @@ export function checkRuntimeModule(r: Reporter, spec: ModuleSpec, downstreamExpe
     const persisted = spec.mounts.some((m) => m.target && m.kind !== 'other' && isUnder(folder, m.target));
     if (!persisted) {
       const where: Segment[] = storage ? storage.path : spec.at(getKey(spec.create, 'HostConfig')?.key ?? 'HostConfig');
-      r.add('H05', spec.name, where, `${spec.name} stores its state in ${folder}${storage ? '' : ' (default)'}, which is not on a host mount or volume: it is lost when the container is recreated.`);
+      r.add('H05', spec.name, where, `${echoName(spec.name) ?? 'The module'} stores its state in ${echoBare(folder)}${storage ? '' : ' (default)'}, which is not on a host mount or volume: it is lost when the container is recreated.`);
     }
   }
 
   const level = findEnv(spec, 'runtimeloglevel');
-  if (level?.value && cat.runtime.verboseLogLevels.includes(level.value.trim().toLowerCase())) r.add('H06', spec.name, level.path, `RuntimeLogLevel is ${level.value.trim()}.`);
+  if (level?.value && cat.runtime.verboseLogLevels.includes(level.value.trim().toLowerCase())) r.add('H06', spec.name, level.path, `RuntimeLogLevel is ${echoBare(level.value, 40)}.`);
   for (const key of ['enablesdkdebuglogs', 'enableroutinglogging']) {
     const e = findEnv(spec, key);
-    if (e && isTrue(e.value)) r.add('H06', spec.name, e.path, `${e.name} is true.`);
+    if (e && isTrue(e.value)) r.add('H06', spec.name, e.path, `${echoName(e.name) ?? 'A debug-logging setting'} is true.`);
   }
 }
 
@@ -78,5 +79,5 @@ export function checkUpstreamProtocol(r: Reporter, agent: ModuleSpec | undefined
   if ((a && a.value === undefined) || (h && h.value === undefined) || hasTemplatePlaceholder(a?.value) || hasTemplatePlaceholder(h?.value)) return;
   const av = (a?.value ?? 'Amqp').trim();
   const hv = (h?.value ?? 'Amqp').trim();
-  if (av.toLowerCase() !== hv.toLowerCase()) r.add('H10', hub.name, (h ?? a)!.path, `UpstreamProtocol differs: edgeAgent ${av}${a ? '' : ' (default)'}, edgeHub ${hv}${h ? '' : ' (default)'}.`);
+  if (av.toLowerCase() !== hv.toLowerCase()) r.add('H10', hub.name, (h ?? a)!.path, `UpstreamProtocol differs: edgeAgent ${echoBare(av, 40)}${a ? '' : ' (default)'}, edgeHub ${echoBare(hv, 40)}${h ? '' : ' (default)'}.`);
 }

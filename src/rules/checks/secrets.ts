@@ -3,6 +3,7 @@ import { SEVERITIES, type Severity } from '../finding';
 import type { Segment } from '../json-path';
 import { findEnv, type ModuleSpec } from '../model';
 import type { Reporter } from '../reporter';
+import { echoName } from '../echo';
 
 /** Substituted at deployment time (`${VAR}`, `$VAR`, `#{x}#`, `<x>`, `__X__`…): never a secret, never a finding. */
 export function isPlaceholder(value: string): boolean {
@@ -62,21 +63,33 @@ export interface StringContext {
   where: string;
 }
 
+/**
+ * `Env entry NAME`, or, when the name is no plain identifier (an Env entry without `=` is all
+ * "name": it may be a URL with a password), `Env entry #3` by position: never the text itself.
+ */
+function describeName(kind: string, name: string, path: readonly Segment[]): string {
+  const shown = echoName(name);
+  if (shown) return `${kind} ${shown}`;
+  const last = path[path.length - 1];
+  return typeof last === 'number' ? `${kind} #${last + 1}` : `${/^[aeiou]/i.test(kind) ? 'an' : 'a'} ${kind} whose name is not shown`;
+}
+
 /** `NAME=value` entries and env values get their name; other strings their key. */
 export function contextOf(text: string, path: readonly Segment[], inEnvList: boolean): StringContext {
   const last = path[path.length - 1];
   if (inEnvList) {
     const eq = text.indexOf('=');
     const name = eq < 0 ? text : text.slice(0, eq);
-    return { name, value: eq < 0 ? '' : text.slice(eq + 1), where: `Env entry ${name}` };
+    return { name, value: eq < 0 ? '' : text.slice(eq + 1), where: describeName('Env entry', name, path) };
   }
   if (last === 'value' && path.length >= 3 && path[path.length - 3] === 'env' && typeof path[path.length - 2] === 'string') {
     const name = path[path.length - 2] as string;
-    return { name, value: text, where: `env ${name}` };
+    return { name, value: text, where: describeName('env', name, path) };
   }
-  if (typeof last === 'string') return { name: last, value: text, where: `property ${last}` };
+  if (typeof last === 'string') return { name: last, value: text, where: describeName('property', last, path) };
   const parent = path[path.length - 2];
-  return { name: typeof parent === 'string' ? parent : undefined, value: text, where: typeof parent === 'string' ? `an entry of ${parent}` : 'a string value' };
+  const parentName = typeof parent === 'string' ? echoName(parent) : undefined;
+  return { name: typeof parent === 'string' ? parent : undefined, value: text, where: parentName ? `an entry of ${parentName}` : 'a string value' };
 }
 
 /** S02 and S04 on one string value. */
@@ -121,15 +134,15 @@ export function checkEnvSecrets(r: Reporter, spec: ModuleSpec): void {
   for (const e of spec.env) {
     if (!isSecretName(e.name) || !literal(e.value)) continue;
     if (r.has('S02', spec.name, e.path) || r.has('S06', spec.name, e.path)) continue;
-    reportSecret(r, 'S03', spec.role, spec.name, e.path, `${e.path.includes('env') ? 'env' : 'Env entry'} ${e.name} has a literal value.`);
+    reportSecret(r, 'S03', spec.role, spec.name, e.path, `${describeName(e.path.includes('env') ? 'env' : 'Env entry', e.name, e.path)} has a literal value.`);
   }
   if (spec.role === 'edgeHub') {
     const cs = findEnv(spec, 'iothubconnectionstring');
-    if (cs && cs.value !== undefined && cs.value.trim() !== '') r.add('S05', spec.name, cs.path, `edgeHub env ${cs.name} is set: edgeHub must get its identity from the security daemon.`);
+    if (cs && cs.value !== undefined && cs.value.trim() !== '') r.add('S05', spec.name, cs.path, `edgeHub env ${echoName(cs.name) ?? 'IotHubConnectionString'} is set: edgeHub must get its identity from the security daemon.`);
   }
 }
 
 /** S01: registry passwords in `runtime.settings.registryCredentials`. */
 export function checkRegistryPassword(r: Reporter, module: string, name: string, password: unknown, path: Segment[]): void {
-  if (typeof password === 'string' && literal(password)) r.add('S01', module, path, `registryCredentials ${name} has its password in clear.`);
+  if (typeof password === 'string' && literal(password)) r.add('S01', module, path, `registryCredentials ${echoName(name) ?? 'entry'} has its password in clear.`);
 }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SettingDefinition } from '../../config/settings';
 import { createEvent } from '../../core/event';
@@ -7,6 +6,7 @@ import { kernelModulePayload, parseProcModules, type KernelModule } from './kern
 import { resolveProcRoot } from './common/process-info';
 import { rateLimitedWarning } from '../../core/rate-limited-log';
 import { defineEventType } from '../../core/event-types';
+import { readRegularPrefix } from '../../core/safe-read';
 
 export const KERNEL_MODULES = defineEventType({ name: 'KernelModules', category: 'Periodic', defaultPriority: 'Low', schema: 'own' });
 export const KERNEL_MODULE_LOAD = defineEventType({ name: 'KernelModuleLoad', category: 'Triggered', defaultPriority: 'High', schema: 'own' });
@@ -41,8 +41,7 @@ export const kernelModulesSource: SourceDefinition = {
     const read = (): KernelModule[] | undefined => {
       let text: string;
       try {
-        const buf = readFileSync(file);
-        text = buf.subarray(0, MAX_MODULES_FILE_BYTES).toString('latin1');
+        text = readRegularPrefix(file, MAX_MODULES_FILE_BYTES).toString('latin1');
       } catch (err) {
         warn('kernel module list not readable', { file, error: err });
         return undefined;
@@ -52,7 +51,7 @@ export const kernelModulesSource: SourceDefinition = {
       return parsed.modules;
     };
     try {
-      readFileSync(file);
+      readRegularPrefix(file, MAX_MODULES_FILE_BYTES);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       throw new SourceUnavailableError(

@@ -1,6 +1,8 @@
 import type { SettingDefinition } from '../../config/settings';
+import path from 'node:path';
 import { createEvent, type PayloadItem } from '../../core/event';
 import { hostPath } from '../../core/host-root';
+import { UnsafeFileError } from '../../core/safe-read';
 import type { Source, SourceContext, SourceDefinition, SourceStatus } from '../source';
 import { LocalAccountNames } from './accounts/account-files';
 import { CursorStore, markAt, readNew, readRange, type CursorMap, type FileCursor, type ReadChunk } from './login/file-cursor';
@@ -65,6 +67,20 @@ interface FollowedFile {
   file: string;
 }
 
+/** Why a followed file cannot be read: the safe reader's sentence (a FIFO, a device…), else the errno code. */
+function readProblem(err: unknown): string {
+  return err instanceof UnsafeFileError ? err.message : errorCode(err);
+}
+
+/** The followed file's path under the host root, confined to it (no `..` or symbolic link out of it). */
+function followedPath(hostRoot: string, hostFile: string): string {
+  try {
+    return hostPath(hostRoot, hostFile);
+  } catch {
+    // A link loop: a path that fails the same way when read, reported by poll().
+    return path.join(hostRoot, path.posix.resolve('/', hostFile));
+  }
+}
 
 /** A key for "warn once": the same incomplete record is seen on every poll until it is completed. */
 function onceKey(...parts: Array<string | number>): string {
@@ -93,7 +109,7 @@ class LoginCollector implements Source {
       ['btmp', c.string('loginBtmpFile')],
       ...c.stringList('loginAuthLogFiles').map((f): [FileKind, string] => ['authlog', f]),
     ];
-    this.files = candidates.filter(([, f]) => f !== '').map(([kind, hostFile]) => ({ kind, hostFile, file: hostPath(ctx.hostRoot, hostFile) }));
+    this.files = candidates.filter(([, f]) => f !== '').map(([kind, hostFile]) => ({ kind, hostFile, file: followedPath(ctx.hostRoot, hostFile) }));
     this.store = new CursorStore(ctx.stateDir, 'login-cursors.json');
     this.procRoot = resolveProcRoot(ctx.hostRoot);
     this.redactUnknown = c.boolean('loginRedactUnknownUserNames');
@@ -132,7 +148,7 @@ class LoginCollector implements Source {
       return { ino: stat.ino, offset: stat.size - (stat.size % recordSize), recordSize };
     } catch (err) {
       // Unreadable now: treat as not yet seen; poll() reports the reason in the status.
-      this.ctx.log.warn('login file not readable', { file: f.hostFile, error: errorCode(err) });
+      this.ctx.log.warn('login file not readable', { file: f.hostFile, error: readProblem(err) });
       return { ino: 0, offset: 0 };
     }
   }
@@ -147,6 +163,8 @@ class LoginCollector implements Source {
     try {
       for (const f of this.files) {
         try {
+          // Resolved on every poll: a symbolic link on the host may change.
+          f.file = hostPath(this.ctx.hostRoot, f.hostFile);
           const before = this.cursors[f.hostFile] ?? { ino: 0, offset: 0 };
           const result = readNew(f.file, before, MAX_BYTES_PER_POLL);
           if (!result.stat) {
@@ -165,7 +183,7 @@ class LoginCollector implements Source {
           }
           this.cursors[f.hostFile] = this.withMarkIfReadable(f, cursor);
         } catch (err) {
-          const code = errorCode(err);
+          const code = readProblem(err);
           problems.push(`${f.hostFile}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code}`);
           const key = onceKey('read', f.hostFile, code);
           if (!this.warned.has(key)) {

@@ -13,6 +13,7 @@ import {
   readHostName,
   readOsRelease,
   readSmall,
+  readSmallHost,
   rootDeviceFromMountinfo,
 } from './system-readers';
 import { defineEventType } from '../../core/event-types';
@@ -103,7 +104,7 @@ export function collectSystemFacts(hostRoot: string, containerRuntime: string | 
 
 /** /sys is usually not under a bind mount of the host's /; the kernel's own view is the same from the container. */
 function readSys(file: string, hostRoot: string): string | undefined {
-  return readSmall(path.join(hostRoot, file)) ?? readSmall(file);
+  return readSmallHost(hostRoot, file) ?? readSmall(file);
 }
 
 class SystemInformationSource implements Source {

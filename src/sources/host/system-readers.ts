@@ -1,29 +1,30 @@
-import { closeSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { hostPath } from '../../core/host-root';
+import { readRegularPrefix } from '../../core/safe-read';
 
 /**
  * Readers of the host facts SystemInformation reports. Each takes its root (host root or proc root)
  * so tests can use a prepared tree; garbage or a missing file gives undefined, never an exception.
  */
 
-/** Text of a small file, or undefined. Capped: a hostile file (or /dev/zero) must not eat memory. */
+/**
+ * Text of a small regular file (its first `maxBytes`), or undefined. A FIFO, a device (/dev/zero)
+ * or a missing file gives undefined: the safe reader refuses them without blocking.
+ */
 export function readSmall(file: string, maxBytes = 64 * 1024): string | undefined {
-  let fd: number | undefined;
   try {
-    fd = openSync(file, 'r');
-    const buffer = Buffer.alloc(maxBytes);
-    let length = 0;
-    while (length < maxBytes) {
-      const n = readSync(fd, buffer, length, maxBytes - length, null);
-      if (n === 0) break;
-      length += n;
-    }
-    return buffer.subarray(0, length).toString('utf8');
+    return readRegularPrefix(file, maxBytes).toString('utf8');
   } catch {
     return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** readSmall of a host path through the host root (confined to it); undefined on a link loop too. */
+export function readSmallHost(hostRoot: string, file: string, maxBytes?: number): string | undefined {
+  try {
+    return readSmall(hostPath(hostRoot, file), maxBytes);
+  } catch {
+    return undefined;
   }
 }
 
@@ -54,7 +55,7 @@ export function parseOsRelease(text: string): Record<string, string> {
 /** /etc/os-release, else /usr/lib/os-release, under the host root. */
 export function readOsRelease(hostRoot: string): Record<string, string> | undefined {
   for (const file of ['/etc/os-release', '/usr/lib/os-release']) {
-    const text = readSmall(hostPath(hostRoot, file));
+    const text = readSmallHost(hostRoot, file);
     if (text === undefined) continue;
     const fields = parseOsRelease(text);
     if (Object.keys(fields).length > 0) return fields;
@@ -139,6 +140,6 @@ export function parseUptime(text: string): number | undefined {
 /** The host name: the host's /etc/hostname when seen through a mounted host root, else the kernel's. */
 export function readHostName(hostRoot: string, procRoot: string): string | undefined {
   const fromKernel = () => cleanText(readSmall(path.join(procRoot, 'sys/kernel/hostname')), 253);
-  const fromEtc = () => cleanText(readSmall(hostPath(hostRoot, '/etc/hostname'))?.split('\n')[0], 253);
+  const fromEtc = () => cleanText(readSmallHost(hostRoot, '/etc/hostname')?.split('\n')[0], 253);
   return path.resolve(hostRoot) === '/' ? fromKernel() ?? fromEtc() : fromEtc() ?? fromKernel();
 }

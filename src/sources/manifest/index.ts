@@ -1,7 +1,9 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { expandGlob, hasGlob } from '../../core/glob';
+import { describeReadError, readRegularText } from '../../core/safe-read';
+import { escapeControl } from '../../core/text-escape';
 import { createEvent, type PayloadItem } from '../../core/event';
 import { analyseDeployment, analyseRunningDeployment, sortFindings, type Finding } from '../../rules/index';
 import { parsePath } from '../../rules/json-path';
@@ -50,39 +52,63 @@ function fileSignature(file: string): string | undefined {
   }
 }
 
-/** The configured manifest paths and globs, expanded now (files may appear later). */
-export function resolveManifestFiles(patterns: readonly string[], cwd = process.cwd()): string[] {
+/**
+ * Largest manifest file the module reads: IoT Hub caps a deployment at 512 KiB, and analysis needs
+ * several times the file's size in memory on a device whose module is limited to a few hundred MB.
+ */
+export const MAX_MODULE_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Findings sent in one DeploymentManifestAnalysis event, most severe first (about 200 KB of payload,
+ * one message at the default size). A hostile 4 MB manifest gives 100,000s of findings: sending them
+ * all would fill the queues and bill thousands of messages; the status says how many were left out.
+ */
+export const MAX_FINDINGS_PER_EVENT = 1000;
+
+/** The configured manifest paths and globs, expanded now (files may appear later); globs that hit a bound are named in `problems`. */
+export async function resolveManifestFiles(patterns: readonly string[], cwd = process.cwd()): Promise<{ files: string[]; problems: string[] }> {
   const out = new Set<string>();
+  const problems: string[] = [];
   for (const p of patterns) {
     const trimmed = p.trim();
     if (trimmed === '') continue;
-    if (hasGlob(trimmed)) for (const f of expandGlob(trimmed, cwd)) out.add(path.resolve(cwd, f));
-    else out.add(path.resolve(cwd, trimmed));
+    if (hasGlob(trimmed)) {
+      const found = await expandGlob(trimmed, cwd);
+      if (found.incomplete) problems.push(`${escapeControl(trimmed)}: ${found.incomplete} (symbolic-link loop or very large tree)`);
+      for (const f of found.files) out.add(path.resolve(cwd, f));
+    } else out.add(path.resolve(cwd, trimmed));
   }
-  return [...out].sort();
+  return { files: [...out].sort(), problems };
 }
 
-/** Analyses one manifest file; a file that is missing or not JSON gives a problem, never an exception. */
-export function analyseManifestFile(file: string, overrides?: RuleOverrides): { findings: SourcedFinding[]; problem?: string } {
+/** Analyses one manifest file; a file that is missing, special, too large or not JSON gives a problem, never an exception. */
+export function analyseManifestFile(file: string, overrides?: RuleOverrides): { findings: SourcedFinding[]; problem?: string; dropped?: number } {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readRegularText(file, MAX_MODULE_MANIFEST_BYTES);
   } catch (error) {
-    return { findings: [], problem: `${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})` };
+    return { findings: [], problem: `${escapeControl(file)}: ${describeReadError(error)}` };
   }
   let parsed;
   try {
     parsed = parseJsonText(text, { positions: true, comments: true });
   } catch (error) {
     const reason = error instanceof JsonSyntaxError ? `invalid JSON at line ${error.line}, column ${error.column}: ${error.reason}` : 'cannot parse';
-    return { findings: [], problem: `${file}: ${reason}` };
+    return { findings: [], problem: `${escapeControl(file)}: ${reason}` };
   }
-  const findings = analyseDeployment(parsed.value, { overrides }).map((f): SourcedFinding => {
+  // Located in place: a copy per finding doubled the peak memory of a large manifest.
+  let dropped: number | undefined;
+  const findings = analyseDeployment(parsed.value, { overrides, maxFindingsPerSeverity: MAX_FINDINGS_PER_EVENT, onDropped: (n) => (dropped = n) }) as Array<
+    Finding & { source?: string; line?: number; column?: number }
+  >;
+  for (const f of findings) {
     const segments = parsePath(f.path);
     const pos = segments ? parsed.locate(segments) : undefined;
-    return { ...f, source: file, line: pos?.line, column: pos?.column };
-  });
-  return { findings };
+    f.source = file;
+    f.line = pos?.line;
+    f.column = pos?.column;
+  }
+  return { findings: findings as SourcedFinding[], dropped };
 }
 
 class DeploymentManifestsSource implements Source {
@@ -91,6 +117,7 @@ class DeploymentManifestsSource implements Source {
   private readonly files = new Map<string, FileState>();
   private runningSignature?: string;
   private lastFindingsKey?: string;
+  private lastProblems = '';
   private stopped = false;
   private readonly alerts: AlertState;
   private readonly patterns: string[];
@@ -137,7 +164,9 @@ class DeploymentManifestsSource implements Source {
   private async run(reason: 'snapshot' | 'change'): Promise<void> {
     if (this.stopped) return;
     const problems: string[] = this.overridesProblem ? [this.overridesProblem] : [];
-    const files = resolveManifestFiles(this.patterns);
+    const resolved = await resolveManifestFiles(this.patterns);
+    const files = resolved.files;
+    problems.push(...resolved.problems);
     let changed = reason === 'snapshot';
 
     const seen = new Set<string>();
@@ -174,13 +203,21 @@ class DeploymentManifestsSource implements Source {
     for (const file of files) {
       const result = analyseManifestFile(file, this.overrides);
       if (result.problem) problems.push(result.problem);
-      findings.push(...result.findings);
+      if (result.dropped) problems.push(`${escapeControl(file)}: over ${MAX_FINDINGS_PER_EVENT} findings of one severity, ${result.dropped} left out (edgeguard scan lists them all)`);
+      // No push(...spread): an argument list of 100,000s of findings overflows the stack.
+      for (const f of result.findings) findings.push(f);
     }
-    findings.push(...runningFindings);
+    for (const f of runningFindings) findings.push(f);
     if (dockerProblem) problems.push(dockerProblem);
     sortFindings(findings);
+    if (findings.length > MAX_FINDINGS_PER_EVENT) {
+      problems.push(`${findings.length} findings: only the ${MAX_FINDINGS_PER_EVENT} most severe are sent (edgeguard scan lists them all)`);
+    }
 
-    const key = JSON.stringify(findings.map((f) => [f.ruleId, f.severity, f.module, f.path, f.source, f.message]));
+    // A digest, not the joined text: the findings of a large manifest are tens of MB of text.
+    const digest = createHash('sha256');
+    for (const f of findings) digest.update(JSON.stringify([f.ruleId, f.severity, f.module, f.path, f.source, f.message]));
+    const key = digest.digest('hex');
     const findingsChanged = key !== this.lastFindingsKey;
     this.lastFindingsKey = key;
     this.reportStatus(problems, files.length);
@@ -188,14 +225,18 @@ class DeploymentManifestsSource implements Source {
 
     const severe = new Set(findings.filter((f) => f.severity === 'Critical' || f.severity === 'High').map((f) => findingFingerprint(f.ruleId, f.module, f.path, f.source)));
     const fresh = this.alerts.update(severe);
-    const event = createEvent(EVENT_NAME, 'Periodic', findings.map(payloadItem));
+    const event = createEvent(EVENT_NAME, 'Periodic', findings.slice(0, MAX_FINDINGS_PER_EVENT).map(payloadItem));
     this.ctx.emit(event, { urgent: fresh.length > 0 });
     this.ctx.log.info('deployment analysed', { reason, files: files.length, running: this.analyseRunning && !dockerProblem, findings: findings.length, newCriticalOrHigh: fresh.length });
   }
 
   private reportStatus(problems: string[], fileCount: number): void {
     const method = [fileCount > 0 || this.patterns.length > 0 ? `${fileCount} manifest file(s)` : '', this.analyseRunning ? 'running deployment via Docker' : ''].filter(Boolean).join(' + ');
-    if (problems.length > 0) this.ctx.setStatus({ state: 'degraded', reason: problems.join('; '), method });
+    const reason = problems.join('; ');
+    // A warning when the problems change (a special or oversized file, a loop…), not on every poll.
+    if (reason !== this.lastProblems && reason !== '') this.ctx.log.warn('deployment manifests: problems', { reason });
+    this.lastProblems = reason;
+    if (problems.length > 0) this.ctx.setStatus({ state: 'degraded', reason, method });
     else if (this.patterns.length === 0 && !this.analyseRunning) this.ctx.setStatus({ state: 'degraded', reason: 'nothing to analyse: manifestSources is empty and manifestAnalyseRunningDeployment is false', method: 'none' });
     else this.ctx.setStatus({ state: 'running', method });
   }

@@ -125,7 +125,7 @@ describe('edgeguard scan: output', () => {
     const log = JSON.parse(r.stdout);
     assert.equal(log.version, '2.1.0');
     const run = log.runs[0];
-    assert.equal(run.tool.driver.rules.length, 57);
+    assert.equal(run.tool.driver.rules.length, 58);
     const c01 = run.results.find((x: { ruleId: string }) => x.ruleId === 'C01');
     assert.equal(run.tool.driver.rules[c01.ruleIndex].id, 'C01');
     assert.equal(c01.level, 'error');

@@ -246,14 +246,15 @@ describe('export readers: hostile input', () => {
     assert.equal(messages[0]!.enqueuedTime, '2026-12-01T12:00:00.000Z');
   });
 
-  test('FIFO, directory, symlink loop and missing file: refused at once with a reason', async () => {
+  test('FIFO, device, directory, symlink loop and missing file: refused at once with a reason', async () => {
     const fifo = path.join(dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
     const loop = path.join(dir, 'loop');
     symlinkSync(loop, loop);
     mkdirSync(path.join(dir, 'adir'));
     const started = Date.now();
-    assert.match((await readAll(fifo)).error?.message ?? '', /not a regular file/);
+    assert.match((await readAll(fifo)).error?.message ?? '', /is a FIFO \(named pipe\), not a regular file/);
+    assert.match((await readAll('/dev/zero')).error?.message ?? '', /is a character device, not a regular file/);
     assert.match((await readAll(loop)).error?.message ?? '', /symbolic links/);
     assert.match((await readAll(path.join(dir, 'adir'))).error?.message ?? '', /directory/);
     assert.match((await readAll(path.join(dir, 'missing'))).error?.message ?? '', /no such file/);

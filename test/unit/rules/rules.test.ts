@@ -109,6 +109,8 @@ const CASES: RuleCase[] = [
   { id: 'M03', positive: (d) => (moduleDef(d, 'sensor').restartPolicy = 'sometimes'), negative: (d) => (moduleDef(d, 'sensor').restartPolicy = 'On-Unhealthy') },
   { id: 'M03', positive: (d) => (moduleDef(d, 'sensor').status = 'paused'), negative: (d) => (moduleDef(d, 'sensor').imagePullPolicy = 'never') },
   { id: 'M04', positive: (d) => delete agentDesired(d).integrity, negative: () => undefined, severity: 'Info' },
+  // Docker and edgeAgent read keys case-insensitively: two spellings are ambiguous even with equal values.
+  { id: 'M06', positive: (d) => (hostConfig(d, 'sensor').pidslimit = 200), negative: (d) => (hostConfig(d, 'sensor').PidsLimit = 100), severity: 'High', pathIncludes: 'HostConfig.pidslimit' },
   { id: 'M05', positive: (d) => (hubDesired(d).routes.all = 'FROM /messages/* INTO $upstream'), negative: (d) => (hubDesired(d).routes.all = 'FROM /messages/* WHERE NOT IS_DEFINED($connectionModuleId) INTO $upstream') },
 ];
 

@@ -1,5 +1,9 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { hostPath } from '../../../core/host-root';
+import { readRegularText } from '../../../core/safe-read';
+
+/** passwd, group and shadow of even a large host are far below this; a bigger file is not one. */
+export const MAX_ACCOUNT_FILE_BYTES = 16 * 1024 * 1024;
 
 /** One /etc/passwd entry (the password field is never kept). */
 export interface PasswdEntry {
@@ -74,9 +78,9 @@ export function parseShadowEntries(text: string): Parsed<ShadowEntry> {
   });
 }
 
-/** Reads a host file through the host root as text. Throws the fs error (ENOENT, EACCES…). */
+/** Reads a regular host file through the host root as text. Throws the fs error (ENOENT, EACCES…) or UnsafeFileError. */
 export function readHostText(hostRoot: string, file: string): string {
-  return readFileSync(hostPath(hostRoot, file), 'utf8');
+  return readRegularText(hostPath(hostRoot, file), MAX_ACCOUNT_FILE_BYTES);
 }
 
 /** Account names of the host's passwd, re-read when the file changes (inode, size, mtime). */
@@ -88,12 +92,12 @@ export class LocalAccountNames {
 
   /** Current names; empty when passwd cannot be read (then every name counts as unknown). */
   current(): ReadonlySet<string> {
-    const file = hostPath(this.hostRoot, '/etc/passwd');
     try {
+      const file = hostPath(this.hostRoot, '/etc/passwd');
       const st = statSync(file);
       const signature = `${st.ino}:${st.size}:${st.mtimeMs}`;
       if (signature !== this.signature) {
-        this.names = new Set(parsePasswdEntries(readFileSync(file, 'utf8')).entries.map((e) => e.name));
+        this.names = new Set(parsePasswdEntries(readRegularText(file, MAX_ACCOUNT_FILE_BYTES)).entries.map((e) => e.name));
         this.signature = signature;
       }
     } catch {

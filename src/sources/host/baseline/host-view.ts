@@ -1,6 +1,11 @@
-import { lstatSync, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
+import { confinedHostPath } from '../../../core/host-path';
 import { hostPath } from '../../../core/host-root';
+import { readRegularPrefix, readRegularText } from '../../../core/safe-read';
+
+/** Host configuration files (sshd_config, login.defs…) are small; a bigger one is not read. */
+const MAX_HOST_CONFIG_BYTES = 4 * 1024 * 1024;
 import { inHostNetworkNamespace } from '../network-namespace';
 import { resolveProcRoot } from '../common/process-info';
 import { readSshdConfig, type SshdConfig } from './sshd-config';
@@ -41,7 +46,7 @@ export class HostView {
   /** File text, or undefined when the file does not exist; other errors (EACCES…) are thrown. */
   readText(hostAbsolute: string): string | undefined {
     try {
-      return readFileSync(this.path(hostAbsolute), 'utf8');
+      return readRegularText(this.path(hostAbsolute), MAX_HOST_CONFIG_BYTES);
     } catch (err) {
       if (isMissing(err)) return undefined;
       // Some read errors (EISDIR) carry no path; the check's Err result should say which file.
@@ -62,7 +67,7 @@ export class HostView {
 
   lstat(hostAbsolute: string): Stats | undefined {
     try {
-      return lstatSync(this.path(hostAbsolute));
+      return lstatSync(confinedHostPath(this.hostRoot, hostAbsolute, { followFinal: false }));
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw err;
@@ -86,7 +91,7 @@ export class HostView {
   /** A kernel parameter (net.ipv4.ip_forward) from the host's /proc/sys; undefined when the kernel has none. */
   sysctl(name: string): string | undefined {
     try {
-      return readFileSync(path.join(this.procRoot, 'sys', ...name.split('.')), 'utf8').trim();
+      return readRegularPrefix(path.join(this.procRoot, 'sys', ...name.split('.')), 64 * 1024).toString('utf8').trim();
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw err;

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { hostPath } from '../../../core/host-root';
+import { readRegularPrefix } from '../../../core/safe-read';
 
 /**
  * Reusable readers of /proc/<pid>: "pid -> executable, command line, user". Every reader takes the
@@ -15,7 +16,12 @@ export type ProcWarning = (message: string, details: Record<string, unknown>) =>
  * mounts / read-only without /proc), plain /proc is used: with `pid: host` it is the host's.
  */
 export function resolveProcRoot(hostRoot: string): string {
-  const candidate = hostPath(hostRoot, '/proc');
+  let candidate: string;
+  try {
+    candidate = hostPath(hostRoot, '/proc');
+  } catch {
+    return '/proc';
+  }
   if (candidate === '/proc' || existsSync(path.join(candidate, 'self')) || listPids(candidate).length > 0) return candidate;
   return '/proc';
 }
@@ -180,8 +186,8 @@ function readSmallFile(file: string): string | undefined;
 function readSmallFile(file: string, as: 'buffer'): Buffer | undefined;
 function readSmallFile(file: string, as?: 'buffer'): string | Buffer | undefined {
   try {
-    const buf = readFileSync(file);
-    const cut = buf.length > MAX_PROC_FILE_BYTES ? buf.subarray(0, MAX_PROC_FILE_BYTES) : buf;
+    // Regular files only (a prepared or hostile tree may hold a FIFO), at most MAX_PROC_FILE_BYTES.
+    const cut = readRegularPrefix(file, MAX_PROC_FILE_BYTES);
     return as === 'buffer' ? cut : cut.toString('utf8');
   } catch {
     return undefined;

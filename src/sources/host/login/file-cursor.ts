@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { existsSync, readFileSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../../../core/atomic-write';
+import { fileKind, readRegularRange, UnsafeFileError } from '../../../core/safe-read';
 
 /** Where reading of one followed file stands; persisted so a restart neither re-reports nor skips. */
 export interface FileCursor {
@@ -40,30 +41,22 @@ export interface ReadChunk {
 
 export type CursorNote = { kind: 'rotated'; finishedPrevious: boolean } | { kind: 'truncated'; previousOffset: number; size: number };
 
-/** Reads `length` bytes at `position`; short when the file is shorter. */
+/** Reads `length` bytes at `position` of a regular file (never a FIFO or device); short when the file is shorter. */
 export function readRange(file: string, position: number, length: number): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    let done = 0;
-    while (done < length) {
-      const n = readSync(fd, buf, done, length - done, position + done);
-      if (n === 0) break;
-      done += n;
-    }
-    return buf.subarray(0, done);
-  } finally {
-    closeSync(fd);
-  }
+  return readRegularRange(file, position, length);
 }
 
+/** The stat of a followed file; undefined when missing; UnsafeFileError when it is no regular file (a FIFO, /dev/zero). */
 function statOrUndefined(file: string): Stats | undefined {
+  let st: Stats;
   try {
-    return statSync(file);
+    st = statSync(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+  if (!st.isFile()) throw new UnsafeFileError(st.isDirectory() ? 'EISDIR' : 'ENOTREG', `is ${fileKind(st)}, not a regular file`);
+  return st;
 }
 
 /**

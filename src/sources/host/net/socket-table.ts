@@ -1,7 +1,8 @@
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import type { ProcWarning } from '../common/process-info';
 import { decodeHexAddress } from './ip-address';
+import { readRegularPrefix } from '../../../core/safe-read';
 
 /** Kernel socket tables of one network namespace: /proc/net/{tcp,tcp6,udp,udp6}. */
 
@@ -93,6 +94,9 @@ export function parseSocketTable(text: string, table: SocketTableName): TablePar
   return { entries, malformedLines };
 }
 
+/** 150 bytes a socket: room for far more than a million sockets per table; a prefix beyond is dropped. */
+const MAX_SOCKET_TABLE_BYTES = 256 * 1024 * 1024;
+
 /**
  * Reads and parses tables from a net directory (<procRoot>/net). A missing table (no IPv6 in the
  * kernel) gives no entries and no warning; garbage lines give one warning per table and read.
@@ -103,7 +107,7 @@ export function readSocketTables(netDir: string, tables: readonly SocketTableNam
     const file = path.join(netDir, table);
     let text: string;
     try {
-      text = readFileSync(file, 'latin1');
+      text = readRegularPrefix(file, MAX_SOCKET_TABLE_BYTES).toString('latin1');
     } catch {
       continue;
     }

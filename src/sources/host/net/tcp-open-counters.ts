@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { readRegularPrefix } from '../../../core/safe-read';
 
 /**
  * TCP's ActiveOpens (connect() sent a SYN) and PassiveOpens (a handshake completed on a listener)
@@ -28,7 +28,7 @@ export function parseTcpOpenCounters(text: string): TcpOpenCounters | undefined 
 
 export function readTcpOpenCounters(netDir: string): TcpOpenCounters | undefined {
   try {
-    return parseTcpOpenCounters(readFileSync(path.join(netDir, 'snmp'), 'latin1'));
+    return parseTcpOpenCounters(readRegularPrefix(path.join(netDir, 'snmp'), 1024 * 1024).toString('latin1'));
   } catch {
     return undefined;
   }

@@ -1,5 +1,8 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import path from 'node:path';
 import { hostPath } from '../../../core/host-root';
+import { readRegularText } from '../../../core/safe-read';
+import { MAX_ACCOUNT_FILE_BYTES } from '../accounts/account-files';
 import type { ProcWarning } from '../common/process-info';
 
 /** Parses /etc/passwd text into uid -> first name with that uid; malformed lines are counted and skipped. */
@@ -35,7 +38,14 @@ export class UserNames {
     private readonly recheckMs = 1000,
     private readonly now: () => number = Date.now,
   ) {
-    this.file = hostPath(hostRoot, '/etc/passwd');
+    let file: string;
+    try {
+      file = hostPath(hostRoot, '/etc/passwd');
+    } catch {
+      // A symbolic-link loop: reads fail (ELOOP) and are reported like any unreadable file.
+      file = path.join(hostRoot, 'etc/passwd');
+    }
+    this.file = file;
   }
 
   name(uid: number | undefined): string | undefined {
@@ -60,7 +70,7 @@ export class UserNames {
     }
     if (signature === this.signature) return;
     try {
-      const parsed = parsePasswd(readFileSync(this.file, 'utf8'));
+      const parsed = parsePasswd(readRegularText(this.file, MAX_ACCOUNT_FILE_BYTES));
       this.names = parsed.names;
       if (parsed.malformedLines > 0) this.onWarning?.('malformed lines in host passwd file skipped', { file: this.file, lines: parsed.malformedLines });
       this.signature = signature;
