@@ -198,10 +198,11 @@ function printSourceCosts(before: CollectorReport['stats'], after: CollectorRepo
   }
   const pe = [before.ProcessEvents, after.ProcessEvents];
   if (pe[0] && pe[1]) {
-    const nat = (s: Record<string, unknown>): number => num((s.native as Record<string, unknown> | undefined)?.threadCpuNs);
+    // The proc connector's reader threads, or the kernel sensor's consumer thread.
+    const nat = (s: Record<string, unknown>): number => num(((s.native ?? s.sensor) as Record<string, unknown> | undefined)?.threadCpuNs);
     const execs = num(pe[1].creates) - num(pe[0].creates);
     const threadMs = (nat(pe[1]) - nat(pe[0])) / 1e6;
-    console.log(`  ProcessEvents (${String(pe[1].method)}): ${execs} execs seen, native reader thread ${threadMs.toFixed(1)} ms CPU (${((threadMs / 10) / seconds).toFixed(3)}% of a core)`);
+    console.log(`  ProcessEvents (${String(pe[1].method)}): ${execs} execs seen, native ${pe[1].method === 'ebpf' ? 'consumer' : 'reader'} thread ${threadMs.toFixed(1)} ms CPU (${((threadMs / 10) / seconds).toFixed(3)}% of a core)`);
   }
 }
 

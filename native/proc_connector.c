@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "netlink_util.h"
 #include "sock_diag.h"
 
 #define CMDLINE_MAX 16384
@@ -126,6 +127,7 @@ typedef struct pe_handle {
   /* Exec events by delay between the kernel raising the event and the reader reading exe (LATENCY_LIMITS_US). */
   atomic_llong latency_hist[LATENCY_BUCKETS];
   atomic_llong exe_unreadable_other_cpu; /* of exe_unreadable: read on another CPU than the exec ran on */
+  atomic_llong foreign_messages;         /* datagrams not sent by the kernel (nl_pid != 0), ignored */
 } pe_handle;
 
 /* ---------- helpers ---------- */
@@ -533,7 +535,9 @@ static void *reader_main(void *arg) {
     if (fds[1].revents) break;
     if (rc > 0 && fds[0].revents) {
       for (;;) {
-        ssize_t n = recv(r->sock, buf, RECV_BUF, MSG_DONTWAIT);
+        struct sockaddr_nl from;
+        socklen_t from_len = sizeof from;
+        ssize_t n = recvfrom(r->sock, buf, RECV_BUF, MSG_DONTWAIT, (struct sockaddr *)&from, &from_len);
         if (n < 0) {
           if (errno == ENOBUFS) {
             /* The socket overran: the kernel dropped events we will never see. */
@@ -543,7 +547,12 @@ static void *reader_main(void *arg) {
           break; /* EAGAIN or a real error: back to poll */
         }
         if (n == 0) break;
-        for (struct nlmsghdr *nlh = (struct nlmsghdr *)buf; NLMSG_OK(nlh, (size_t)n); nlh = NLMSG_NEXT(nlh, n)) {
+        /* Only the kernel (port 0) speaks for the proc connector; any local process can unicast to us. */
+        if (from_len < sizeof from || from.nl_family != AF_NETLINK || from.nl_pid != 0) {
+          atomic_fetch_add(&h->foreign_messages, 1);
+          continue;
+        }
+        for (struct nlmsghdr *nlh = (struct nlmsghdr *)buf; nl_msg_ok(nlh, n); nlh = nl_msg_next(nlh, &n)) {
           if (nlh->nlmsg_type == NLMSG_NOOP || nlh->nlmsg_type == NLMSG_ERROR) continue;
           handle_message(h, r->scratch, nlh);
         }
@@ -632,12 +641,15 @@ static int wait_ack(int sock, uint32_t nonce) {
     int rc = poll(&p, 1, (int)left);
     if (rc < 0 && errno == EINTR) continue;
     if (rc <= 0) return rc == 0 ? -ETIMEDOUT : -errno;
-    ssize_t n = recv(sock, buf, sizeof buf, MSG_DONTWAIT);
+    struct sockaddr_nl from;
+    socklen_t from_len = sizeof from;
+    ssize_t n = recvfrom(sock, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &from_len);
     if (n < 0) {
       if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR) continue;
       return -errno;
     }
-    for (struct nlmsghdr *nlh = (struct nlmsghdr *)buf; NLMSG_OK(nlh, (size_t)n); nlh = NLMSG_NEXT(nlh, n)) {
+    if (from_len < sizeof from || from.nl_pid != 0) continue; /* not the kernel: ignore */
+    for (struct nlmsghdr *nlh = (struct nlmsghdr *)buf; nl_msg_ok(nlh, n); nlh = nl_msg_next(nlh, &n)) {
       if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof(struct proc_event))) continue;
       struct cn_msg *cn = NLMSG_DATA(nlh);
       struct proc_event *ev = (struct proc_event *)cn->data;
@@ -966,6 +978,7 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   }
   napi_set_named_property(env, o, "execReadDelayHistogram", hist);
   set_int(env, o, "pinnedReaders", pinned);
+  set_int(env, o, "foreignMessages", atomic_load(&h->foreign_messages));
   return o;
 }
 

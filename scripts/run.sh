@@ -8,11 +8,12 @@ say() { echo "run.sh: $*" >&2; }
 bash scripts/ensure-node-modules.sh || exit 1
 
 # The native proc-connector addon needs a C compiler; without it ProcessEvents falls back to /proc polling.
-if ! command -v g++ >/dev/null 2>&1 || ! command -v python3 >/dev/null 2>&1; then
+# The eBPF kernel sensor also needs clang and libbpf-dev; without them it is not built and the sources fall back.
+if ! command -v g++ >/dev/null 2>&1 || ! command -v python3 >/dev/null 2>&1 || ! command -v clang >/dev/null 2>&1 || [ ! -f /usr/include/bpf/libbpf.h ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing build-essential python3 (for the native addon)"
+    say "installing build-essential python3 clang llvm libbpf-dev libelf-dev zlib1g-dev (for the native addons)"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends build-essential python3 >/dev/null 2>&1 || say "apt-get failed"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends build-essential python3 clang llvm libbpf-dev libelf-dev zlib1g-dev >/dev/null 2>&1 || say "apt-get failed"
   fi
 fi
 npm run build:native --silent >/tmp/edgeguard-native-build.log 2>&1 \

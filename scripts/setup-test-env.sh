@@ -20,6 +20,18 @@ PACKAGES=(
   "procps:ps"
   "kmod:lsmod"
   "curl:curl"
+  # The eBPF kernel sensor: build (clang with the BPF target, libbpf headers and library), tests (capsh
+  # drops capabilities for the fallback test, bpftool inspects), logins from journald (journal files
+  # written by systemd-journal-remote, read with journalctl).
+  "clang:clang"
+  "llvm:llvm-strip"
+  "libbpf-dev:/usr/include/bpf/libbpf.h"
+  "libelf-dev:/usr/include/libelf.h"
+  "zlib1g-dev:/usr/include/zlib.h"
+  "bpftool:bpftool"
+  "libcap2-bin:capsh"
+  "systemd:journalctl"
+  "systemd-journal-remote:/lib/systemd/systemd-journal-remote"
 )
 
 say() { echo "setup-test-env: $*" >&2; }
@@ -27,7 +39,10 @@ say() { echo "setup-test-env: $*" >&2; }
 missing=()
 for entry in "${PACKAGES[@]}"; do
   pkg=${entry%%:*}; probe=${entry#*:}
-  command -v "$probe" >/dev/null 2>&1 || [ -x "/usr/sbin/$probe" ] || [ -x "/sbin/$probe" ] || missing+=("$pkg")
+  case $probe in
+    /*) [ -e "$probe" ] || missing+=("$pkg") ;;
+    *) command -v "$probe" >/dev/null 2>&1 || [ -x "/usr/sbin/$probe" ] || [ -x "/sbin/$probe" ] || missing+=("$pkg") ;;
+  esac
 done
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -39,6 +54,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   else
     say "!!! not root or no apt-get: cannot install ${missing[*]}; tests needing them will skip"
   fi
+fi
+
+# The kernel sensor attaches tracepoints through tracefs; some machines boot without it mounted.
+if [ "$(id -u)" = 0 ] && [ -d /sys/kernel/tracing ] && [ ! -e /sys/kernel/tracing/events ]; then
+  mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || say "!!! tracefs not mounted at /sys/kernel/tracing: kernel sensor tests will skip"
 fi
 
 bash "$HERE/docker-env.sh" start || say "!!! no Docker engine: Docker tests will skip"

@@ -10,6 +10,7 @@ import { osBaselineSource } from './host/os-baseline';
 import { connectionsSource } from './host/connections';
 import { listeningPortsSource } from './host/listening-ports';
 import { kernelModulesSource } from './host/kernel-modules';
+import { fileOperationsSource } from './host/kernel-sensor/file-operations';
 import type { SourceDefinition } from './source';
 
 /** The host collectors (src/sources/host), in start order: one line per collector. */
@@ -23,6 +24,7 @@ export const HOST_SOURCES: readonly SourceDefinition[] = [
   firewallConfigurationSource,
   osBaselineSource,
   kernelModulesSource,
+  fileOperationsSource,
 ];
 
 /**

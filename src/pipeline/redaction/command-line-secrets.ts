@@ -130,6 +130,15 @@ function redactItem(item: PayloadItem): PayloadItem {
     out[field] = clean;
     out.ExtraDetails = { ...item.ExtraDetails, CommandLineRedacted: 'true' };
   }
+  // The kernel sensor's ProcessCreate context carries the parent's command line too.
+  const parent = item.ExtraDetails?.ParentCommandLine;
+  if (typeof parent === 'string') {
+    const clean = redactCommandLine(parent);
+    if (clean !== parent) {
+      out ??= { ...item };
+      out.ExtraDetails = { ...out.ExtraDetails, ParentCommandLine: clean, CommandLineRedacted: 'true' };
+    }
+  }
   return out ?? item;
 }
 

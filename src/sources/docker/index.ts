@@ -1,6 +1,6 @@
 import type Dockerode from 'dockerode';
 import type { SettingDefinition } from '../../config/settings';
-import { createEvent } from '../../core/event';
+import { createEvent, type PayloadItem } from '../../core/event';
 import { analyseContainer } from '../../rules/index';
 import type { Finding } from '../../rules/finding';
 import { parseRuleOverridesText, RuleConfigError, type RuleOverrides } from '../../rules/overrides';
@@ -9,6 +9,7 @@ import { activityPayload, DEFAULT_ACTIVITY_ACTIONS, EXEC_ACTIONS, healthCheckCom
 import { connectDocker, DockerHostError, inspectAllContainers, inspectContainer, parseDockerHost, resolveDockerHost, type DockerConnection } from './client';
 import type { DockerEvent } from './events';
 import { inventoryItem } from './inventory';
+import { containerDirectory } from './container-directory';
 import { DockerEventWatcher, type WatcherStats } from './watcher';
 import { BoundedMap } from '../../core/bounded-map';
 import { defineEventType } from '../../core/event-types';
@@ -46,6 +47,17 @@ interface ContainerFacts {
 
 function quoteArg(arg: string): string {
   return arg === '' || /[\s'"\\$`]/.test(arg) ? `'${arg.replace(/'/g, `'\\''`)}'` : arg;
+}
+
+/** Shares an inventory item's identity with the other sources (container-directory.ts). */
+function publishContainer(item: PayloadItem): void {
+  const id = typeof item.ContainerId === 'string' ? item.ContainerId : '';
+  if (!/^[0-9a-f]{64}$/.test(id)) return;
+  containerDirectory.set({
+    id,
+    name: typeof item.ContainerName === 'string' ? item.ContainerName : '',
+    ...(typeof item.ModuleName === 'string' ? { moduleName: item.ModuleName } : {}),
+  });
 }
 
 /** The started ContainerRuntime source; stats() serves benchmarks and diagnostics. */
@@ -122,6 +134,7 @@ class ContainerRuntime implements ContainerRuntimeSource {
       connection ??= await connectDocker({ dockerHost: this.dockerHost });
       const inspects = await inspectAllContainers(connection.docker);
       const payload = inspects.map((info) => inventoryItem(info, this.findingsOf(info)));
+      for (const item of payload) publishContainer(item);
       this.ctx.emit(createEvent(INVENTORY_EVENT, 'Periodic', payload));
     } catch (error) {
       this.ctx.log.warn(`container inventory skipped: Docker daemon at ${this.dockerHost} not reachable (${(error as Error).message})`);
@@ -138,7 +151,14 @@ class ContainerRuntime implements ContainerRuntimeSource {
   }
 
   private onEvent(event: DockerEvent, connection: DockerConnection): void {
-    if (event.type === 'container' && event.action === 'destroy') this.containers.delete(event.actorId);
+    if (event.type === 'container' && event.action === 'destroy') {
+      this.containers.delete(event.actorId);
+      containerDirectory.remove(event.actorId);
+    }
+    // The directory learns every started container, whether or not its start is reported.
+    if (event.type === 'container' && event.action === 'start' && !this.actions.has('container.start')) {
+      this.chain = this.chain.then(() => this.inspect(connection.docker, event.actorId)).then(() => undefined);
+    }
     if (!this.actions.has(`${event.type}.${event.action}`)) return;
     this.chain = this.chain
       .then(() => this.report(event, connection.docker))
@@ -172,6 +192,7 @@ class ContainerRuntime implements ContainerRuntimeSource {
     try {
       const info = await inspectContainer(docker, id);
       if (info) {
+        publishContainer(inventoryItem(info, []));
         this.containers.set(id, {
           name: info.Name.replace(/^\//, ''),
           user: info.Config?.User ?? '',

@@ -5,12 +5,13 @@ import { ConnectionTracker } from './net/connection-tracker';
 import { requireTables, resolveNetDir } from './net/net-dir';
 import { connectionCreatePayload } from './net/socket-payloads';
 import { SocketOwnerFinder } from './net/socket-owners';
-import { sockDiagReader, type SocketReader } from './net/sock-diag';
+import { DEFAULT_MAX_RECORDS, sockDiagReader, type SockDiagShortfall, type SocketReader } from './net/sock-diag';
 import { readSocketTables, TcpState, type SocketTableName } from './net/socket-table';
 import { SourceUnavailableError } from '../source';
 import { readTcpOpenCounters, sameCounters, type TcpOpenCounters } from './net/tcp-open-counters';
 import { rateLimitedWarning } from '../../core/rate-limited-log';
 import { CONNECTION_CREATE } from './net/connection-create';
+import { PORT_LISTEN, startEbpfConnections, type EbpfConnections } from './kernel-sensor/connections-method';
 
 export const NETLINK_TABLES_METHOD = 'sock_diag netlink';
 export const PROCFS_TABLES_METHOD = '/proc/net/tcp, tcp6';
@@ -26,9 +27,9 @@ const SETTINGS: readonly SettingDefinition[] = [
     name: 'connectionsMethod',
     type: 'enum',
     default: 'auto',
-    values: ['auto', 'netlink', 'procfs'],
+    values: ['auto', 'ebpf', 'netlink', 'procfs'],
     description:
-      'How the TCP tables are read: auto (sock_diag netlink through the native addon, else the /proc/net text tables), netlink (only; the source fails without it), procfs (/proc/net/tcp, tcp6 text: ~20x the CPU per read, but readable in a prepared host root).',
+      'How connections are seen: auto (the eBPF kernel sensor: every connect and accept as it happens, plus PortListen events; else polling the TCP tables through sock_diag netlink, else the /proc/net text tables; the status names the reason for each fallback), ebpf (kernel sensor only; the source fails without it), netlink (sock_diag polling only; the source fails without it), procfs (/proc/net/tcp, tcp6 text: ~20x the CPU per read, but readable in a prepared host root).',
   },
   {
     name: 'connectionsPollInterval',
@@ -72,20 +73,49 @@ export interface ConnectionsSource extends Source {
   pollNow(): void;
 }
 
+/** The kernel sensor method behind the ConnectionsSource interface (pollNow has nothing to poll). */
+function ebpfConnectionsSource(ebpf: EbpfConnections): ConnectionsSource {
+  return {
+    stats: () => {
+      const s = ebpf.stats();
+      return { polls: 0, tableReads: 0, reported: s.connections, ownerScans: 0, overflow: 0, tracked: 0, pollCpuMicros: 0 };
+    },
+    pollNow: () => undefined,
+    stop: () => ebpf.stop(),
+  };
+}
+
 export const connectionsSource: SourceDefinition = {
   name: 'Connections',
-  description: 'new inbound and outbound TCP connections (ConnectionCreate), IPv4 and IPv6, with the owning process, by polling the kernel socket tables',
-  events: [CONNECTION_CREATE],
+  description: 'new inbound and outbound TCP connections (ConnectionCreate), IPv4 and IPv6, with the owning process, from the eBPF kernel sensor (with listen/bind as PortListen) or by polling the kernel socket tables',
+  events: [CONNECTION_CREATE, PORT_LISTEN],
   settings: SETTINGS,
   async start(ctx: SourceContext): Promise<ConnectionsSource> {
     const warn = rateLimitedWarning(ctx.log);
     const { procRoot, netDir } = resolveNetDir(ctx.hostRoot);
     const tables = requireTables(netDir, TABLES);
     const wanted = ctx.config.string('connectionsMethod');
+    let ebpfReason: string | undefined;
+    if (wanted === 'auto' || wanted === 'ebpf') {
+      try {
+        return ebpfConnectionsSource(startEbpfConnections(ctx, procRoot));
+      } catch (err) {
+        ebpfReason = `eBPF kernel sensor unavailable (${err instanceof Error ? err.message : String(err)})`;
+        if (wanted === 'ebpf') throw new SourceUnavailableError(`${ebpfReason}; connectionsMethod is ebpf, so no fallback`);
+        ctx.log.warn('kernel sensor unavailable, falling back to polling the TCP tables', { reason: ebpfReason });
+      }
+    }
     let readSockets: SocketReader = (t) => readSocketTables(netDir, t, warn);
     let method = `${PROCFS_TABLES_METHOD} under ${netDir}, ${GATE}`;
-    if (wanted !== 'procfs') {
-      const netlink = sockDiagReader();
+    let shortfall: SockDiagShortfall | undefined;
+    if (wanted !== 'procfs' && wanted !== 'ebpf') {
+      const netlink = sockDiagReader({
+        maxRecords: Math.max(DEFAULT_MAX_RECORDS, ctx.config.integer('connectionsMaxTracked')),
+        onShortfall: (s) => {
+          shortfall = s;
+          warn('sock_diag dump incomplete', { ...s });
+        },
+      });
       if ('reader' in netlink) {
         readSockets = netlink.reader;
         method = `${NETLINK_TABLES_METHOD}, ${GATE}`;
@@ -106,6 +136,7 @@ export const connectionsSource: SourceDefinition = {
       method,
       ...(tables.length < TABLES.length ? { state: 'degraded' as const, reason: `only ${tables.join(', ')} readable (no IPv6 in the kernel?)` } : {}),
     };
+    if (ebpfReason) baseStatus.reason = [ebpfReason, baseStatus.reason].filter(Boolean).join('; ');
     let lastStatus = '';
     // Sticky: whether a scan reaches an unreadable process depends on where the owners are found.
     let deniedSeen = 0;
@@ -149,6 +180,9 @@ export const connectionsSource: SourceDefinition = {
         }
         const problems = [
           deniedSeen > 0 ? `file descriptors of ${deniedSeen} process(es) not readable, their connections come without process (needs root with CAP_SYS_PTRACE, and pid: host in a container)` : '',
+          shortfall
+            ? `last incomplete socket dump (${shortfall.table}): ${shortfall.droppedRecords} record(s) over the cap${shortfall.interrupted ? ', tables changed during every attempt' : ''}`
+            : '',
           overflow > 0 ? `connectionsMaxTracked (${ctx.config.integer('connectionsMaxTracked')}) reached, new connections skipped` : '',
         ].filter(Boolean);
         setStatus(problems.join('; ') || undefined);

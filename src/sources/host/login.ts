@@ -8,6 +8,9 @@ import { LocalAccountNames } from './accounts/account-files';
 import { CursorStore, markAt, readNew, readRange, type CursorMap, type FileCursor, type ReadChunk } from './login/file-cursor';
 import { inferredExecutable, isLoginRecord, sshdLoginItem, utmpLoginItem } from './login/login-items';
 import { parseSshdLine, type SshdLogin } from './login/sshd-log';
+import { findJournalDirectory } from './login/journal';
+import { JournalFollower } from './login/journal-follower';
+import { existsSync } from 'node:fs';
 import { detectRecordSize, parseUtmpRecords, type UtmpRecord, type UtmpRecordSize } from './login/utmp';
 import { readExecutable, resolveProcRoot } from './common/process-info';
 import { errorCode } from '../../core/error-text';
@@ -55,6 +58,20 @@ const SETTINGS: readonly SettingDefinition[] = [
     default: ['/var/log/auth.log', '/var/log/secure'],
     description: 'Host paths of syslog files with sshd lines (Debian/Ubuntu auth.log, RHEL secure); those that exist are followed.',
   },
+  {
+    name: 'loginJournal',
+    type: 'enum',
+    default: 'auto',
+    values: ['auto', 'on', 'off'],
+    description:
+      "sshd's entries in the host's systemd journal (read with journalctl through the host root, rotation-safe cursor): auto (when none of loginAuthLogFiles exists, as on Debian 12), on (as well as the files), off.",
+  },
+  {
+    name: 'loginJournalDirectories',
+    type: 'stringList',
+    default: ['/var/log/journal', '/run/log/journal'],
+    description: 'Host paths of journal directories; the first that exists and is not empty is read.',
+  },
 ];
 
 type FileKind = 'wtmp' | 'btmp' | 'authlog';
@@ -101,6 +118,8 @@ class LoginCollector implements Source {
   private stopped = false;
   private readonly redactUnknown: boolean;
   private readonly localNames: LocalAccountNames;
+  private readonly journal?: { follower: JournalFollower; source: FollowedFile };
+  private journalProblem: string | undefined;
 
   constructor(private readonly ctx: SourceContext) {
     const c = ctx.config;
@@ -114,6 +133,51 @@ class LoginCollector implements Source {
     this.procRoot = resolveProcRoot(ctx.hostRoot);
     this.redactUnknown = c.boolean('loginRedactUnknownUserNames');
     this.localNames = new LocalAccountNames(ctx.hostRoot);
+    this.journal = this.journalFollower();
+  }
+
+  /** The journal follower, when loginJournal asks for it and a journal directory exists. */
+  private journalFollower(): { follower: JournalFollower; source: FollowedFile } | undefined {
+    const mode = this.ctx.config.has('loginJournal') ? this.ctx.config.string('loginJournal') : 'off';
+    if (mode === 'off') return undefined;
+    if (mode === 'auto' && this.files.some((f) => f.kind === 'authlog' && existsSync(f.file))) return undefined;
+    const directory = findJournalDirectory(this.ctx.hostRoot, this.ctx.config.stringList('loginJournalDirectories'));
+    if (!directory) return undefined;
+    const source: FollowedFile = { kind: 'authlog', hostFile: `journal:${path.relative(this.ctx.hostRoot, directory) || '.'}`, file: directory };
+    const follower = new JournalFollower({
+      directory,
+      stateDir: this.ctx.stateDir,
+      readExisting: this.ctx.config.boolean('loginReadExistingRecords'),
+      onLines: (lines) => this.consumeJournal(source, lines),
+      onProblem: (problem) => {
+        if (problem && problem !== this.journalProblem) this.ctx.log.warn('login journal', { problem });
+        this.journalProblem = problem;
+      },
+    });
+    return { follower, source };
+  }
+
+  /** Journal lines (already syslog-shaped) -> Login events, as auth.log lines are. */
+  private consumeJournal(source: FollowedFile, lines: string[]): void {
+    if (this.stopped) return;
+    const items: PayloadItem[] = [];
+    for (const line of lines) {
+      const login = parseSshdLine(line);
+      const item = login ? this.sshdItem(source, login) : undefined;
+      if (item) items.push(item);
+    }
+    for (let i = 0; i < items.length; i += MAX_ITEMS_PER_EVENT) {
+      this.ctx.emit(createEvent(LOGIN_EVENT, 'Triggered', items.slice(i, i + MAX_ITEMS_PER_EVENT)));
+    }
+  }
+
+  private methodName(): string {
+    return this.journal ? `file polling, and sshd's journal entries through journalctl (${this.journal.source.hostFile})` : 'file polling';
+  }
+
+  /** Reads the journal now (tests); resolves when its lines were handled. */
+  async pollJournal(): Promise<void> {
+    await this.journal?.follower.poll();
   }
 
   start(): void {
@@ -196,6 +260,12 @@ class LoginCollector implements Source {
         this.ctx.emit(createEvent(LOGIN_EVENT, 'Triggered', items.slice(i, i + MAX_ITEMS_PER_EVENT)));
       }
       this.saveCursors();
+      if (this.journal) {
+        void this.journal.follower.poll();
+        // The journal stands in for the missing auth.log: its absence is no problem then.
+        if (!this.journalProblem) found.add('authlog');
+        else problems.push(this.journalProblem);
+      }
       this.updateStatus(found, problems);
     } finally {
       this.polling = false;
@@ -241,9 +311,9 @@ class LoginCollector implements Source {
     const relevant = problems.filter((p) => !(found.has('authlog') && this.files.some((f) => f.kind === 'authlog' && p.startsWith(`${f.hostFile} not found`))));
     const missingKinds = [...expected].filter((k) => !found.has(k));
     let status: SourceStatus;
-    if (found.size === 0) status = { state: 'degraded', reason: `no login record file readable: ${relevant.join('; ')}`, method: 'file polling' };
-    else if (missingKinds.length > 0 || relevant.length > 0) status = { state: 'degraded', reason: relevant.join('; '), method: 'file polling' };
-    else status = { state: 'running', method: 'file polling' };
+    if (found.size === 0) status = { state: 'degraded', reason: `no login record file readable: ${relevant.join('; ')}`, method: this.methodName() };
+    else if (missingKinds.length > 0 || relevant.length > 0) status = { state: 'degraded', reason: relevant.join('; '), method: this.methodName() };
+    else status = { state: 'running', method: this.methodName() };
     const text = JSON.stringify(status);
     if (text !== this.lastStatus) {
       this.lastStatus = text;
@@ -347,4 +417,4 @@ export const loginSource: SourceDefinition = {
   },
 };
 
-export type LoginSource = Source & { poll(): void };
+export type LoginSource = Source & { poll(): void; pollJournal(): Promise<void> };

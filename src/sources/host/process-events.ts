@@ -1,6 +1,8 @@
 import { createEvent, type PayloadItem } from '../../core/event';
 import type { SettingDefinition } from '../../config/settings';
-import { SourceUnavailableError, type Source, type SourceContext, type SourceDefinition } from '../source';
+import { SourceUnavailableError, type Source, type SourceContext, type SourceDefinition, type SourceStatus } from '../source';
+import { startEbpfProcessEvents } from './kernel-sensor/process-method';
+import type { SensorAddonStats } from './kernel-sensor/sensor';
 import { BoundedMap } from '../../core/bounded-map';
 import { loadNativeAddon, type NativeAddon, type NativeProcRecord, type ProcConnectorHandle, type ProcConnectorStats } from './common/native';
 import { listPids, parseCmdline, readExecutable, resolveProcRoot, type ProcWarning } from './common/process-info';
@@ -22,9 +24,9 @@ const SETTINGS: readonly SettingDefinition[] = [
     name: 'processEventsMethod',
     type: 'enum',
     default: 'auto',
-    values: ['auto', 'netlink', 'polling'],
+    values: ['auto', 'ebpf', 'netlink', 'polling'],
     description:
-      'How process starts and exits are seen: auto (kernel proc connector, else /proc polling with a degraded status), netlink (proc connector only; the source fails without it), polling (/proc polling only).',
+      'How process starts and exits are seen: auto (the eBPF kernel sensor, else the kernel proc connector, else /proc polling with a degraded status; the status names the reason for each fallback), ebpf (kernel sensor only; the source fails without it), netlink (proc connector only; the source fails without it), polling (/proc polling only).',
   },
   {
     name: 'processPollInterval',
@@ -49,7 +51,8 @@ const SETTINGS: readonly SettingDefinition[] = [
 ];
 
 export interface ProcessEventsStats {
-  method: 'netlink' | 'polling';
+  method: 'ebpf' | 'netlink' | 'polling';
+  sensor?: SensorAddonStats;
   creates: number;
   terminates: number;
   native?: ProcConnectorStats;
@@ -60,7 +63,7 @@ export interface ProcessEventsStats {
 
 /** The started source; stats() is for benchmarks and diagnostics. */
 export interface ProcessEventsSource extends Source {
-  readonly method: 'netlink' | 'polling';
+  readonly method: 'ebpf' | 'netlink' | 'polling';
   stats(): ProcessEventsStats;
 }
 
@@ -88,8 +91,10 @@ function startNetlink(
   procRoot: string,
   users: UserNames,
   warn: ProcWarning,
+  ebpfReason?: string,
 ): ProcessEventsSource {
   const emitter = new ProcessEmitter(ctx);
+  const running = (): SourceStatus => (ebpfReason ? { state: 'running', method: NETLINK_METHOD, reason: ebpfReason } : { state: 'running', method: NETLINK_METHOD });
   const exeCache = new BoundedMap<number, string>(EXE_CACHE_LIMIT);
   // Processes already running exit later; learn their executables now while the links are readable.
   for (const pid of listPids(procRoot).slice(0, EXE_CACHE_LIMIT)) {
@@ -152,9 +157,10 @@ function startNetlink(
       if (ctx.config.boolean('processEventsRealtimeReader') && s.priority !== 'realtime') {
         reasons.push('reader thread at normal priority (SCHED_FIFO refused: CAP_SYS_NICE or RT runtime missing); very short-lived processes may be reported without executable');
       }
+      if (ebpfReason && reasons.length > 0) reasons.unshift(ebpfReason);
       const status = reasons.length > 0
         ? { state: 'degraded' as const, method: NETLINK_METHOD, reason: reasons.join('; ') }
-        : { state: 'running' as const, method: NETLINK_METHOD };
+        : running();
       const key = JSON.stringify(status);
       if (key !== lastState) ctx.setStatus(status);
       lastState = key;
@@ -162,8 +168,8 @@ function startNetlink(
       ctx.log.error('process events status check failed', { error: err });
     }
   };
-  ctx.setStatus({ state: 'running', method: NETLINK_METHOD });
-  lastState = JSON.stringify({ state: 'running', method: NETLINK_METHOD });
+  ctx.setStatus(running());
+  lastState = JSON.stringify(running());
   // The reader thread sets its priority as it starts; look shortly after, then periodically.
   const firstCheck = setTimeout(checkStatus, 200);
   const timer = setInterval(checkStatus, LOSS_CHECK_MS);
@@ -240,7 +246,7 @@ function netlinkFailureReason(err: unknown): string {
 
 export const processEventsSource: SourceDefinition = {
   name: 'ProcessEvents',
-  description: 'process starts (ProcessCreate) and exits (ProcessTerminate) on the host, from the kernel proc connector with /proc polling as fallback',
+  description: 'process starts (ProcessCreate) and exits (ProcessTerminate) on the host, from the eBPF kernel sensor, else the kernel proc connector, else /proc polling',
   events: [PROCESS_CREATE, PROCESS_TERMINATE],
   settings: SETTINGS,
   async start(ctx: SourceContext): Promise<ProcessEventsSource> {
@@ -250,17 +256,35 @@ export const processEventsSource: SourceDefinition = {
     const users = new UserNames(ctx.hostRoot, warn);
     if (listPids(procRoot).length === 0) throw new SourceUnavailableError(`no processes visible under ${procRoot}: mount the host's /proc or run with pid: host`);
 
+    let ebpfReason: string | undefined;
+    if (method === 'auto' || method === 'ebpf') {
+      try {
+        const ebpf = startEbpfProcessEvents(ctx, procRoot, users);
+        return {
+          method: 'ebpf',
+          stats: () => {
+            const s = ebpf.stats();
+            return { method: 'ebpf', creates: s.creates, terminates: s.terminates, ...(s.sensor ? { sensor: s.sensor } : {}), pollScans: 0, pollCpuMicros: 0 };
+          },
+          stop: () => ebpf.stop(),
+        };
+      } catch (err) {
+        ebpfReason = `eBPF kernel sensor unavailable (${err instanceof Error ? err.message : String(err)})`;
+        if (method === 'ebpf') throw new SourceUnavailableError(`${ebpfReason}; processEventsMethod is ebpf, so no fallback`);
+        ctx.log.warn('kernel sensor unavailable, falling back to the proc connector for process events', { reason: ebpfReason });
+      }
+    }
     let reason: string | undefined;
     if (method !== 'polling') {
       const loaded = loadNativeAddon();
       if (loaded.addon) {
         try {
-          return startNetlink(ctx, loaded.addon, procRoot, users, warn);
+          return startNetlink(ctx, loaded.addon, procRoot, users, warn, ebpfReason);
         } catch (err) {
-          reason = netlinkFailureReason(err);
+          reason = [ebpfReason, netlinkFailureReason(err)].filter(Boolean).join('; ');
         }
       } else {
-        reason = loaded.reason;
+        reason = [ebpfReason, loaded.reason].filter(Boolean).join('; ');
       }
       if (method === 'netlink') throw new SourceUnavailableError(`${reason}; processEventsMethod is netlink, so no fallback`);
       ctx.log.warn('falling back to /proc polling for process events', { reason });

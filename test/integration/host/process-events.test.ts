@@ -140,14 +140,17 @@ test('/proc polling sees a process that lives longer than the interval, with exi
   }
 });
 
-test('auto falls back to /proc polling with a degraded status where the kernel source does not answer', { skip: isRoot ? false : NEEDS_ROOT }, () => {
+test('auto falls back from the eBPF sensor to the proc connector to /proc polling, the status naming both reasons', { skip: isRoot ? false : NEEDS_ROOT }, () => {
   // A new network namespace (made by unshare, cleaned up when the child exits): the proc connector
   // lives only in the initial one, so the real kernel refuses and the source must degrade.
   const script = `
     const { SourceHarness } = require(${JSON.stringify(path.join(repoRoot(), 'dist/test/harness/source-harness.js'))});
     const { processEventsSource } = require(${JSON.stringify(path.join(repoRoot(), 'dist/src/sources/host/process-events.js'))});
+    const { KERNEL_SENSOR_SETTINGS } = require(${JSON.stringify(path.join(repoRoot(), 'dist/src/sources/host/kernel-sensor/settings.js'))});
     (async () => {
-      const h = new SourceHarness(processEventsSource, { processEventsMethod: 'auto' });
+      // The eBPF sensor would load in any network namespace: a missing BPF object takes it out of the chain too.
+      const def = { ...processEventsSource, settings: [...processEventsSource.settings, ...KERNEL_SENSOR_SETTINGS] };
+      const h = new SourceHarness(def, { processEventsMethod: 'auto', kernelSensorObjectPath: '/nonexistent/sensor.bpf.o' });
       await h.start();
       console.log(JSON.stringify(h.lastStatus()));
       await h.stop();
@@ -157,5 +160,5 @@ test('auto falls back to /proc polling with a degraded status where the kernel s
   const status = JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}') as { state?: string; method?: string; reason?: string };
   assert.equal(status.state, 'degraded');
   assert.equal(status.method, POLLING_METHOD);
-  assert.match(status.reason ?? '', /netlink proc connector/);
+  assert.match(status.reason ?? '', /eBPF kernel sensor unavailable \(open BPF object.*; netlink proc connector/);
 });

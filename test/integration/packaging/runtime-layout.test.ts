@@ -62,6 +62,14 @@ test('the native addon loads from the image layout', () => {
   assert.equal(result.file, path.join(app, 'build/Release/edgeguard_native.node'));
 });
 
+test('the kernel sensor addon and its BPF object load from the image layout', () => {
+  const script = `const s = require(${JSON.stringify(path.join(app, 'dist/src/sources/host/kernel-sensor/sensor.js'))}); const r = s.loadSensorAddon(); console.log(JSON.stringify({ ok: 'addon' in r, reason: r.reason, object: s.defaultObjectPath() }));`;
+  const result = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: app, encoding: 'utf8' })) as { ok: boolean; reason?: string; object: string };
+  assert.equal(result.ok, true, result.reason);
+  assert.equal(result.object, path.join(app, 'build/Release/edgeguard_sensor.bpf.o'));
+  assert.ok(existsSync(result.object), 'the BPF object is in the image');
+});
+
 test("EdgeGuard's own template passes its own scan at --fail-on high once its needed privileges are acknowledged", () => {
   const cli = path.join(app, 'dist/src/cli/main.js');
   const scan = (...extra: string[]): number => {

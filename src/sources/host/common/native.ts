@@ -61,7 +61,12 @@ export interface ProcConnectorStats {
   pinnedReaders: number;
   /** Exec events by delay from the kernel event to the reader reading exe: <50, <100, <250, <500, <1000, >=1000 us. */
   execReadDelayHistogram: number[];
+  /** Datagrams not sent by the kernel (netlink port id other than 0), ignored. Absent from older builds. */
+  foreignMessages?: number;
 }
+
+/** A dump's records; droppedRecords were beyond maxRecords; interrupted: the tables changed during every attempt. */
+export type SockDiagBuffer = Buffer & { droppedRecords?: number; interrupted?: boolean };
 
 /** An opaque handle from open(). */
 export type ProcConnectorHandle = { readonly __procConnector: unique symbol };
@@ -75,7 +80,7 @@ export interface NativeAddon {
    * decoded by src/sources/host/net/sock-diag.ts. Throws with the errno text on failure. Absent
    * from an addon built before it existed.
    */
-  sockDiagDump?(family: number, protocol: number, states: number): Buffer;
+  sockDiagDump?(family: number, protocol: number, states: number, maxRecords?: number): SockDiagBuffer;
 }
 
 export type NativeLoadResult = { addon: NativeAddon; file: string } | { addon?: undefined; reason: string };

@@ -14,6 +14,8 @@ const AF_INET = 2;
 const AF_INET6 = 10;
 const IPPROTO_TCP = 6;
 const IPPROTO_UDP = 17;
+/** 3 MB of records per dump. */
+export const DEFAULT_MAX_RECORDS = 65_536;
 const LITTLE_ENDIAN = endianness() === 'LE';
 
 /** Decodes the addon's records (layout in native/sock_diag.c). */
@@ -41,18 +43,35 @@ export function decodeSockDiagRecords(buf: Buffer, protocol: 'TCP' | 'UDP', litt
 
 export type SocketReader = (tables: readonly SocketTableName[], states: readonly number[]) => SocketEntry[];
 
+/** What a dump could not deliver whole: records beyond the cap, or tables changing during every attempt. */
+export interface SockDiagShortfall {
+  table: SocketTableName;
+  droppedRecords: number;
+  interrupted: boolean;
+}
+
+export interface SockDiagOptions {
+  /** Most records one dump keeps (48 bytes each); the rest are counted and reported. Default 65,536. */
+  maxRecords?: number;
+  onShortfall?: (shortfall: SockDiagShortfall) => void;
+}
+
 /** A reader over sock_diag, or the reason it cannot be used here (addon missing, kernel refuses). */
-export function sockDiagReader(): { reader: SocketReader } | { reason: string } {
+export function sockDiagReader(options: SockDiagOptions = {}): { reader: SocketReader } | { reason: string } {
   const loaded = loadNativeAddon();
   if (!loaded.addon) return { reason: loaded.reason };
   const dump = loaded.addon.sockDiagDump?.bind(loaded.addon);
   if (!dump) return { reason: 'native addon built without sockDiagDump (rebuild with npm run build:native)' };
+  const maxRecords = options.maxRecords ?? DEFAULT_MAX_RECORDS;
   const reader: SocketReader = (tables, states) => {
     const mask = states.reduce((m, s) => m | (1 << s), 0);
     const out: SocketEntry[] = [];
     for (const table of tables) {
       const protocol = table.startsWith('tcp') ? 'TCP' : 'UDP';
-      const buf = dump(table.endsWith('6') ? AF_INET6 : AF_INET, protocol === 'TCP' ? IPPROTO_TCP : IPPROTO_UDP, mask);
+      const buf = dump(table.endsWith('6') ? AF_INET6 : AF_INET, protocol === 'TCP' ? IPPROTO_TCP : IPPROTO_UDP, mask, maxRecords);
+      const droppedRecords = buf.droppedRecords ?? 0;
+      const interrupted = buf.interrupted === true;
+      if ((droppedRecords > 0 || interrupted) && options.onShortfall) options.onShortfall({ table, droppedRecords, interrupted });
       for (const e of decodeSockDiagRecords(buf, protocol)) out.push(e);
     }
     return out;

@@ -59,3 +59,18 @@ test('events: command fields redacted with a marker in ExtraDetails; untouched e
   const exec = createEvent('ContainerActivity', 'Triggered', [{ Action: 'exec_start', Command: 'psql postgres://app:pw@db/app' }]);
   assert.equal(redactEventCommandLines(exec).Payload[0]!.Command, 'psql postgres://app:***@db/app');
 });
+
+test("the parent's command line in a ProcessCreate's ExtraDetails (kernel sensor context) is redacted too", () => {
+  const event = createEvent('ProcessCreate', 'Triggered', [
+    {
+      Executable: '/bin/sh', ProcessId: 2, ParentProcessId: 1, UserId: '0', CommandLine: 'sh -c true',
+      ExtraDetails: { ParentCommandLine: 'mysql -u root --password=hunter2 db', Cwd: '/' },
+    },
+  ]);
+  const out = redactEventCommandLines(event);
+  const extra = out.Payload[0]!.ExtraDetails as Record<string, string>;
+  assert.equal(extra.ParentCommandLine?.includes('hunter2'), false, extra.ParentCommandLine);
+  assert.equal(extra.CommandLineRedacted, 'true');
+  assert.equal(extra.Cwd, '/');
+  assert.equal(out.Payload[0]!.CommandLine, 'sh -c true');
+});
