@@ -10,11 +10,15 @@ import { loadAgentId, lockStateDir, resolveStateDir } from './agent/state';
 import { subscribeComponents } from './agent/subscribers';
 import { createUpstream, selectMode } from './agent/upstream-factory';
 import { ConfigStore } from './config/config-store';
+import { errorText } from './core/error-text';
 import { resolveHostRoot } from './core/host-root';
 import { getLogger, levelFromEnvironment, setLogDestination, setLogLevel } from './core/logger';
 import { agentVersion } from './core/version';
 import { openPipeline } from './pipeline/pipeline';
 import { ALL_SOURCES } from './sources/index';
+import { RateLimiter, SNAPSHOT_METHOD_BURST, SNAPSHOT_METHOD_REFILL_MS } from './agent/rate-limit';
+import { currentSourceScope } from './agent/source-scope';
+import { AGENT_UMASK, tightenStateDir } from './agent/state-permissions';
 import type { SourceDefinition } from './sources/source';
 import type { Upstream } from './upstream/upstream';
 
@@ -40,12 +44,24 @@ export interface Agent {
   stop(): Promise<void>;
 }
 
-/** The `snapshot` direct method: 400 for a malformed payload or an unknown source name. */
-export function snapshotMethod(manager: Pick<SourceManager, 'snapshotNow'>, payload: unknown): { status: number; payload: unknown } {
+const MAX_SNAPSHOT_NAMES = 32;
+const MAX_SOURCE_NAME_CHARS = 64;
+const defaultSnapshotLimiter = new RateLimiter(SNAPSHOT_METHOD_BURST, SNAPSHOT_METHOD_REFILL_MS);
+
+/**
+ * The `snapshot` direct method: 400 for a malformed payload or an unknown source name, 429 (with
+ * retryAfterSeconds) beyond 3 calls at once and one every 20 s.
+ */
+export function snapshotMethod(manager: Pick<SourceManager, 'snapshotNow'>, payload: unknown, limiter: RateLimiter = defaultSnapshotLimiter): { status: number; payload: unknown } {
   const sources = payload && typeof payload === 'object' ? (payload as { sources?: unknown }).sources : undefined;
-  if (sources !== undefined && !(Array.isArray(sources) && sources.every((s) => typeof s === 'string'))) {
-    return { status: 400, payload: { error: 'payload must be {"sources": ["<source name>", …]} or empty' } };
+  if (
+    sources !== undefined &&
+    !(Array.isArray(sources) && sources.length <= MAX_SNAPSHOT_NAMES && sources.every((s) => typeof s === 'string' && s.length <= MAX_SOURCE_NAME_CHARS))
+  ) {
+    return { status: 400, payload: { error: `payload must be {"sources": ["<source name>", …]} (at most ${MAX_SNAPSHOT_NAMES} names) or empty` } };
   }
+  const waitMs = limiter.take();
+  if (waitMs > 0) return { status: 429, payload: { error: 'snapshot requested too often', retryAfterSeconds: Math.ceil(waitMs / 1000) } };
   const result = manager.snapshotNow(sources as string[] | undefined);
   return { status: result.unknown.length > 0 ? 400 : 200, payload: result };
 }
@@ -60,7 +76,9 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   setLogDestination(mode === 'edgeHub' ? 'stdout' : 'stderr');
   setLogLevel(levelFromEnvironment(env));
 
+  process.umask(AGENT_UMASK);
   const stateDir = resolveStateDir(env);
+  tightenStateDir(stateDir, log);
   const unlockStateDir = lockStateDir(stateDir, log);
   const agentId = loadAgentId(stateDir, log);
   const hostRoot = resolveHostRoot(env);
@@ -125,17 +143,42 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
 }
 
 let processHandlersInstalled = false;
+/** Longest wait for the queues to flush before a fatal error exits. */
+const FATAL_FLUSH_MS = 10_000;
 
-/** Logs what escaped every other handler; the agent keeps running (sources and pipeline contain their own failures). */
-function installProcessHandlers(): void {
+function faultDetails(error: unknown): { error: string; stack?: string } {
+  if (!(error instanceof Error)) return { error: errorText(error) };
+  return { error: errorText(error), stack: (error.stack ?? '').split('\n').slice(1, 4).join(' | ') };
+}
+
+/**
+ * What escaped every other handler. Charged to a source (its callbacks run in its scope): that source is
+ * marked failed and restarted with backoff, the agent keeps running. Anything else means the agent's own
+ * state can no longer be trusted: the queues are flushed (bounded) and the process exits 1, so that
+ * edgeAgent restarts the module.
+ */
+function installProcessHandlers(agent: () => Agent | undefined): void {
   if (processHandlersInstalled) return;
   processHandlersInstalled = true;
-  process.on('unhandledRejection', (reason) => {
-    log.error('unhandled promise rejection (ignored)', { error: reason instanceof Error ? reason.message : String(reason) });
-  });
-  process.on('uncaughtException', (error) => {
-    log.error('uncaught exception (ignored)', { error: error.message, stack: (error.stack ?? '').split('\n').slice(1, 4).join(' | ') });
-  });
+  let exiting = false;
+  const onFault = (kind: 'uncaught exception' | 'unhandled promise rejection') => (error: unknown) => {
+    const scope = currentSourceScope();
+    if (scope) {
+      scope.crashed(error);
+      return;
+    }
+    log.error(`${kind}: flushing the queues and exiting`, faultDetails(error));
+    if (exiting) process.exit(1);
+    exiting = true;
+    const running = agent();
+    const timer = setTimeout(() => process.exit(1), FATAL_FLUSH_MS);
+    (running ? running.stop() : Promise.resolve()).finally(() => {
+      clearTimeout(timer);
+      process.exit(1);
+    });
+  };
+  process.on('uncaughtException', onFault('uncaught exception'));
+  process.on('unhandledRejection', onFault('unhandled promise rejection'));
 }
 
 /**
@@ -143,8 +186,8 @@ function installProcessHandlers(): void {
  * queues, closes the upstream and exits 0. A second signal exits at once.
  */
 export async function runAgent(options: AgentOptions = {}): Promise<void> {
-  installProcessHandlers();
   let agent: Agent | undefined;
+  installProcessHandlers(() => agent);
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {

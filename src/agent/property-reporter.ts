@@ -75,6 +75,11 @@ export function statusSection(inputs: ReportInputs): JsonObject {
       sentBytes: stats.sent.bytes,
     };
     section.lastSendError = stats.lastSendError ?? '';
+    if (stats.persistence) {
+      // persisting/lastError change rarely (a report is due); the count changes all the time (in pipeline).
+      section.stateDirectory = { persisting: stats.persistence.persisting, lastError: stats.persistence.lastError };
+      (section.pipeline as JsonObject).unpersistedEvents = stats.persistence.unpersistedRecords;
+    }
   }
   return section;
 }

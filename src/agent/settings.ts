@@ -12,7 +12,7 @@ export const AGENT_SETTINGS: readonly SettingDefinition[] = [
     type: 'boolean',
     default: true,
     description:
-      'Replace secrets on command lines (--password x, TOKEN=x, mysql -px, URL credentials, connection-string keys, Authorization headers) with *** before events are queued; the item gets ExtraDetails CommandLineRedacted.',
+      'Replace secrets in every string of every event (command lines wherever they appear: --password x, TOKEN=x, mysql -px, redis-cli -a x, curl -u u:x…; URL credentials, connection-string keys, Authorization headers) with *** before events are queued; the item gets ExtraDetails RedactedFields (where, never what). See docs/pipeline.md.',
   },
   {
     name: 'dockerHost',

@@ -5,6 +5,7 @@ import type { SettingValue } from '../config/settings';
 import type { SecurityEvent } from '../core/event';
 import type { Logger } from '../core/logger';
 import { enabledSettingName } from '../sources/index';
+import { crashBackoffMs, outsideSourceScope, runInSourceScope, type SourceScope } from './source-scope';
 import { SourceUnavailableError, type EmitOptions, type Source, type SourceContext, type SourceDefinition, type SourceStatus } from '../sources/source';
 import { errorText } from '../core/error-text';
 
@@ -64,6 +65,13 @@ class SourceRunner {
   private snapshotFailure?: string;
   private chain: Promise<void> = Promise.resolve();
   private readonly log: Logger;
+  /** The configuration last applied: a crashed source restarts with it. */
+  private lastConfig?: ConfigView;
+  /** Crashes in a row (an uncaught exception charged to this source); reset after 10 quiet minutes. */
+  private crashes = 0;
+  private lastCrashAt = 0;
+  private restartTimer?: NodeJS.Timeout;
+  private crashedGeneration = -1;
   status: ReportedSourceStatus = { state: 'disabled', reason: 'not started yet', since: new Date().toISOString() };
 
   constructor(
@@ -81,11 +89,14 @@ class SourceRunner {
   }
 
   shutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
     this.chain = this.chain.then(() => this.stop()).catch(() => undefined);
     return this.chain;
   }
 
   private async reconcile(config: ConfigView): Promise<void> {
+    this.lastConfig = config;
     const enabledName = enabledSettingName(this.definition);
     const enabled = !config.has(enabledName) || config.boolean(enabledName);
     if (config.has(enabledName)) this.options.onSettingRead?.('SourceManager', enabledName, enabled);
@@ -151,7 +162,7 @@ class SourceRunner {
     };
     try {
       mkdirSync(stateDir, { recursive: true });
-      const source = await this.definition.start(ctx);
+      const source = await runInSourceScope(this.scope(generation), () => this.definition.start(ctx));
       if (!current()) {
         await source.stop().catch(() => undefined);
         return;
@@ -200,7 +211,7 @@ class SourceRunner {
     if (!source?.snapshot || this.snapshotInFlight === generation) return;
     this.snapshotInFlight = generation;
     try {
-      await source.snapshot();
+      await runInSourceScope(this.scope(generation), () => source.snapshot!());
       if (generation === this.generation && this.snapshotFailure) {
         this.snapshotFailure = undefined;
         this.log.info('snapshot works again');
@@ -216,6 +227,40 @@ class SourceRunner {
       if (this.snapshotInFlight === generation) this.snapshotInFlight = undefined;
     }
   }
+
+  /** What an exception escaping this source's callbacks is charged to. */
+  private scope(generation: number): SourceScope {
+    return { source: this.definition.name, crashed: (error) => this.crashed(generation, error) };
+  }
+
+  /**
+   * An exception escaped one of this instance's callbacks to the process: the source is marked failed,
+   * stopped, and restarted after a backoff that doubles with each crash in a row.
+   */
+  private crashed(generation: number, error: unknown): void {
+    if (generation !== this.generation || generation === this.crashedGeneration) return;
+    this.crashedGeneration = generation;
+    const now = Date.now();
+    if (now - this.lastCrashAt > 600_000) this.crashes = 0;
+    this.lastCrashAt = now;
+    this.crashes++;
+    const delay = crashBackoffMs(this.crashes);
+    const reason = `crashed: ${reasonOf(error)}; restarting in ${Math.round(delay / 1000)} s (crash ${this.crashes} in a row)`;
+    this.log.error('source crashed (uncaught exception)', { error: reasonOf(error), restartInMs: delay, crashes: this.crashes });
+    this.setStatus({ state: 'failed', reason });
+    outsideSourceScope(() => {
+      this.chain = this.chain.then(() => this.stop()).catch(() => undefined);
+      if (this.restartTimer) clearTimeout(this.restartTimer);
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = undefined;
+        const config = this.lastConfig;
+        if (config && !this.stopped) void this.apply(config);
+      }, delay);
+      this.restartTimer.unref?.();
+    });
+  }
+
+  private stopped = false;
 
   private async stop(): Promise<void> {
     this.generation++;

@@ -53,16 +53,55 @@ export function loadAgentId(stateDir: string, log?: Logger): string {
 
 const LOCK_FILE = 'agent.lock';
 
-/** True when `pid` is a live process other than this one that looks like Node (pids are reused). */
-function liveOtherAgent(pid: number): boolean {
+/**
+ * What identifies a process beyond its pid, which the kernel reuses: its start time (clock ticks since
+ * boot, field 22 of /proc/<pid>/stat) and the boot id. Undefined when /proc cannot tell.
+ */
+export function processToken(pid: number, procRoot = '/proc'): string | undefined {
+  try {
+    const stat = readFileSync(path.join(procRoot, String(pid), 'stat'), 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const start = fields[19];
+    if (start === undefined || !/^\d+$/.test(start)) return undefined;
+    let boot = '';
+    try {
+      boot = readFileSync(path.join(procRoot, 'sys', 'kernel', 'random', 'boot_id'), 'utf8').trim();
+    } catch {
+      // no boot id: the start time alone
+    }
+    return boot ? `${start}@${boot}` : start;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The lock file's content: `<pid> <start token>`; an older agent wrote `<pid>` alone. */
+function parseLock(text: string): { pid: number; token?: string } {
+  const [pid, token] = text.trim().split(/\s+/, 2);
+  return { pid: Number(pid), token };
+}
+
+/**
+ * True when the lock's holder is a live process other than this one that is the agent which wrote the
+ * lock: same pid AND same start token. A lock without a token (older agents) counts only when the pid
+ * runs EdgeGuard (its command line names edgeguard or the agent's main.js), not any Node process.
+ */
+function liveOtherAgent(lock: { pid: number; token?: string }): boolean {
+  const { pid, token } = lock;
   if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
   try {
     process.kill(pid, 0);
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (token !== undefined) {
+    const current = processToken(pid);
+    return current === undefined || current === token;
   }
   try {
-    return /node|edgeguard/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return cmdline.some((arg) => /edgeguard/i.test(arg) || /(^|\/)dist\/src\/(cli\/)?main\.js$/.test(arg));
   } catch {
     return true;
   }
@@ -84,10 +123,11 @@ export function lockStateDir(stateDir: string, log?: Logger): () => void {
   const file = path.join(stateDir, LOCK_FILE);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      const token = processToken(process.pid);
+      writeFileSync(file, token ? `${process.pid} ${token}\n` : `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
       return () => {
         try {
-          if (Number(readFileSync(file, 'utf8').trim()) === process.pid) rmSync(file, { force: true });
+          if (parseLock(readFileSync(file, 'utf8')).pid === process.pid) rmSync(file, { force: true });
         } catch {
           // already gone
         }
@@ -95,14 +135,14 @@ export function lockStateDir(stateDir: string, log?: Logger): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    let holder = NaN;
+    let holder: { pid: number; token?: string } = { pid: NaN };
     try {
-      holder = Number(readFileSync(file, 'utf8').trim());
+      holder = parseLock(readFileSync(file, 'utf8'));
     } catch {
       // removed meanwhile: try again
     }
-    if (liveOtherAgent(holder)) throw new StateDirInUseError(stateDir, holder);
-    log?.info('stale state directory lock taken over', { file, pid: Number.isNaN(holder) ? 'unknown' : holder });
+    if (liveOtherAgent(holder)) throw new StateDirInUseError(stateDir, holder.pid);
+    log?.info('stale state directory lock taken over', { file, pid: Number.isNaN(holder.pid) ? 'unknown' : holder.pid });
     rmSync(file, { force: true });
   }
   throw new Error(`could not lock state directory ${stateDir}`);

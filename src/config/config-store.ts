@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { fingerprint } from './fingerprint';
 import { createEvent, type SecurityEvent } from '../core/event';
 import type { Logger } from '../core/logger';
 import { ConfigView } from './config-view';
@@ -64,9 +64,6 @@ function usedText(def: SettingDefinition, value: SettingValue): string {
   return String(value);
 }
 
-function fingerprint(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value) ?? 'undefined').digest('hex').slice(0, 16);
-}
 
 function sameValue(a: SettingValue | undefined, b: SettingValue | undefined): boolean {
   return JSON.stringify(a) === JSON.stringify(b);

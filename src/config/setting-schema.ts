@@ -1,11 +1,23 @@
 import Ajv, { type ValidateFunction } from 'ajv';
-import { parseDuration } from '../core/duration';
+import { MAX_SETTING_DURATION, MAX_TIMER_DELAY_MS, MIN_SETTING_DURATION, parseDuration } from '../core/duration';
 import type { SettingDefinition, SettingValue } from './settings';
 
 /** ajv format for ISO 8601 durations the agent can use: parseable and longer than zero (PT1S, PT0.5S, P1D…). */
 export const DURATION_FORMAT = 'edgeguard-duration';
 
 type JsonSchema = Record<string, unknown>;
+
+/** A duration setting's accepted range: its own bounds, else PT0.05S … P24D; never beyond what a timer can wait. */
+export function durationBounds(def: SettingDefinition): { min: string; max: string; minMs: number; maxMs: number } {
+  const min = def.minimumDuration ?? MIN_SETTING_DURATION;
+  const max = def.maximumDuration ?? MAX_SETTING_DURATION;
+  const minMs = parseDuration(min);
+  const maxMs = parseDuration(max);
+  if (minMs === undefined || maxMs === undefined || minMs <= 0 || maxMs < minMs || maxMs > MAX_TIMER_DELAY_MS) {
+    throw new Error(`setting ${def.name}: bad duration bounds ${min} … ${max}`);
+  }
+  return { min, max, minMs, maxMs };
+}
 
 /** JSON Schema of a setting's value (what goes inside `{"value": …}`). */
 export function settingValueSchema(def: SettingDefinition): JsonSchema {
@@ -43,23 +55,34 @@ export class SettingValidator {
   constructor(catalogue: readonly SettingDefinition[]) {
     const ajv = new Ajv({ allErrors: false, strict: true });
     ajv.addFormat(DURATION_FORMAT, { type: 'string', validate: (text: string) => (parseDuration(text) ?? 0) > 0 });
-    for (const def of catalogue) this.validators.set(def.name, ajv.compile(settingValueSchema(def)));
+    for (const def of catalogue) {
+      if (def.type === 'integer' && (def.minimum === undefined || def.maximum === undefined)) throw new Error(`integer setting ${def.name} needs a minimum and a maximum`);
+      if (def.type === 'duration') durationBounds(def);
+      this.validators.set(def.name, ajv.compile(settingValueSchema(def)));
+    }
   }
 
   /** Undefined when `value` is a valid value of setting `def`, else why not (never quoting the value). */
   check(def: SettingDefinition, value: unknown): string | undefined {
     const validate = this.validators.get(def.name);
     if (!validate) return 'unknown setting';
-    if (validate(value)) return undefined;
-    return expectation(def);
+    if (!validate(value)) return expectation(def);
+    if (def.type === 'duration') {
+      const ms = parseDuration(value as string) ?? 0;
+      const { minMs, maxMs } = durationBounds(def);
+      if (!(ms >= minMs && ms <= maxMs)) return expectation(def);
+    }
+    return undefined;
   }
 }
 
 /** What a setting accepts, in words an operator can act on. */
 export function expectation(def: SettingDefinition): string {
   switch (def.type) {
-    case 'duration':
-      return 'expected an ISO 8601 duration longer than zero, e.g. PT1S, PT7M, PT5H';
+    case 'duration': {
+      const { min, max } = durationBounds(def);
+      return `expected an ISO 8601 duration from ${min} to ${max}, e.g. PT30S, PT7M, PT5H`;
+    }
     case 'integer': {
       const range = [def.minimum !== undefined ? `>= ${def.minimum}` : '', def.maximum !== undefined ? `<= ${def.maximum}` : ''].filter(Boolean).join(' and ');
       return `expected an integer${range ? ' ' + range : ''}`;

@@ -16,18 +16,22 @@ export interface SettingDefinition {
   /** Used instead of `default` when EdgeGuard runs standalone (no IoT Edge), so output comes within seconds. */
   readonly standaloneDefault?: SettingValue;
   readonly description: string;
+  /** Bounds of an `integer` setting; every integer setting declares both. */
   readonly minimum?: number;
   readonly maximum?: number;
+  /** Bounds of a `duration` setting (ISO 8601); default PT0.05S and P24D (timers cannot wait longer). */
+  readonly minimumDuration?: string;
+  readonly maximumDuration?: string;
   /** Allowed values of an `enum` setting. */
   readonly values?: readonly string[];
 }
 
 /** Defender for IoT's own settings, with the names, types and defaults of its twin schema. */
 export const DEFENDER_SETTINGS: readonly SettingDefinition[] = [
-  { name: 'highPriorityMessageFrequency', type: 'duration', default: 'PT7M', standaloneDefault: 'PT5S', description: 'Interval for sending high priority messages (ISO 8601 duration).' },
-  { name: 'lowPriorityMessageFrequency', type: 'duration', default: 'PT5H', standaloneDefault: 'PT10S', description: 'Interval for sending low priority messages (ISO 8601 duration).' },
-  { name: 'snapshotFrequency', type: 'duration', default: 'PT13H', standaloneDefault: 'PT1M', description: 'Interval between snapshots (system information, users, ports, inventory, baseline…).' },
-  { name: 'maxLocalCacheSizeInBytes', type: 'integer', default: 2_560_000, minimum: 8192, description: 'Bytes of events kept on the device before they are sent, shared by the three queues.' },
+  { name: 'highPriorityMessageFrequency', type: 'duration', default: 'PT7M', standaloneDefault: 'PT5S', minimumDuration: 'PT1S', maximumDuration: 'P1D', description: 'Interval for sending high priority messages (ISO 8601 duration).' },
+  { name: 'lowPriorityMessageFrequency', type: 'duration', default: 'PT5H', standaloneDefault: 'PT10S', minimumDuration: 'PT1S', maximumDuration: 'P7D', description: 'Interval for sending low priority messages (ISO 8601 duration).' },
+  { name: 'snapshotFrequency', type: 'duration', default: 'PT13H', standaloneDefault: 'PT1M', minimumDuration: 'PT1S', maximumDuration: 'P7D', description: 'Interval between snapshots (system information, users, ports, inventory, baseline…).' },
+  { name: 'maxLocalCacheSizeInBytes', type: 'integer', default: 2_560_000, minimum: 8192, maximum: 67_108_864, description: 'Bytes of events kept on the device before they are sent, shared by the three queues.' },
   { name: 'maxMessageSizeInBytes', type: 'integer', default: 204_800, minimum: 8192, maximum: 262_144, description: 'Largest message sent upstream, measured on its UTF-8 JSON.' },
   // Part of Defender's twin schema, so accepted and reported; no EdgeGuard source emits these event types.
   ...['ConnectedHardware', 'Diagnostic'].map(
@@ -51,7 +55,7 @@ export function eventTypeSettings(types: readonly EventDescriptor[]): SettingDef
     })),
     ...types.filter((t) => t.aggregation !== undefined).flatMap((t): SettingDefinition[] => [
       { name: `aggregationEnabled${t.name}`, type: 'boolean', default: true, description: `Collapse identical ${t.name} events into one Aggregated event.` },
-      { name: `aggregationInterval${t.name}`, type: 'duration', default: 'PT1H', standaloneDefault: 'PT10S', description: `Aggregation window for ${t.name} events.` },
+      { name: `aggregationInterval${t.name}`, type: 'duration', default: 'PT1H', standaloneDefault: 'PT10S', minimumDuration: 'PT1S', maximumDuration: 'P1D', description: `Aggregation window for ${t.name} events.` },
     ]),
   ];
 }

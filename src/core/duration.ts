@@ -19,6 +19,13 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(total);
 }
 
+/** setTimeout and setInterval turn a delay above 2^31-1 ms (24.8 days) into 1 ms: no timer may be asked for more. */
+export const MAX_TIMER_DELAY_MS = 2_147_483_647;
+/** Longest duration any setting accepts (P24D), below MAX_TIMER_DELAY_MS; longer ones are refused by validation. */
+export const MAX_SETTING_DURATION = 'P24D';
+/** Shortest duration a setting accepts unless it declares its own minimum. */
+export const MIN_SETTING_DURATION = 'PT0.05S';
+
 export function formatDuration(ms: number): string {
   if (ms % 3_600_000 === 0) return `PT${ms / 3_600_000}H`;
   if (ms % 60_000 === 0) return `PT${ms / 60_000}M`;

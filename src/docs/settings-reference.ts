@@ -5,6 +5,7 @@ import { EVENT_TYPES } from '../agent/event-registry';
 import { DEFENDER_SETTINGS, eventTypeSettings, type SettingDefinition, type SettingValue } from '../config/settings';
 import { existsSync } from 'node:fs';
 import { packagePath } from '../core/package-path';
+import { durationBounds } from '../config/setting-schema';
 
 /** Markers around the generated part of docs/configuration.md. */
 export const BEGIN_MARKER = '<!-- settings:begin (generated from the catalogue: npm run docs) -->';
@@ -16,8 +17,10 @@ function typeText(def: SettingDefinition): string {
       const range = [def.minimum !== undefined ? `≥ ${def.minimum}` : '', def.maximum !== undefined ? `≤ ${def.maximum}` : ''].filter(Boolean).join(', ');
       return range ? `integer (${range})` : 'integer';
     }
-    case 'duration':
-      return 'ISO 8601 duration';
+    case 'duration': {
+      const { min, max } = durationBounds(def);
+      return `ISO 8601 duration (${min} … ${max})`;
+    }
     case 'priority':
       return 'Off \\| Low \\| High';
     case 'enum':

@@ -10,7 +10,7 @@ import { PriorityQueues, QUEUE_NAMES } from './queues/priority-queues';
 import { envelope, maxEventBytes, serializeForQueue, type Envelope } from './codec/message-builder';
 import type { MessagePriority } from '../core/priority';
 import { aggregationRules, Aggregator, HIT_CHECKPOINT_MS } from './aggregation/aggregator';
-import { redactEventCommandLines } from './redaction/command-line-secrets';
+import { redactEventSecrets } from './redaction/event-redaction';
 import { NO_DETECTIONS, type DetectionStage } from './detections-slot';
 import { OperationalStats } from './operational-stats';
 import { Sender } from './sender';
@@ -143,7 +143,7 @@ class Pipeline implements EventPipeline {
     try {
       this.ingested++;
       if (this.closed) throw new Error('pipeline closed: stop the sources before closing it');
-      const redacted = this.redactSecrets ? redactEventCommandLines(event) : event;
+      const redacted = this.redactSecrets ? redactEventSecrets(event) : event;
       this.detect(redacted);
       this.route(redacted, options?.urgent === true, true);
     } catch (err) {
@@ -166,7 +166,8 @@ class Pipeline implements EventPipeline {
   private raised(event: SecurityEvent, options?: EmitOptions): void {
     try {
       if (this.closed) throw new Error('pipeline closed');
-      this.route(event, options?.urgent === true, true);
+      // Structural redaction covers every event before it is queued, raised ones too.
+      this.route(this.redactSecrets ? redactEventSecrets(event) : event, options?.urgent === true, true);
     } catch (err) {
       this.ingestErrors++;
       this.warnSometimes('ingest', 'event could not be queued', { name: safeName(event), error: err });
@@ -235,6 +236,7 @@ class Pipeline implements EventPipeline {
       aggregating: this.aggregator.stats().pendingHits,
       recovered: this.queues.recovered.events,
       recoveredHits: this.recoveredHits,
+      persistence: this.journal.health(),
     };
     if (sent.lastError !== undefined) stats.lastSendError = sent.lastError;
     return stats;

@@ -36,6 +36,8 @@ export interface PipelineStats {
   /** Raw events that went in (before aggregation). */
   ingested: number;
   lastSendError?: string;
+  /** The queue journal in the state directory: written or not (disk full, read-only), what was not persisted. */
+  persistence?: { persisting: boolean; unpersistedRecords: number; writeFailures: number; lastError: string };
 }
 
 /**

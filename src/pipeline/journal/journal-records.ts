@@ -54,16 +54,41 @@ export function encodeRanges(seqs: readonly number[]): string {
   return parts.join(',');
 }
 
-function decodeRanges(text: string, each: (seq: number) => void): boolean {
+/** Calls `each(start, end)` for every range of "1-5,9,12-13"; false when the text is not such a list. */
+function decodeRanges(text: string, each: (start: number, end: number) => void): boolean {
   for (const part of text.split(',')) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    const m = /^(\d{1,15})(?:-(\d{1,15}))?$/.exec(part);
     if (!m) return false;
     const start = Number(m[1]);
     const end = m[2] === undefined ? start : Number(m[2]);
-    if (end < start || end - start > 10_000_000) return false;
-    for (let s = start; s <= end; s++) each(s);
+    if (end < start) return false;
+    each(start, end);
   }
   return true;
+}
+
+/**
+ * Deletes seqs start..end from the replayed maps. A crafted line can name a range of 10^15: the cost is
+ * bounded by the smaller of the range and the number of live entries, never by the range alone.
+ */
+function deleteRange(start: number, end: number, live: Map<number, JournalRecord>, windows: Map<number, WindowRecord>): void {
+  if (end - start + 1 <= live.size + windows.size) {
+    for (let s = start; s <= end; s++) if (!live.delete(s)) windows.delete(s);
+    return;
+  }
+  for (const s of [...live.keys()]) if (s >= start && s <= end) live.delete(s);
+  for (const s of [...windows.keys()]) if (s >= start && s <= end) windows.delete(s);
+}
+
+/** An event record must hold a JSON object: a valid CRC over invalid JSON (a bug, a crafted file) would corrupt a message. */
+function isJsonObject(text: string): boolean {
+  if (!text.startsWith('{')) return false;
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value);
+  } catch {
+    return false;
+  }
 }
 
 function isHitUpdate(u: unknown): u is HitUpdate {
@@ -90,9 +115,10 @@ export function windowLine(r: WindowRecord): string {
   return r.hits === undefined ? entry : entry + hitsLine([r.hits]);
 }
 
-/** Replays one segment's text into `live` and `windows`; returns [damaged lines, torn tail]. */
-export function replay(text: string, live: Map<number, JournalRecord>, windows: Map<number, WindowRecord>): [number, boolean] {
+/** Replays one segment's text into `live` and `windows`; returns [damaged lines, torn tail, records with a valid CRC but invalid JSON]. */
+export function replay(text: string, live: Map<number, JournalRecord>, windows: Map<number, WindowRecord>): [number, boolean, number] {
   let damaged = 0;
+  let invalidJson = 0;
   const lines = text.split('\n');
   const tail = lines.pop() ?? '';
   const torn = tail.length > 0;
@@ -113,11 +139,14 @@ export function replay(text: string, live: Map<number, JournalRecord>, windows: 
         damaged++;
         continue;
       }
-      live.set(seq, { queue, seq, json: body.slice(t2 + 1) });
+      const json = body.slice(t2 + 1);
+      if (!isJsonObject(json)) {
+        invalidJson++;
+        continue;
+      }
+      live.set(seq, { queue, seq, json });
     } else if (body.startsWith('D\t')) {
-      const ok = decodeRanges(body.slice(2), (s) => {
-        if (!live.delete(s)) windows.delete(s);
-      });
+      const ok = decodeRanges(body.slice(2), (start, end) => deleteRange(start, end, live, windows));
       if (!ok) damaged++;
     } else if (body.startsWith('K\t')) {
       const t1 = body.indexOf('\t', 2);
@@ -126,7 +155,12 @@ export function replay(text: string, live: Map<number, JournalRecord>, windows: 
         damaged++;
         continue;
       }
-      windows.set(seq, { seq, json: body.slice(t1 + 1) });
+      const json = body.slice(t1 + 1);
+      if (!isJsonObject(json)) {
+        invalidJson++;
+        continue;
+      }
+      windows.set(seq, { seq, json });
     } else if (body.startsWith('H\t')) {
       let updates: unknown;
       try {
@@ -147,5 +181,5 @@ export function replay(text: string, live: Map<number, JournalRecord>, windows: 
       damaged++;
     }
   }
-  return [damaged, torn];
+  return [damaged, torn, invalidJson];
 }

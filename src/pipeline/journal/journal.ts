@@ -17,6 +17,8 @@ export interface RecoveryReport {
   windows: WindowRecord[];
   segments: number;
   damagedLines: number;
+  /** Records with a valid CRC whose JSON does not parse: skipped (counted in damagedLines too). */
+  invalidJsonRecords: number;
   tornTail: boolean;
 }
 
@@ -38,8 +40,22 @@ function segmentPath(dir: string, generation: number): string {
   return path.join(dir, `segment-${generation}.log`);
 }
 
+/** Whether the journal is being written; what could not be (disk full, read-only file system…). */
+export interface JournalHealth {
+  persisting: boolean;
+  /** Records not written since start: they live in memory and are still sent, but a restart would lose them. */
+  unpersistedRecords: number;
+  writeFailures: number;
+  /** errno code of the last failure (ENOSPC, EROFS, EIO…), '' when none. */
+  lastError: string;
+}
+
+/** While writes fail, a full rewrite of the live records is tried at most this often. */
+const RECOVERY_EVERY_MS = 5_000;
+
 /** What the queues need from a journal. */
 export interface QueueJournal {
+  health(): JournalHealth;
   appendAdd(queue: MessagePriority, seq: number, json: string): void;
   appendDelete(seqs: readonly number[]): void;
   appendWindow(seq: number, json: string): void;
@@ -50,7 +66,13 @@ export interface QueueJournal {
 
 /** Used when the state directory cannot hold a journal: the queues work, in memory only (logged as an error). */
 export class MemoryOnlyJournal implements QueueJournal {
-  appendAdd(): void {}
+  private unpersisted = 0;
+  health(): JournalHealth {
+    return { persisting: false, unpersistedRecords: this.unpersisted, writeFailures: 0, lastError: 'no journal' };
+  }
+  appendAdd(): void {
+    this.unpersisted++;
+  }
   appendDelete(): void {}
   appendWindow(): void {}
   appendHits(): void {}
@@ -69,6 +91,13 @@ export class Journal implements QueueJournal {
   private syncing = false;
   private syncAgain = false;
   private closed = false;
+  private pendingRecords = 0;
+  private unpersisted = 0;
+  private writeFailures = 0;
+  private lastError = '';
+  /** performance.now() when writes started failing (monotonic: a stepped wall clock changes nothing). */
+  private failingSince?: number;
+  private lastRecoveryAttempt = -Infinity;
 
   private constructor(
     private readonly dir: string,
@@ -90,6 +119,7 @@ export class Journal implements QueueJournal {
     const live = new Map<number, JournalRecord>();
     const windows = new Map<number, WindowRecord>();
     let damagedLines = 0;
+    let invalidJsonRecords = 0;
     let tornTail = false;
     for (const g of generations) {
       let text: string;
@@ -99,14 +129,15 @@ export class Journal implements QueueJournal {
         log?.warn('queue journal segment unreadable, skipped', { segment: g, error: err });
         continue;
       }
-      const [damaged, torn] = replay(text, live, windows);
-      damagedLines += damaged;
+      const [damaged, torn, invalid] = replay(text, live, windows);
+      damagedLines += damaged + invalid;
+      invalidJsonRecords += invalid;
       tornTail ||= torn;
     }
     if (damagedLines > 0 || tornTail) {
-      log?.warn('queue journal had damaged records; every intact record was kept', { damagedLines, tornTail, recovered: live.size });
+      log?.warn('queue journal had damaged records; every intact record was kept', { damagedLines, invalidJsonRecords, tornTail, recovered: live.size });
     }
-    return { records: [...live.values()], windows: [...windows.values()], segments: generations.length, damagedLines, tornTail };
+    return { records: [...live.values()], windows: [...windows.values()], segments: generations.length, damagedLines, invalidJsonRecords, tornTail };
   }
 
   /**
@@ -124,6 +155,27 @@ export class Journal implements QueueJournal {
       throw err;
     }
     return journal;
+  }
+
+  health(): JournalHealth {
+    return { persisting: this.failingSince === undefined, unpersistedRecords: this.unpersisted, writeFailures: this.writeFailures, lastError: this.lastError };
+  }
+
+  /**
+   * A write failed (ENOSPC, EROFS, EIO, or a short write that left a torn line): what was pending is
+   * counted and dropped (the queues still hold it and still send it). Until a full rewrite of the live
+   * records succeeds, nothing more is appended, so the segment never interleaves torn and whole records.
+   */
+  private writeFailed(err: unknown, records: number): void {
+    this.writeFailures++;
+    this.unpersisted += records;
+    this.lastError = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    if (this.failingSince !== undefined) return;
+    this.failingSince = performance.now();
+    this.log?.warn('queue journal cannot be written: events stay in memory and are still sent, but a restart would lose them; retrying', {
+      error: this.lastError,
+      dir: this.dir,
+    });
   }
 
   get bytesOnDisk(): number {
@@ -152,6 +204,18 @@ export class Journal implements QueueJournal {
    */
   flush(liveBytes: number, live: () => Iterable<LiveRecord>): void {
     if (this.closed) return;
+    if (this.failingSince !== undefined) {
+      this.writePending();
+      const now = performance.now();
+      if (now - this.lastRecoveryAttempt < RECOVERY_EVERY_MS) return;
+      this.lastRecoveryAttempt = now;
+      if (this.compact([...live()])) {
+        this.log?.info('queue journal writable again: the queues were rewritten to disk', { unpersistedRecords: this.unpersisted, failedForMs: Math.round(now - this.failingSince) });
+        this.failingSince = undefined;
+        this.lastError = '';
+      }
+      return;
+    }
     this.writePending();
     if (this.activeBytes > COMPACT_MIN_BYTES && this.activeBytes > 2 * Math.max(liveBytes, this.baseBytes) + COMPACT_MIN_BYTES / 4) {
       this.compact([...live()]);
@@ -175,6 +239,7 @@ export class Journal implements QueueJournal {
 
   private push(text: string): void {
     if (this.closed) return;
+    this.pendingRecords++;
     this.pending.push(text);
     this.pendingBytes += text.length;
     if (this.pendingBytes > MAX_PENDING_CHARS) this.writePending();
@@ -182,15 +247,29 @@ export class Journal implements QueueJournal {
 
   private writePending(): void {
     if (this.pending.length === 0) return;
+    const records = this.pendingRecords;
     const text = this.pending.join('');
     this.pending = [];
     this.pendingBytes = 0;
+    this.pendingRecords = 0;
+    if (this.failingSince !== undefined) {
+      this.unpersisted += records;
+      return;
+    }
     try {
-      this.activeBytes += writeSync(this.fd, text);
+      this.writeAll(text);
     } catch (err) {
       // The queues still hold the events in memory; they are lost only if the process also dies.
-      this.log?.warn('queue journal write failed', { error: err });
+      this.writeFailed(err, records);
     }
+  }
+
+  /** One write of `text`; a short write (the disk filled up mid-way) is an error like ENOSPC. */
+  private writeAll(text: string): void {
+    const bytes = Buffer.byteLength(text);
+    const written = writeSync(this.fd, text);
+    this.activeBytes += written;
+    if (written < bytes) throw Object.assign(new Error(`short write: ${written} of ${bytes} bytes`), { code: 'ENOSPC' });
   }
 
   private syncInBackground(): void {
@@ -210,17 +289,17 @@ export class Journal implements QueueJournal {
     });
   }
 
-  /** A failed compaction leaves the older generations in place: replaying them all still gives the queues. */
-  private compact(records: readonly LiveRecord[]): void {
+  /** A failed compaction leaves the older generations in place: replaying them all still gives the queues. True when it succeeded. */
+  private compact(records: readonly LiveRecord[]): boolean {
     let fd: number;
     let old: number[];
     try {
       old = listSegments(this.dir);
       fd = openSync(segmentPath(this.dir, this.generation + 1), 'a');
     } catch (err) {
-      this.log?.warn('queue journal compaction failed', { error: err });
-      this.syncInBackground();
-      return;
+      if (this.failingSince === undefined) this.log?.warn('queue journal compaction failed', { error: err });
+      this.writeFailed(err, 0);
+      return false;
     }
     closeSync(this.fd);
     this.fd = fd;
@@ -228,8 +307,11 @@ export class Journal implements QueueJournal {
     this.activeBytes = 0;
     try {
       this.rewrite(records, old);
+      return true;
     } catch (err) {
-      this.log?.warn('queue journal compaction failed', { error: err });
+      if (this.failingSince === undefined) this.log?.warn('queue journal compaction failed', { error: err });
+      this.writeFailed(err, 0);
+      return false;
     }
   }
 
@@ -238,7 +320,7 @@ export class Journal implements QueueJournal {
     const chunk: string[] = [];
     let size = 0;
     const write = (): void => {
-      this.activeBytes += writeSync(this.fd, chunk.join(''));
+      this.writeAll(chunk.join(''));
       chunk.length = 0;
       size = 0;
     };

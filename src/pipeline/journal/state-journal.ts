@@ -1,7 +1,7 @@
 import type { Clock } from '../../core/clock';
 import type { Logger } from '../../core/logger';
 import type { MessagePriority } from '../../core/priority';
-import { Journal, MemoryOnlyJournal, type QueueJournal } from './journal';
+import { Journal, MemoryOnlyJournal, type JournalHealth, type QueueJournal } from './journal';
 import type { HitUpdate, JournalRecord, LiveRecord, WindowRecord } from './journal-records';
 
 /** Journal records are written at most this long after the change (the power-cut window). */
@@ -53,6 +53,11 @@ export class StateJournal {
     }
     this.journal = journal;
     for (const r of [...recovery.records, ...recovery.windows]) if (r.seq >= this.seq) this.seq = r.seq + 1;
+  }
+
+  /** Whether the journal is written, and what could not be (disk full, read-only). */
+  health(): JournalHealth {
+    return this.journal.health();
   }
 
   addLiveSource(source: LiveSource): void {

@@ -34,11 +34,20 @@ export class AlertState {
     const fresh = [...current].filter((f) => !this.alerted.has(f));
     const changed = fresh.length > 0 || [...this.alerted].some((f) => !current.has(f));
     this.alerted = new Set(current);
-    if (changed) this.save();
+    if (changed || this.unsaved) this.save();
     return fresh;
   }
 
+  /** Whether the last save failed (state directory full or read-only): kept in memory, saved again at the next update. */
+  unsaved = false;
+
   private save(): void {
-    writeFileAtomic(this.file, JSON.stringify({ version: 1, fingerprints: [...this.alerted].sort() }));
+    try {
+      writeFileAtomic(this.file, JSON.stringify({ version: 1, fingerprints: [...this.alerted].sort() }));
+      this.unsaved = false;
+    } catch {
+      // A restart would alert these findings again: better than losing the analysis now.
+      this.unsaved = true;
+    }
   }
 }

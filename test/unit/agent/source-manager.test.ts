@@ -213,3 +213,23 @@ async function waitUntil(predicate: () => boolean, timeoutMs = 3000): Promise<vo
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+test('snapshot direct method: 3 calls at once, then 429 with retryAfterSeconds until the bucket refills; oversized name lists refused', async () => {
+  const { RateLimiter } = await import('../../../src/agent/rate-limit');
+  let now = 1_000_000;
+  const limiter = new RateLimiter(3, 20_000, () => now);
+  let calls = 0;
+  const manager = { snapshotNow: () => ((calls++), { triggered: ['SnapA'], notRunning: [], unknown: [] }) };
+  const answers = Array.from({ length: 10 }, () => snapshotMethod(manager, null, limiter));
+  assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 429, 429, 429, 429, 429, 429, 429]);
+  assert.equal(calls, 3, 'refused calls take no snapshot');
+  assert.deepEqual(answers[3]!.payload, { error: 'snapshot requested too often', retryAfterSeconds: 20 });
+  now += 20_000;
+  assert.equal(snapshotMethod(manager, null, limiter).status, 200);
+  now -= 3_600_000; // clock stepped back an hour: no refill, no debt
+  assert.equal(snapshotMethod(manager, null, limiter).status, 429);
+  now += 20_000;
+  assert.equal(snapshotMethod(manager, null, limiter).status, 200);
+  assert.equal(snapshotMethod(manager, { sources: Array.from({ length: 1000 }, () => 'x') }, limiter).status, 400);
+  assert.equal(snapshotMethod(manager, { sources: ['x'.repeat(100_000)] }, limiter).status, 400);
+});

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { selectMode } from '../../../src/main';
-import { loadAgentId, lockStateDir, resolveStateDir, StateDirInUseError } from '../../../src/agent/state';
+import { loadAgentId, lockStateDir, processToken, resolveStateDir, StateDirInUseError } from '../../../src/agent/state';
 
 test('AgentId: created once, stable, regenerated (with a warning) when the file is damaged', (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-state-'));
@@ -50,14 +50,23 @@ test('state directory lock: held by a live agent → clear error; a dead or own 
     rmSync(dir, { recursive: true, force: true });
   });
   const lockFile = path.join(dir, 'agent.lock');
-  writeFileSync(lockFile, `${other.pid}\n`);
+  const holderLock = `${other.pid} ${processToken(other.pid!)}\n`;
+  writeFileSync(lockFile, holderLock);
   assert.throws(() => lockStateDir(dir), (e: Error) => e instanceof StateDirInUseError && e.message.includes(`pid ${other.pid}`) && e.message.includes('EDGEGUARD_STATE_DIR'));
-  assert.equal(readFileSync(lockFile, 'utf8').trim(), String(other.pid), 'a live holder keeps its lock');
+  assert.equal(readFileSync(lockFile, 'utf8'), holderLock, 'a live holder keeps its lock');
+
+  // Issue 11 item 10: the pid alone proves nothing (pids are reused). A live process whose start token
+  // differs, or an old pid-only lock whose pid now runs some other Node program, is taken over.
+  writeFileSync(lockFile, `${other.pid} 12345@not-this-boot\n`);
+  lockStateDir(dir)();
+  writeFileSync(lockFile, `${other.pid}\n`);
+  lockStateDir(dir)();
+  writeFileSync(lockFile, holderLock);
 
   other.kill('SIGKILL');
   await new Promise((resolve) => other.once('exit', resolve));
   const release = lockStateDir(dir);
-  assert.equal(readFileSync(lockFile, 'utf8').trim(), String(process.pid), 'a dead holder is replaced');
+  assert.equal(readFileSync(lockFile, 'utf8').trim(), `${process.pid} ${processToken(process.pid)}`, 'a dead holder is replaced; the lock holds pid and start token');
   release();
   assert.equal(existsSync(lockFile), false);
 
