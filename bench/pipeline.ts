@@ -22,10 +22,10 @@ import { settingsCatalogue } from '../src/agent/catalogue';
  *  (c) RSS and live heap sampled across a 1,000,000-event run.
  */
 
-const AGENT = { agentId: '072f3eca-3db0-45ba-8174-fa383bc93caf', agentVersion: '0.1.0', eventTypes: EVENT_TYPES };
+export const AGENT = { agentId: '072f3eca-3db0-45ba-8174-fa383bc93caf', agentVersion: '0.1.0', eventTypes: EVENT_TYPES };
 const BILLING_UNIT = 4096;
 
-class SimulatedClock implements Clock {
+export class SimulatedClock implements Clock {
   private t = Date.parse('2026-11-23T00:00:00.000Z');
   private timers = new Map<number, { due: number; fn: () => void }>();
   private nextId = 1;
@@ -57,7 +57,7 @@ class SimulatedClock implements Clock {
   }
 }
 
-class CountingTransport implements Transport {
+export class CountingTransport implements Transport {
   readonly name = 'counting';
   messages = 0;
   bytes = 0;
@@ -72,7 +72,7 @@ class CountingTransport implements Transport {
   }
 }
 
-const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {}, child: () => quiet };
+export const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {}, child: () => quiet };
 
 async function open(clock: SimulatedClock, transport: Transport, overrides: Record<string, SettingValue>): Promise<{ pipeline: EventPipeline; cleanup: () => void }> {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-bench-pipeline-'));
@@ -81,7 +81,7 @@ async function open(clock: SimulatedClock, transport: Transport, overrides: Reco
 }
 
 /** A device's day in miniature: mostly repeated process and connection activity, some unique events. */
-function mixedWorkload(count: number, at: Date): SecurityEvent[] {
+export function mixedWorkload(count: number, at: Date): SecurityEvent[] {
   const commands = Array.from({ length: 200 }, (_, k) => {
     const exe = ['/usr/bin/python3', '/bin/sh', '/usr/bin/curl', '/usr/sbin/iptables', '/usr/bin/docker'][k % 5]!;
     return { exe, cmd: `${exe} /opt/app/task-${k}.py --sensor ${k % 17} --interval 5`, uid: String(k % 3 === 0 ? 0 : 1000), user: k % 3 === 0 ? 'root' : 'app' };

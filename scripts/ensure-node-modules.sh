@@ -4,5 +4,5 @@ set -u
 cd "$(dirname "$0")/.."
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "installing npm dependencies (npm ci)" >&2
-  npm ci --no-audit --no-fund --loglevel=error </dev/null || { echo "npm ci failed" >&2; exit 1; }
+  npm ci --no-audit --no-fund --loglevel=error </dev/null >&2 || { echo "npm ci failed" >&2; exit 1; }
 fi

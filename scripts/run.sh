@@ -5,6 +5,7 @@ set -u
 cd "$(dirname "$0")/.."
 say() { echo "run.sh: $*" >&2; }
 
+source scripts/use-node.sh
 bash scripts/ensure-node-modules.sh || exit 1
 
 # The native proc-connector addon needs a C compiler; without it ProcessEvents falls back to /proc polling.
@@ -18,5 +19,6 @@ if ! command -v g++ >/dev/null 2>&1 || ! command -v python3 >/dev/null 2>&1 || !
 fi
 npm run build:native --silent >/tmp/edgeguard-native-build.log 2>&1 \
   || say "native addon not built (see /tmp/edgeguard-native-build.log): process events will use /proc polling"
-npx tsc -p tsconfig.json || { say "TypeScript build failed"; exit 1; }
-exec node dist/src/main.js "$@"
+npx tsc -p tsconfig.json >&2 || { say "TypeScript build failed"; exit 1; }
+# The same V8 flags as the image's ENTRYPOINT (memory: see README "Footprint").
+exec node --max-semi-space-size=1 --no-opt --no-maglev --no-sparkplug dist/src/main.js "$@"

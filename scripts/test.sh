@@ -6,9 +6,15 @@ set -u
 cd "$(dirname "$0")/.."
 say() { echo "test.sh: $*" >&2; }
 
+# Tests run on the Node the image ships (24 LTS), fetched when this machine's is older.
+source scripts/use-node.sh
+
 bash scripts/ensure-node-modules.sh || exit 1
 
-# Stop at the end only a dockerd that this run started.
+# The tests' own Docker engine, private (never the machine's daemon at /var/run/docker.sock); tests and
+# benches reach it through DOCKER_HOST. Stop at the end only an engine that this run started.
+export DOCKER_HOST
+DOCKER_HOST=$(bash scripts/docker-env.sh host)
 docker_was_up=0
 bash scripts/docker-env.sh status >/dev/null 2>&1 && docker_was_up=1
 bash scripts/setup-test-env.sh

@@ -1,7 +1,8 @@
-import { defineEventType, type EventDescriptor } from '../core/event-types';
+import type { EventDescriptor } from '../core/event-types';
 import { ALL_SOURCES } from '../sources/index';
 import type { SourceDefinition } from '../sources/source';
 import { AGENT_EVENT_TYPES } from './event-types';
+import { DETECTION_EVENT_TYPES } from '../detections/event-types';
 
 /** Every event type of the given sources plus the agent's own; a name declared twice is a programming error. */
 export function eventTypesOf(sources: readonly SourceDefinition[], extra: readonly EventDescriptor[] = AGENT_EVENT_TYPES): EventDescriptor[] {
@@ -18,12 +19,7 @@ export function eventTypesOf(sources: readonly SourceDefinition[], extra: readon
  * Event types raised by a pipeline stage rather than a source: the detections engine (src/detections)
  * lists its descriptors here, one line.
  */
-// The detections issue's SecurityAlert / SecurityRecommendation schemas are in schemas/events (the fleet
-// tables derive from them); declared here until src/detections lists its own descriptors in their place.
-export const STAGE_EVENT_TYPES: readonly EventDescriptor[] = [
-  defineEventType({ name: 'SecurityAlert', category: 'Triggered', defaultPriority: 'High' }),
-  defineEventType({ name: 'SecurityRecommendation', category: 'Periodic', defaultPriority: 'Low' }),
-];
+export const STAGE_EVENT_TYPES: readonly EventDescriptor[] = [...DETECTION_EVENT_TYPES];
 
 /**
  * The registry: every event type EdgeGuard can send, each described once by the source that emits it

@@ -1,62 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getLogger, type Logger } from '../core/logger';
-import type { PipelineStats } from '../pipeline/types';
-import type { SourceStatus } from '../sources/source';
+import { iotEdgeLabels, PrometheusMetrics, type AgentMetrics, type IotEdgeLabels } from './prometheus';
 
-/** What the agent knows about itself at one moment, for the Prometheus endpoint. */
-export interface AgentMetrics {
-  readonly pipeline: PipelineStats;
-  readonly sources: Readonly<Record<string, SourceStatus>>;
-  readonly upstreamConnected: boolean;
-  readonly configurationErrors: number;
-}
-
-const SOURCE_STATES: readonly SourceStatus['state'][] = ['running', 'degraded', 'failed', 'disabled'];
-
-function escapeLabel(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
-
-/** Prometheus text exposition format (0.0.4), the format IoT Edge's metrics-collector scrapes. */
-export function renderMetrics(m: AgentMetrics, processInfo = { rssBytes: process.memoryUsage().rss, cpuSeconds: cpuSeconds() }): string {
-  const lines: string[] = [];
-  const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[Record<string, string>, number]>): void => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of samples) {
-      const text = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',');
-      lines.push(`${name}${text ? `{${text}}` : ''} ${Number.isFinite(value) ? value : 0}`);
-    }
-  };
-  const queues = Object.keys(m.pipeline.queued) as Array<keyof PipelineStats['queued']>;
-  metric('edgeguard_events_ingested_total', 'counter', 'Raw events handed to the pipeline by the sources.', [[{}, m.pipeline.ingested]]);
-  metric('edgeguard_queue_events', 'gauge', 'Events waiting in each queue.', queues.map((q) => [{ queue: q }, m.pipeline.queued[q].events]));
-  metric('edgeguard_queue_bytes', 'gauge', 'Bytes waiting in each queue.', queues.map((q) => [{ queue: q }, m.pipeline.queued[q].bytes]));
-  metric('edgeguard_events_dropped_total', 'counter', 'Events dropped by the byte budget, per queue.', queues.map((q) => [{ queue: q }, m.pipeline.dropped[q]]));
-  metric('edgeguard_messages_sent_total', 'counter', 'Security messages acknowledged upstream.', [[{}, m.pipeline.sent.messages]]);
-  metric('edgeguard_events_sent_total', 'counter', 'Events inside acknowledged messages.', [[{}, m.pipeline.sent.events]]);
-  metric('edgeguard_bytes_sent_total', 'counter', 'UTF-8 bytes of acknowledged messages.', [[{}, m.pipeline.sent.bytes]]);
-  metric('edgeguard_upstream_connected', 'gauge', '1 when the upstream (edgeHub) connection is up.', [[{}, m.upstreamConnected ? 1 : 0]]);
-  metric('edgeguard_configuration_errors', 'gauge', 'Settings currently rejected from the desired properties.', [[{}, m.configurationErrors]]);
-  metric(
-    'edgeguard_source_state',
-    'gauge',
-    'One series per source and state; 1 marks the current state.',
-    Object.entries(m.sources).flatMap(([source, status]) => SOURCE_STATES.map((state): [Record<string, string>, number] => [{ source, state }, status.state === state ? 1 : 0])),
-  );
-  if (m.pipeline.persistence) {
-    metric('edgeguard_journal_persisting', 'gauge', '1 while the queue journal is written to the state directory; 0 when it cannot be (disk full, read-only).', [[{}, m.pipeline.persistence.persisting ? 1 : 0]]);
-    metric('edgeguard_journal_unpersisted_records_total', 'counter', 'Journal records that could not be written (kept in memory and sent, lost on a restart).', [[{}, m.pipeline.persistence.unpersistedRecords]]);
-  }
-  metric('edgeguard_process_resident_memory_bytes', 'gauge', 'Resident set size of the agent process.', [[{}, processInfo.rssBytes]]);
-  metric('edgeguard_process_cpu_seconds_total', 'counter', 'User and system CPU time of the agent process.', [[{}, processInfo.cpuSeconds]]);
-  return `${lines.join('\n')}\n`;
-}
-
-function cpuSeconds(): number {
-  const usage = process.cpuUsage();
-  return (usage.user + usage.system) / 1e6;
-}
+export type { AgentMetrics } from './prometheus';
 
 /**
  * `host:port`, `:port` or `port`. A bare port binds LOOPBACK only: EdgeGuard runs on the host network,
@@ -80,11 +27,15 @@ export function isWideAddress(host: string): boolean {
 /** GET /metrics over plain HTTP; anything else is 404. */
 export class MetricsServer {
   private server?: http.Server;
+  private readonly metrics: PrometheusMetrics;
 
   constructor(
-    private readonly collect: () => AgentMetrics,
+    collect: () => AgentMetrics,
     private readonly log?: Logger,
-  ) {}
+    labels: IotEdgeLabels = iotEdgeLabels(),
+  ) {
+    this.metrics = new PrometheusMetrics(collect, labels);
+  }
 
   async listen(address: string): Promise<AddressInfo> {
     const { host, port } = parseListenAddress(address);
@@ -93,16 +44,14 @@ export class MetricsServer {
         res.writeHead(404).end();
         return;
       }
-      let body: string;
-      try {
-        body = renderMetrics(this.collect());
-      } catch (error) {
-        // The scraper learns only that it failed; the reason (internal state, paths) goes to the log.
-        this.log?.warn('metrics could not be collected', { error: error instanceof Error ? error.message : String(error) });
-        res.writeHead(500, { 'Content-Type': 'text/plain' }).end('metrics unavailable\n');
-        return;
-      }
-      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }).end(body);
+      this.metrics.render().then(
+        (body) => res.writeHead(200, { 'Content-Type': this.metrics.contentType }).end(body),
+        (error: unknown) => {
+          // The scraper learns only that it failed; the reason (internal state, paths) goes to the log.
+          this.log?.warn('metrics could not be collected', { error: error instanceof Error ? error.message : String(error) });
+          res.writeHead(500, { 'Content-Type': 'text/plain' }).end('metrics unavailable\n');
+        },
+      );
     });
     // A scraper sends one small GET: slow or crowded clients are cut off rather than held.
     server.requestTimeout = 5_000;

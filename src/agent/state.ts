@@ -101,7 +101,9 @@ function liveOtherAgent(lock: { pid: number; token?: string }): boolean {
   }
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return cmdline.some((arg) => /edgeguard/i.test(arg) || /(^|\/)dist\/src\/(cli\/)?main\.js$/.test(arg));
+    // argv[0] is the interpreter: a Node installed under an "edgeguard" path (scripts/node-runtime.sh's
+    // cache) says nothing about the program it runs.
+    return cmdline.slice(1).some((arg) => /edgeguard/i.test(arg) || /(^|\/)dist\/src\/(cli\/)?main\.js$/.test(arg));
   } catch {
     return true;
   }

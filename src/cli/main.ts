@@ -9,6 +9,8 @@ const HELP = `Usage: edgeguard <command> [options]
 Commands:
   scan <file|glob>...   Check IoT Edge deployment manifests for risky settings (for CI)
   run                   Start the EdgeGuard security agent (as an IoT Edge module or standalone)
+  detect <file>...      Run the detection rules over recorded security messages (JSON lines, Event Hubs
+                        Capture or IoT Hub storage Avro)
   export-messages FILE… Print the security messages in an IoT Hub route's export (Event Hubs
                         Capture Avro, IoT Hub storage Avro or JSON lines), one per line
 
@@ -23,6 +25,7 @@ function processIO(): CliIO {
   return {
     cwd: process.cwd(),
     stdout: (text) => process.stdout.write(text),
+    stdoutDrained: () => new Promise((resolve) => process.stdout.once('drain', resolve)),
     stderr: (text) => process.stderr.write(text),
     stdoutIsTTY: process.stdout.isTTY === true,
     env: process.env,
@@ -45,6 +48,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   switch (command) {
     case 'scan':
       return runScan(rest, processIO());
+    case 'detect': {
+      const { runDetect } = require('./detect') as typeof import('./detect');
+      return runDetect(rest, processIO(), toolVersion());
+    }
     case 'export-messages': {
       // Loaded lazily: avsc is only needed here.
       const cmd = require('./export-messages') as typeof import('./export-messages');

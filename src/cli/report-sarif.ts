@@ -3,6 +3,7 @@ import { catalogue } from '../rules/catalogue';
 import type { ScannedFile } from './scan-files';
 import { SARIF_LEVEL, SECURITY_SEVERITY } from './severity-style';
 import { escapeJsonOutput } from '../core/text-escape';
+import { jsonChunks, mapLazily, StreamedArray } from './report-stream';
 
 function fingerprint(ruleId: string, module: string, path: string): string {
   return createHash('sha256').update(`${ruleId}\u0000${module}\u0000${path}`).digest('hex').slice(0, 32);
@@ -14,10 +15,15 @@ function fingerprint(ruleId: string, module: string, path: string): string {
  * GitHub and Azure DevOps code scanning show them in place.
  */
 export function formatSarif(files: readonly ScannedFile[], toolVersion: string, cwd: string): string {
+  return [...sarifReport(files, toolVersion, cwd)].join('');
+}
+
+/** formatSarif in pieces, each result built as it is written. */
+export function* sarifReport(files: readonly ScannedFile[], toolVersion: string, cwd: string): Generator<string> {
   const rules = [...catalogue().rules.values()];
   const index = new Map(rules.map((r, i) => [r.id, i]));
-  const results = files.flatMap((file) =>
-    file.findings.map((f) => ({
+  const results = new StreamedArray(function* () {
+    for (const file of files) yield* mapLazily(file.findings, (f) => ({
       ruleId: f.ruleId,
       ruleIndex: index.get(f.ruleId) ?? -1,
       level: SARIF_LEVEL[f.severity],
@@ -33,8 +39,8 @@ export function formatSarif(files: readonly ScannedFile[], toolVersion: string, 
       ],
       partialFingerprints: { 'edgeguardFinding/v1': fingerprint(f.ruleId, f.module, f.path) },
       properties: { severity: f.severity, module: f.module, jsonPath: f.path, 'security-severity': SECURITY_SEVERITY[f.severity] },
-    })),
-  );
+    }));
+  });
   const notifications = files
     .filter((f) => f.error)
     .map((f) => ({
@@ -52,7 +58,8 @@ export function formatSarif(files: readonly ScannedFile[], toolVersion: string, 
   const log = {
     $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
     version: '2.1.0',
-    runs: [
+    // A StreamedArray of one run: the streamed results inside it are reached (see jsonChunks).
+    runs: new StreamedArray(() => [
       {
         tool: {
           driver: {
@@ -74,9 +81,10 @@ export function formatSarif(files: readonly ScannedFile[], toolVersion: string, 
         originalUriBaseIds: { '%SRCROOT%': { uri: `${pathToFileUri(cwd)}/` } },
         results,
       },
-    ],
+    ]),
   };
-  return `${escapeJsonOutput(JSON.stringify(log, null, 2))}\n`;
+  for (const chunk of jsonChunks(log)) yield escapeJsonOutput(chunk);
+  yield '\n';
 }
 
 function pathToFileUri(p: string): string {

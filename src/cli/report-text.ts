@@ -26,17 +26,21 @@ function summary(counts: Record<Severity, number>): string {
  * name must not be able to rewrite a CI log.
  */
 export function formatText(files: readonly ScannedFile[], options: TextOptions): string {
+  return [...textReport(files, options)].join('');
+}
+
+/** formatText in pieces, one line at a time. */
+export function* textReport(files: readonly ScannedFile[], options: TextOptions): Generator<string> {
   const c = (code: string, text: string) => (options.colour ? `${code}${text}${RESET}` : text);
   const e = escapeControl;
-  const out: string[] = [];
   for (const file of files) {
     const name = e(file.file);
     if (file.error) {
       const where = file.error.line ? `:${file.error.line}:${file.error.column}` : '';
-      out.push(`${c(BOLD, `${name}${where}`)}  ${c(SEVERITY_COLOUR.Critical, 'error')} ${e(file.error.message)}`, '');
+      yield `${c(BOLD, `${name}${where}`)}  ${c(SEVERITY_COLOUR.Critical, 'error')} ${e(file.error.message)}\n\n`;
       continue;
     }
-    out.push(`${c(BOLD, name)}  ${summary(countBySeverity([file]))}`);
+    yield `${c(BOLD, name)}  ${summary(countBySeverity([file]))}\n`;
     const byModule = new Map<string, Array<(typeof file.findings)[number]>>();
     for (const f of file.findings) {
       const list = byModule.get(f.module);
@@ -45,18 +49,17 @@ export function formatText(files: readonly ScannedFile[], options: TextOptions):
     }
     const modules = [...byModule.keys()].sort((a, b) => a.localeCompare(b));
     for (const module of modules) {
-      out.push(`  ${c(BOLD, e(module))}`);
+      yield `  ${c(BOLD, e(module))}\n`;
       for (const f of byModule.get(module)!) {
         const sev = c(SEVERITY_COLOUR[f.severity], f.severity.padEnd(8));
         const where = f.line ? `${name}:${f.line}:${f.column}` : name;
-        out.push(`    ${sev} ${f.ruleId}  ${f.title}: ${e(f.message)}`);
-        out.push(`    ${' '.repeat(8)} ${c(DIM, `${where}  ${e(f.path)}`)}`);
-        if (options.verbose) out.push(`    ${' '.repeat(8)} ${c(DIM, `fix: ${f.remediation}`)}`);
+        yield `    ${sev} ${f.ruleId}  ${f.title}: ${e(f.message)}\n`;
+        yield `    ${' '.repeat(8)} ${c(DIM, `${where}  ${e(f.path)}`)}\n`;
+        if (options.verbose) yield `    ${' '.repeat(8)} ${c(DIM, `fix: ${f.remediation}`)}\n`;
       }
     }
-    out.push('');
+    yield '\n';
   }
   const errors = files.filter((f) => f.error).length;
-  out.push(`${files.length} file${files.length === 1 ? '' : 's'} scanned, ${summary(countBySeverity(files))}${errors ? `, ${errors} could not be read` : ''}`);
-  return `${out.join('\n')}\n`;
+  yield `${files.length} file${files.length === 1 ? '' : 's'} scanned, ${summary(countBySeverity(files))}${errors ? `, ${errors} could not be read` : ''}\n`;
 }

@@ -4,9 +4,11 @@ import { escapeControl } from '../core/text-escape';
 import { SEVERITIES, severityRank, type Severity } from '../rules/finding';
 import { parseRuleOverridesText, RuleConfigError, type RuleOverrides } from '../rules/overrides';
 import { expandGlob, hasGlob } from '../core/glob';
-import { formatJson } from './report-json';
-import { formatSarif } from './report-sarif';
-import { formatText } from './report-text';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { jsonReport } from './report-json';
+import { sarifReport } from './report-sarif';
+import { writeChunks } from './report-stream';
+import { textReport } from './report-text';
 import { MAX_MANIFEST_BYTES, scanFile, type ScannedFile } from './scan-files';
 import { agentVersion } from '../core/version';
 
@@ -16,7 +18,10 @@ export const EXIT_USAGE = 2;
 
 export interface CliIO {
   readonly cwd: string;
-  readonly stdout: (text: string) => void;
+  /** False when the text was queued rather than written (a full pipe): see stdoutDrained. */
+  readonly stdout: (text: string) => boolean | void;
+  /** Resolves when standard output can take more after stdout returned false. */
+  readonly stdoutDrained?: () => Promise<void>;
   readonly stderr: (text: string) => void;
   readonly stdoutIsTTY: boolean;
   readonly env: NodeJS.ProcessEnv;
@@ -149,6 +154,12 @@ export function toolVersion(): string {
   return agentVersion();
 }
 
+/** Writes all of `text` (writeSync may write less than asked). */
+function writeAll(fd: number, text: string): void {
+  let data = Buffer.from(text);
+  while (data.length > 0) data = data.subarray(writeSync(fd, data));
+}
+
 /** `edgeguard scan …`: resolves to the exit code; writes the report and errors through `io`. */
 export async function runScan(argv: readonly string[], io: CliIO): Promise<number> {
   // Every line to stderr names input (file names, patterns, option values): no control characters.
@@ -199,15 +210,20 @@ export async function runScan(argv: readonly string[], io: CliIO): Promise<numbe
   const version = toolVersion();
   const colour = args.colour ?? (io.stdoutIsTTY && !io.env.NO_COLOR && !args.output);
   const report =
-    args.format === 'json' ? formatJson(scanned, version) : args.format === 'sarif' ? formatSarif(scanned, version, io.cwd) : formatText(scanned, { colour, verbose: args.verbose });
+    args.format === 'json' ? jsonReport(scanned, version) : args.format === 'sarif' ? sarifReport(scanned, version, io.cwd) : textReport(scanned, { colour, verbose: args.verbose });
   if (args.output) {
+    let fd: number | undefined;
     try {
-      require('node:fs').writeFileSync(path.resolve(io.cwd, args.output), report);
+      fd = openSync(path.resolve(io.cwd, args.output), 'w');
+      const out = fd;
+      await writeChunks(report, (text) => writeAll(out, text));
     } catch (error) {
       stderr(`edgeguard scan: --output ${args.output}: cannot write (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
       return EXIT_USAGE;
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
-  } else io.stdout(report);
+  } else await writeChunks(report, io.stdout, io.stdoutDrained);
 
   if (unmatched.length > 0 || incomplete.length > 0 || scanned.some((f) => f.error) || scanned.length === 0) return EXIT_USAGE;
   if (args.failOn) {

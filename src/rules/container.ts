@@ -114,7 +114,7 @@ export function specFromContainer(inspect: InspectLike): ModuleSpec {
       : typeof configImage === 'string'
         ? { value: configImage, path: ['Config', 'Image'] }
         : undefined,
-    env: envFromList(create.Env, (i) => ['Config', 'Env', i]),
+    env: envFromList(create.Env, ['Config', 'Env']),
     mounts: inspectMounts(inspect),
   };
 }

@@ -7,7 +7,7 @@ import { checkRuntimeModule, checkUpstreamProtocol } from './checks/runtime';
 import { checkEnvSecrets, checkRegistryPassword, contextOf, isPlaceholder, scanString } from './checks/secrets';
 import type { Segment } from './json-path';
 import { JsonSyntaxError, parseJsonFast } from './json-text';
-import { envFromList, envKey, getKey, hasTemplatePlaceholder, isObject, mountsFromHostConfig, nestingDepth, walkStrings, type EnvVar, type Json, type ModuleSpec } from './model';
+import { EnvEntry, envFromList, envKey, getKey, hasTemplatePlaceholder, isObject, mountsFromHostConfig, nestingDepth, walkStrings, type EnvVar, type Json, type ModuleSpec } from './model';
 import type { Reporter } from './reporter';
 import { replaceTemplatePlaceholders } from './template-placeholders';
 import { findCaseVariants, mergeCaseVariants } from './case-keys';
@@ -199,13 +199,14 @@ function readModule(r: Reporter, name: string, role: ModuleRole, def: unknown, b
   const at = (...segments: Segment[]): Segment[] => [...settingsPath, key, ...segments];
   const env: EnvVar[] = [];
   const envList = getKey(create, 'Env');
-  if (envList) env.push(...envFromList(envList.value, (i) => at(envList.key, i)));
+  if (envList) env.push(...envFromList(envList.value, at(envList.key)));
   const envSection = getKey(def, 'env');
   if (envSection && isObject(envSection.value)) {
+    const sectionPath = [...basePath, envSection.key];
     for (const [envName, entry] of Object.entries(envSection.value)) {
       const value = getKey(entry, 'value');
       const literal = value && (typeof value.value === 'string' || typeof value.value === 'number' || typeof value.value === 'boolean') ? String(value.value) : undefined;
-      env.push({ name: envName, key: envKey(envName), value: literal, path: [...basePath, envSection.key, envName, value?.key ?? 'value'] });
+      env.push(new EnvEntry(envName, envKey(envName), literal, sectionPath, envName, value?.key ?? 'value'));
     }
   }
   return {
@@ -384,14 +385,15 @@ export function analyseDeploymentInto(r: Reporter, doc: unknown, options: Deploy
  * (a `specs.find` per string made 8,000 modules take 10 s).
  */
 class OwnerIndex {
-  private readonly root: OwnerNode = { children: new Map() };
+  private readonly root: OwnerNode = {};
 
   constructor(specs: readonly ModuleSpec[]) {
     for (const spec of specs) {
       let node = this.root;
       for (const segment of spec.basePath) {
+        node.children ??= new Map();
         let child = node.children.get(segment);
-        if (!child) node.children.set(segment, (child = { children: new Map() }));
+        if (!child) node.children.set(segment, (child = {}));
         node = child;
       }
       // The first module with this base path wins, as specs.find did.
@@ -403,7 +405,7 @@ class OwnerIndex {
     let node: OwnerNode | undefined = this.root;
     // Strictly below: the last segment of the path never ends a module's base path that owns it.
     for (let i = 0; i < path.length - 1 && node; i++) {
-      node = node.children.get(path[i]!);
+      node = node.children?.get(path[i]!);
       if (node?.spec) return node.spec;
     }
     return undefined;
@@ -412,7 +414,8 @@ class OwnerIndex {
 
 interface OwnerNode {
   spec?: ModuleSpec;
-  readonly children: Map<Segment, OwnerNode>;
+  /** Created with the first child: a module's own node (one per module) usually has none. */
+  children?: Map<Segment, OwnerNode>;
 }
 
 /** `modulesContent.<name>…` -> name (a module twin, $edgeAgent or $edgeHub). */

@@ -22,9 +22,11 @@ function formatKey(key: string): string {
 
 /** `$.a.b[0]['key.with.dots']` — dotted where the key is a plain name, bracketed otherwise. */
 export function formatPath(segments: readonly Segment[]): string {
-  let out = '$';
-  for (const s of segments) out += typeof s === 'number' ? `[${s}]` : formatKey(s);
-  return out;
+  // Joined, not built with +=: a path kept in a finding is then one flat string, not a chain of a
+  // rope node per segment (300+ bytes per finding with 100,000s of findings).
+  const parts = ['$'];
+  for (const s of segments) parts.push(typeof s === 'number' ? `[${s}]` : formatKey(s));
+  return parts.join('');
 }
 
 /** Inverse of formatPath; returns undefined for text formatPath cannot have produced. */

@@ -45,6 +45,26 @@ export interface EnvVar {
   readonly path: Segment[];
 }
 
+/**
+ * An env entry whose path is built when asked (for a finding): the entries of thousands of modules
+ * are all held while a deployment is analysed, and a path array each was most of that memory.
+ */
+export class EnvEntry implements EnvVar {
+  constructor(
+    readonly name: string,
+    readonly key: string,
+    readonly value: string | undefined,
+    /** The path of the list or section, shared by its entries. */
+    private readonly prefix: readonly Segment[],
+    private readonly tail: Segment,
+    private readonly last?: Segment,
+  ) {}
+
+  get path(): Segment[] {
+    return this.last === undefined ? [...this.prefix, this.tail] : [...this.prefix, this.tail, this.last];
+  }
+}
+
 export interface MountSpec {
   /** Host path for a bind, volume name for a volume. */
   readonly source: string;
@@ -87,7 +107,8 @@ export function findEnv(spec: ModuleSpec, key: string): EnvVar | undefined {
 }
 
 /** `NAME=value` entries of a Docker Env list. */
-export function envFromList(list: unknown, pathOf: (i: number) => Segment[]): EnvVar[] {
+/** The entries of an Env list (`NAME=value`) at `listPath`. */
+export function envFromList(list: unknown, listPath: readonly Segment[]): EnvVar[] {
   if (!Array.isArray(list)) return [];
   const out: EnvVar[] = [];
   list.forEach((entry, i) => {
@@ -95,7 +116,7 @@ export function envFromList(list: unknown, pathOf: (i: number) => Segment[]): En
     const eq = entry.indexOf('=');
     const name = eq < 0 ? entry : entry.slice(0, eq);
     if (!name) return;
-    out.push({ name, key: envKey(name), value: eq < 0 ? undefined : entry.slice(eq + 1), path: pathOf(i) });
+    out.push(new EnvEntry(name, envKey(name), eq < 0 ? undefined : entry.slice(eq + 1), listPath, i));
   });
   return out;
 }

@@ -11,7 +11,11 @@ export class Reporter {
   readonly findings: Finding[] = [];
   /** Findings left out by the limit (a duplicate of a left-out finding may be counted twice). */
   dropped = 0;
-  private readonly seen = new Set<string>();
+  /**
+   * Findings kept, by path (the string the finding holds, no key built per finding): one finding or,
+   * for a path with several rules or modules, a list.
+   */
+  private readonly byPath = new Map<string, Finding | Finding[]>();
   private readonly perSeverity = new Map<Severity, number>();
 
   constructor(private readonly limitPerSeverity = Infinity) {}
@@ -26,14 +30,27 @@ export class Reporter {
       return;
     }
     const formatted = formatPath(path);
-    const key = `${ruleId}\u0000${module}\u0000${formatted}`;
-    if (this.seen.has(key)) return;
-    this.seen.add(key);
+    const same = this.byPath.get(formatted);
+    if (same && this.find(same, ruleId, module)) return;
     if (limited) this.perSeverity.set(level, kept + 1);
-    this.findings.push({ ruleId, severity: level, title: info.title, module, path: formatted, message, remediation: info.remediation });
+    const finding: Finding = { ruleId, severity: level, title: info.title, module, path: same ? pathOf(same) : formatted, message, remediation: info.remediation };
+    this.findings.push(finding);
+    if (!same) this.byPath.set(formatted, finding);
+    else if (Array.isArray(same)) same.push(finding);
+    else this.byPath.set(formatted, [same, finding]);
   }
 
   has(ruleId: string, module: string, path: readonly Segment[]): boolean {
-    return this.seen.has(`${ruleId}\u0000${module}\u0000${formatPath(path)}`);
+    const same = this.byPath.get(formatPath(path));
+    return same !== undefined && this.find(same, ruleId, module);
   }
+
+  private find(same: Finding | Finding[], ruleId: string, module: string): boolean {
+    if (!Array.isArray(same)) return same.ruleId === ruleId && same.module === module;
+    return same.some((f) => f.ruleId === ruleId && f.module === module);
+  }
+}
+
+function pathOf(same: Finding | Finding[]): string {
+  return Array.isArray(same) ? same[0]!.path : same.path;
 }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import './docker-host';
 import { repoRoot } from './paths';
 
 /** The built agent entry point (`npm run build` makes it). */

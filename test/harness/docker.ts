@@ -6,6 +6,9 @@ import path from 'node:path';
 import type Dockerode from 'dockerode';
 import { connectDocker, resolveDockerHost, type DockerConnection } from '../../src/sources/docker/client';
 import { repoRoot } from './paths';
+import { testDockerSocket } from './docker-host';
+
+export { testDockerSocket };
 
 export const TEST_IMAGE = 'local/busybox:1';
 /** Every container a test creates carries this label, valued with the test run's id. */
@@ -21,7 +24,7 @@ export async function dockerForTests(): Promise<{ connection: DockerConnection }
   try {
     return { connection: await connectDocker({ timeoutMs: 15_000 }) };
   } catch (error) {
-    const reason = `SKIPPED: no Docker daemon at ${host} (${(error as Error).message}); start one with scripts/docker-env.sh start`;
+    const reason = `SKIPPED: no Docker daemon at ${host} (${(error as Error).message}); start the tests' private engine with scripts/docker-env.sh start`;
     console.error(reason);
     return { skip: reason };
   }

@@ -1,5 +1,6 @@
 import type Dockerode from 'dockerode';
 import type { ContainerInspectInfo } from 'dockerode';
+import { loadDockerode } from './load-dockerode';
 
 /** The Engine API version this code is written and tested against; newer daemons are spoken to at this version. */
 export const CLIENT_API_VERSION = '1.41';
@@ -106,7 +107,7 @@ export async function connectDocker(options: ConnectOptions = {}): Promise<Docke
   const base = endpointOptions(parseDockerHost(host, env), env);
   const timeout = options.timeoutMs ?? 10_000;
   // Loaded here: code paths that never talk to Docker do not pay for dockerode.
-  const Docker = require('dockerode') as typeof Dockerode;
+  const Docker = loadDockerode();
   const probe = new Docker({ ...base, timeout });
   const info = await probe.version();
   const daemonApiVersion = String(info.ApiVersion ?? '');

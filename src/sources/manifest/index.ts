@@ -91,7 +91,7 @@ export function analyseManifestFile(file: string, overrides?: RuleOverrides): { 
   }
   let parsed;
   try {
-    parsed = parseJsonText(text, { positions: true, comments: true });
+    parsed = parseJsonText(text, { comments: true });
   } catch (error) {
     const reason = error instanceof JsonSyntaxError ? `invalid JSON at line ${error.line}, column ${error.column}: ${error.reason}` : 'cannot parse';
     return { findings: [], problem: `${escapeControl(file)}: ${reason}` };
@@ -102,12 +102,14 @@ export function analyseManifestFile(file: string, overrides?: RuleOverrides): { 
     Finding & { source?: string; line?: number; column?: number }
   >;
   for (const f of findings) {
-    const segments = parsePath(f.path);
-    const pos = segments ? parsed.locate(segments) : undefined;
     f.source = file;
-    f.line = pos?.line;
-    f.column = pos?.column;
+    f.line = undefined;
+    f.column = undefined;
   }
+  parsed.locateEach(findings, (f) => parsePath(f.path), (f, line, column) => {
+    f.line = line;
+    f.column = column;
+  });
   return { findings: findings as SourcedFinding[], dropped };
 }
 

@@ -6,6 +6,7 @@ import type { OutgoingMessage, Transport } from '../../core/transport';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 import { detectEdgeHubEndpoint, missingWorkloadVariables } from './environment';
 import { SECURITY_OUTPUT, toSdkMessage } from './message';
+import { disableMqttNumberCache } from './mqtt-memory';
 import { callWithTimeout, combinePatches, OperationTimeoutError, promiseWithTimeout } from './promises';
 import { guardIncomingMessages } from './sdk-guards';
 
@@ -199,6 +200,7 @@ class EdgeHubLink implements EdgeHubUpstream {
     const generation = ++this.generation;
     let session: Session | undefined;
     try {
+      disableMqttNumberCache();
       const client = await callWithTimeout<ModuleClient>('ModuleClient.fromEnvironment', this.timeoutMs, (done) =>
         ModuleClient.fromEnvironment(Mqtt, (err?: Error, created?: ModuleClient) => done(err, created)),
       );

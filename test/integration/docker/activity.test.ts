@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
 import type { DockerConnection } from '../../../src/sources/docker/client';
 import { containerRuntimeSource } from '../../../src/sources/docker/index';
-import { execIn, openDockerTests, TEST_IMAGE, type TestContainers } from '../../harness/docker';
+import { execIn, openDockerTests, TEST_IMAGE, testDockerSocket, type TestContainers } from '../../harness/docker';
 import { referenceSchemaDir } from '../../harness/paths';
 import { SourceHarness, type RecordedEvent } from '../../harness/source-harness';
 
@@ -94,7 +94,7 @@ describe('ContainerActivity from a real dockerd', () => {
     if (skip) return t.skip(skip);
     const h = await runningSource();
     t.after(() => h.stop());
-    const socket = await containers.create('socket', { HostConfig: { Binds: ['/var/run/docker.sock:/var/run/docker.sock:ro'] } });
+    const socket = await containers.create('socket', { HostConfig: { Binds: [`${testDockerSocket()}:/var/run/docker.sock:ro`] } });
     const plain = await containers.create('plain', { User: '1000' });
     await socket.start();
     await plain.start();

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { rmSync } from 'node:fs';
+import { testDockerSocket } from '../../harness/docker';
 
 /**
  * An HTTP relay on a unix socket in front of the real Docker daemon, for tests: it can drop every
@@ -14,7 +15,7 @@ export class EngineProxy {
 
   constructor(
     readonly socketPath: string,
-    private readonly upstream = '/var/run/docker.sock',
+    private readonly upstream = testDockerSocket(),
   ) {}
 
   async open(): Promise<void> {

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import type { SettingValue } from '../../../src/config/settings';
 import type { DockerConnection } from '../../../src/sources/docker/client';
 import { containerRuntimeSource, type ContainerRuntimeSource } from '../../../src/sources/docker/index';
-import { dockerEnvScript, execIn, openDockerTests, type TestContainers } from '../../harness/docker';
+import { dockerEnvScript, execIn, openDockerTests, testDockerSocket, type TestContainers } from '../../harness/docker';
 import { SourceHarness } from '../../harness/source-harness';
 import { EngineProxy } from './engine-proxy';
 
@@ -96,7 +96,7 @@ describe('ContainerRuntime without a daemon', () => {
     await until('a failed attempt', () => source.stats().disconnects >= 2);
     assert.equal(h.lastStatus()?.state, 'failed');
     unlinkSync(link);
-    symlinkSync('/var/run/docker.sock', link);
+    symlinkSync(testDockerSocket(), link);
     await until('running', () => h.lastStatus()?.state === 'running');
     assert.match(String(h.lastStatus()?.method), /Docker Engine API 1\.\d+/);
     const c = await containers.create('late');
@@ -176,8 +176,9 @@ describe('ContainerRuntime across a dockerd restart', () => {
       return t.skip(reason);
     }
     const status = await run('bash', [dockerEnvScript(), 'status']).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }));
-    if (!/started by docker-env\.sh/.test(status.stdout)) {
-      const reason = `SKIPPED: the running dockerd was not started by scripts/docker-env.sh (${status.stdout.trim()}); not restarting someone else's daemon`;
+    const ours = (await run('bash', [dockerEnvScript(), 'host'])).stdout.trim();
+    if (!/private engine of docker-env\.sh/.test(status.stdout) || process.env.DOCKER_HOST !== ours) {
+      const reason = `SKIPPED: DOCKER_HOST (${process.env.DOCKER_HOST}) is not the private engine of scripts/docker-env.sh (${status.stdout.trim()}); not restarting someone else's daemon`;
       console.error(reason);
       return t.skip(reason);
     }

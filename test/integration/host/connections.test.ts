@@ -7,7 +7,8 @@ import { createSchemaValidator } from '../../../src/core/schema-validator';
 import { connectionsSource } from '../../../src/sources/host/connections';
 import { sockDiagReader } from '../../../src/sources/host/net/sock-diag';
 import { readSocketTables, TcpState, type SocketEntry } from '../../../src/sources/host/net/socket-table';
-import { referenceSchemaDir, repoRoot } from '../../harness/paths';
+import { referenceSchemaDir } from '../../harness/paths';
+import { UnprivilegedCopy } from '../../harness/unprivileged';
 import { SourceHarness } from '../../harness/source-harness';
 import { close, connectTcp, kill, listenTcp, NODE_EXECUTABLE, ownCommandLine, portOf, spawnNode } from './live-sockets';
 
@@ -148,7 +149,7 @@ test('live: sock_diag netlink and /proc/net/tcp* list the same sockets for our o
   }
 });
 
-test('live: without permission to read other processes\' fds (uid 65534), owners are not found and counted as denied', async () => {
+test('live: without permission to read other processes\' fds (uid 65534), owners are not found and counted as denied', async (t) => {
   if (process.getuid?.() !== 0) {
     console.error('SKIP: fd permission test needs root to start a child as uid 65534');
     return;
@@ -158,9 +159,12 @@ test('live: without permission to read other processes\' fds (uid 65534), owners
     const port = portOf(server);
     const entry = readSocketTables('/proc/net', ['tcp']).find((e) => e.localPort === port && e.state === 0x0a);
     assert.ok(entry && entry.inode > 0, 'listening socket found in /proc/net/tcp');
-    const finderModule = path.join(repoRoot(), 'dist', 'src', 'sources', 'host', 'net', 'socket-owners.js');
+    // The checkout and the Node binary may be where uid 65534 cannot enter: run copies of both.
+    const copy = new UnprivilegedCopy(['src']);
+    t.after(() => copy.remove());
+    const finderModule = copy.dist(path.join('src', 'sources', 'host', 'net', 'socket-owners.js'));
     const script = `const { SocketOwnerFinder } = require(${JSON.stringify(finderModule)}); const f = new SocketOwnerFinder('/proc'); const owners = f.find([${entry.inode}]); console.log(JSON.stringify({ found: owners.size, ...f.lastScan }));`;
-    const r = spawnSync(process.execPath, ['-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' });
+    const r = spawnSync(copy.node, ['-e', script], { uid: 65534, gid: 65534, encoding: 'utf8', cwd: copy.dir });
     assert.equal(r.status, 0, r.stderr);
     const result = JSON.parse(r.stdout) as { found: number; deniedProcesses: number };
     assert.equal(result.found, 0);

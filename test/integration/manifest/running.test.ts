@@ -4,9 +4,10 @@ import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
 import { analyseContainer, analyseRunningDeployment } from '../../../src/rules/index';
 import { inspectEdgeContainers } from '../../../src/sources/manifest/docker-access';
+import { testDockerSocket } from '../../harness/docker';
 
 const OWNER = 'net.azure-devices.edge.owner';
-const docker = process.env.DOCKER_HOST ? new Docker() : new Docker({ socketPath: '/var/run/docker.sock' });
+const docker = new Docker({ socketPath: testDockerSocket() });
 const suffix = randomBytes(4).toString('hex');
 const created: Docker.Container[] = [];
 let skip: string | false = false;
@@ -16,7 +17,7 @@ before(async () => {
   try {
     await docker.ping();
   } catch {
-    skip = `SKIPPED: no Docker daemon at ${process.env.DOCKER_HOST ?? '/var/run/docker.sock'} (start dockerd as in docs/test-environment.md)`;
+    skip = `SKIPPED: no Docker daemon at ${process.env.DOCKER_HOST} (start the tests' private engine with scripts/docker-env.sh start)`;
     console.error(skip);
     return;
   }

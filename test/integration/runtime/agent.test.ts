@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import '../../harness/docker-host';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -216,9 +217,11 @@ test('EDGEGUARD_METRICS_LISTEN: the agent serves Prometheus metrics on loopback'
   const response = await fetch(`http://127.0.0.1:${port}/metrics`);
   assert.equal(response.status, 200);
   const text = await response.text();
-  assert.match(text, /^edgeguard_source_state\{source="SystemInformation",state="running"\} 1$/m);
-  assert.match(text, /^edgeguard_upstream_connected 1$/m);
-  assert.match(text, /^edgeguard_events_ingested_total [1-9]\d*$/m);
+  // prom-client: every series carries IoT Edge's module labels after its own.
+  assert.match(text, /^edgeguard_source_state\{source="SystemInformation",state="running",iothub="[^"]*",edge_device="[^"]*",instance_number="[0-9a-f-]{36}",module_name="edgeguard"\} 1$/m);
+  assert.match(text, /^edgeguard_upstream_connected\{[^}]*module_name="edgeguard"\} 1$/m);
+  assert.match(text, /^edgeguard_events_ingested_total\{[^}]*\} [1-9]\d*$/m);
+  assert.match(text, /^process_resident_memory_bytes\{[^}]*module_name="edgeguard"\} \d+$/m, 'default process metrics');
   agent.signal('SIGTERM');
   assert.equal(await exitWithin(agent, 15_000), 0);
 });

@@ -90,7 +90,7 @@ describe('export readers: the formats Azure writes', () => {
     await writeExport(file, 'capture-avro', fleetMessages(3));
     let out = '';
     let err = '';
-    const code = await runExportMessages([file], { cwd: dir, stdout: (t) => (out += t), stderr: (t) => (err += t), stdoutIsTTY: false, env: {} });
+    const code = await runExportMessages([file], { cwd: dir, stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, stdoutIsTTY: false, env: {} });
     assert.equal(code, 0);
     assert.match(err, /3 messages from 3 records/);
     const back = path.join(dir, 'cli.jsonl');
@@ -109,7 +109,7 @@ describe('export readers: the formats Azure writes', () => {
     writeFileSync(file, whole.subarray(0, Math.floor(whole.length * 0.7)));
     let out = '';
     let err = '';
-    const code = await runExportMessages([file, '--body-only'], { cwd: dir, stdout: (t) => (out += t), stderr: (t) => (err += t), stdoutIsTTY: false, env: {} });
+    const code = await runExportMessages([file, '--body-only'], { cwd: dir, stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, stdoutIsTTY: false, env: {} });
     assert.equal(code, 2);
     const lines = out.split('\n').filter((l) => l !== '');
     assert.ok(lines.length >= 1 && lines.length < 6, `${lines.length} lines`);

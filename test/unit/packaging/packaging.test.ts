@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -61,7 +62,29 @@ test('every Dockerfile builds from source and ships the runtime only', () => {
     for (const copy of copies.filter((c) => !c.from)) {
       for (const source of copy.sources) assert.ok(existsSync(path.join(root, source)), `${dockerfile}: ${source} exists in the build context`);
     }
-    assert.match(text, /ENTRYPOINT \["node", "dist\/src\/main.js"\]/);
+    const entry = /^ENTRYPOINT (\[.*\])$/m.exec(text);
+    assert.ok(entry, `${dockerfile}: ENTRYPOINT`);
+    const argv = JSON.parse(entry[1]!) as string[];
+    assert.equal(argv[0], 'node');
+    assert.equal(argv[argv.length - 1], 'dist/src/main.js');
+    // npm start runs the agent with the same V8 flags as the image.
+    assert.ok(readFileSync(path.join(root, 'scripts', 'run.sh'), 'utf8').includes(`exec node ${argv.slice(1, -1).join(' ')} dist/src/main.js`), `scripts/run.sh uses the flags of ${dockerfile}`);
+    // The flags keep WebAssembly (Node's fetch parses HTTP with undici's llhttp WebAssembly): no --lite-mode, no --jitless.
+    const probe = spawnSync(process.execPath, [...argv.slice(1, -1), '-p', 'typeof WebAssembly'], { encoding: 'utf8' });
+    assert.equal(probe.stdout.trim(), 'object', `${dockerfile}: node ${argv.slice(1, -1).join(' ')} keeps WebAssembly (${probe.stderr})`);
+    // Base images are build arguments (npm run image passes local ones), defaulting to official images.
+    const args = [...text.matchAll(/^ARG (\w+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!] as const);
+    assert.ok(args.length >= 1, `${dockerfile}: base images as ARGs`);
+    for (const from of text.match(/^FROM \S+/gm) ?? []) assert.match(from, /^FROM \$\{\w+\}$/, `${dockerfile}: ${from} takes its image from an ARG`);
+    const bases = new Set([...text.matchAll(/^FROM \$\{(\w+)\}/gm)].map((m) => m[1]!));
+    const defaults = new Map(args);
+    const resolve = (value: string): string => value.replace(/^\$\{(\w+)\}$/, (_, name: string) => defaults.get(name) ?? value);
+    for (const [, image] of args.filter(([name]) => bases.has(name)).map(([name, value]) => [name, resolve(value)] as const)) assert.match(image, /^(arm64v8\/|arm32v7\/)?(node:24-bookworm-slim|debian:bookworm-slim|debian:forky-slim)$/, `${dockerfile}: official default ${image}`);
+    // The runtime stage ships no package manager and no compiler, and an SBOM.
+    const runtime = text.split(/^FROM /m).pop()!;
+    assert.doesNotMatch(runtime, /apt-get install[^\n]*\b(npm|g\+\+|gcc|make|python3)\b/, `${dockerfile}: no npm or compiler installed in the runtime stage`);
+    assert.doesNotMatch(runtime, /COPY --from=build \/usr\/local\/lib\/node_modules/, `${dockerfile}: npm not copied`);
+    assert.match(runtime, /sbom\.js[^\n]*> \/app\/sbom\.cdx\.json/, `${dockerfile}: SBOM generated at build`);
   }
 });
 

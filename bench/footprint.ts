@@ -1,0 +1,206 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type Dockerode from 'dockerode';
+import { dockerForTests, ensureTestImage, TestContainers } from '../test/harness/docker';
+import { EdgeHubStandIn, edgeHubStandInSkipReason } from '../test/harness/edgehub-standin';
+import { childEnvironment } from '../test/harness/iot-environment';
+import { createRequestFromTemplate } from '../test/harness/template-container';
+
+/**
+ * Footprint of the agent idle and under load (issue 12: <= 64 MB VmRSS, < 1 % of a core idle), in the
+ * same run beside a bare `node` and a `node` that only loads the design card's packages:
+ *  - VmRSS with its RssAnon / RssFile split (from /proc/<pid>/status), CPU % of one core over a window;
+ *  - the agent as `npm start` runs it in edgeHub mode (the stand-in, production frequencies);
+ *  - the agent in the container deployed from deployment.template.json (edgeguard:local-amd64, when
+ *    `npm run image` built it on DOCKER_HOST), with the container's cgroup memory figure beside it;
+ *  - growth under load, one minute each: 10,000 execs/min, 1,000 connections/min, 100 container
+ *    events/min, then edgeHub away until the 2.5 MB cache is full.
+ * EDGEGUARD_FOOTPRINT_QUICK=1 shortens warm-up and windows (for trying a change; not for the README).
+ */
+
+const QUICK = process.env.EDGEGUARD_FOOTPRINT_QUICK === '1';
+const WARMUP_MS = QUICK ? 12_000 : 30_000;
+const WINDOW_MS = QUICK ? 8_000 : 20_000;
+const LOAD_MS = QUICK ? 20_000 : 60_000;
+const TICKS = 100; // USER_HZ
+const IMAGE = process.env.EDGEGUARD_E2E_IMAGE ?? 'edgeguard:local-amd64';
+const DEPENDENCIES = ['azure-iot-device', 'azure-iot-device-mqtt', 'dockerode', 'js-yaml', 'ajv', 'winston'];
+const IDLE = 'setInterval(() => {}, 1 << 30);';
+
+interface Sample {
+  vmRss: number;
+  rssAnon: number;
+  rssFile: number;
+}
+
+function memory(pid: number): Sample {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN) / 1024;
+  return { vmRss: kb('VmRSS'), rssAnon: kb('RssAnon'), rssFile: kb('RssFile') };
+}
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime (all threads)
+}
+
+function cgroupMemory(pid: number): number | undefined {
+  const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
+  const v1 = lines.find((l) => l.split(':')[1]?.split(',').includes('memory'));
+  try {
+    if (v1) return Number(readFileSync(path.join('/sys/fs/cgroup/memory', v1.split(':')[2]!, 'memory.usage_in_bytes'), 'utf8')) / 1048576;
+    const v2 = lines.find((l) => l.startsWith('0::'));
+    if (v2) return Number(readFileSync(path.join('/sys/fs/cgroup', v2.slice(3), 'memory.current'), 'utf8')) / 1048576;
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+/** CPU % of one core over `ms` for each pid, and memory at the end. */
+async function window(pids: number[], ms: number): Promise<Array<Sample & { cpu: number }>> {
+  const before = pids.map(cpuTicks);
+  const started = Date.now();
+  await sleep(ms);
+  const seconds = (Date.now() - started) / 1000;
+  return pids.map((pid, i) => ({ ...memory(pid), cpu: ((cpuTicks(pid) - before[i]!) / TICKS / seconds) * 100 }));
+}
+
+/** The V8 flags of the image's ENTRYPOINT (scripts/run.sh uses the same; a packaging test checks it). */
+function imageNodeFlags(root: string): string[] {
+  const entry = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(path.join(root, 'Dockerfile.amd64'), 'utf8'));
+  const argv = entry ? (JSON.parse(entry[1]!) as string[]) : [];
+  return argv.slice(1, -1);
+}
+
+const mb = (n: number | undefined): string => (n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(1));
+function line(name: string, s: Sample & { cpu?: number }, extra = ''): void {
+  console.log(`  ${name.padEnd(34)} VmRSS ${mb(s.vmRss).padStart(6)} MB  (RssAnon ${mb(s.rssAnon).padStart(5)}, RssFile ${mb(s.rssFile).padStart(5)})${s.cpu === undefined ? '' : `  CPU ${s.cpu.toFixed(2)} % of a core`}${extra}`);
+}
+
+function node(args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  return spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** Load generators, each `perMinute` operations spread over the minute. */
+function every(perMinute: number, action: () => void): () => void {
+  const perTick = perMinute / 600; // 100 ms ticks
+  let due = 0;
+  const timer = setInterval(() => {
+    due += perTick;
+    for (; due >= 1; due--) action();
+  }, 100);
+  return () => clearInterval(timer);
+}
+
+export async function run(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    console.log('footprint: SKIPPED: the agent needs root (proc connector, host files)');
+    return;
+  }
+  const standInSkip = edgeHubStandInSkipReason();
+  if (standInSkip) {
+    console.log(`footprint: SKIPPED: ${standInSkip}`);
+    return;
+  }
+  const root = path.resolve(__dirname, '..', '..');
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-footprint-'));
+  const children: ChildProcess[] = [];
+  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+  try {
+    const hub = await EdgeHubStandIn.start();
+    cleanups.push(() => hub.close());
+    const docker = await dockerForTests();
+    const engine: Dockerode | undefined = 'skip' in docker ? undefined : docker.connection.docker;
+
+    const bare = node(['-e', IDLE]);
+    const deps = node(['-e', `${DEPENDENCIES.map((d) => `require(${JSON.stringify(d)});`).join(' ')} ${IDLE}`], { ...process.env, NODE_PATH: path.join(root, 'node_modules') });
+    // The agent as npm start and the image run it (their V8 flags), and without each flag, for each one's share.
+    const flags = imageNodeFlags(root);
+    const agentEnv = (name: string): NodeJS.ProcessEnv => childEnvironment({ ...hub.devEnvironment(), EDGEGUARD_STATE_DIR: path.join(tmp, name), EDGEGUARD_HOST_ROOT: '/' });
+    const main = path.join(root, 'dist', 'src', 'main.js');
+    const agent = node([...flags, main], agentEnv('agent'));
+    const variants = [[] as string[], flags.slice(0, 1)].map((f) => ({ flags: f, child: node([...f, main], agentEnv(`agent${f.length}`)) }));
+    children.push(bare, deps, agent, ...variants.map((v) => v.child));
+
+    let containerPid: number | undefined;
+    if (engine && (await engine.getImage(IMAGE).inspect().catch(() => undefined))) {
+      const runId = randomBytes(4).toString('hex');
+      const { request, volume } = createRequestFromTemplate(IMAGE, runId, { EdgeHubConnectionString: hub.connectionString(), EdgeModuleCACertificateFile: '/run/edgehub-ca.pem' });
+      (request.HostConfig!.Binds as string[]).push(`${hub.caFile}:/run/edgehub-ca.pem:ro`);
+      const container = await engine.createContainer(request);
+      cleanups.push(() => engine.getVolume(volume).remove({ force: true }));
+      cleanups.push(() => container.remove({ force: true }));
+      await container.start();
+      containerPid = (await container.inspect()).State.Pid;
+    } else {
+      console.log(`  (no ${IMAGE} on ${process.env.DOCKER_HOST}: container figures SKIPPED; npm run image builds it)`);
+    }
+
+    console.log(`idle: ${WARMUP_MS / 1000} s warm-up, then a ${WINDOW_MS / 1000} s window; Node ${process.version}; agent in edgeHub mode at production frequencies (the machine is shared: CPU figures are noisy)`);
+    await sleep(WARMUP_MS);
+    const pids = [bare.pid!, deps.pid!, agent.pid!, ...(containerPid ? [containerPid] : []), ...variants.map((v) => v.child.pid!)];
+    const idle = await window(pids, WINDOW_MS);
+    line('bare node', idle[0]!);
+    line('node + the six packages loaded', idle[1]!);
+    line(`agent, npm start (edgeHub mode)`, idle[2]!, `  flags: ${flags.join(' ')}`);
+    if (containerPid) line('agent in the template container', idle[3]!, `  cgroup ${mb(cgroupMemory(containerPid))} MB`);
+    const offset = containerPid ? 4 : 3;
+    variants.forEach((v, i) => line(`agent with ${v.flags.length ? v.flags.join(' ') : 'no V8 flags'}`, idle[offset + i]!));
+    for (const v of variants) v.child.kill('SIGKILL');
+
+    // Growth under load, measured on the npm-start agent (and the container's, which sees the same host).
+    const measured = containerPid ? [agent.pid!, containerPid] : [agent.pid!];
+    const report = (what: string, samples: Array<Sample & { cpu: number }>): void => {
+      line(`agent after ${what}`, samples[0]!, `  (+${(samples[0]!.vmRss - idle[2]!.vmRss).toFixed(1)} MB)`);
+      if (containerPid) line('  in the container', samples[1]!, `  (+${(samples[1]!.vmRss - idle[3]!.vmRss).toFixed(1)} MB)  cgroup ${mb(cgroupMemory(containerPid))} MB`);
+    };
+    console.log(`under load, ${LOAD_MS / 1000} s each:`);
+    let stop = every(10_000, () => spawn('/bin/true', { stdio: 'ignore' }));
+    report('10,000 execs/min', await window(measured, LOAD_MS));
+    stop();
+
+    const server = net.createServer((s) => s.end()).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as net.AddressInfo).port;
+    stop = every(1_000, () => net.connect(port, '127.0.0.1').on('error', () => undefined).on('connect', function (this: net.Socket) { this.end(); }));
+    report('1,000 connections/min', await window(measured, LOAD_MS));
+    stop();
+    server.close();
+
+    if (engine && !(await ensureTestImage(engine))) {
+      const containers = new TestContainers(engine);
+      cleanups.push(() => containers.cleanup());
+      // create, start, die (sleep 0), destroy: 4 events per container, 25 containers/min.
+      let n = 0;
+      stop = every(25, () => {
+        void (async () => {
+          const c = await containers.create(`fp${n++}`, { Cmd: ['true'] });
+          await c.start();
+          await c.wait();
+          await c.remove();
+        })().catch(() => undefined);
+      });
+      report('100 container events/min', await window(measured, LOAD_MS));
+      stop();
+    }
+
+    // edgeHub away: events pile up in the queues until the 2.5 MB cache is full (execs with long command lines).
+    await hub.stopListener();
+    const longArg = 'x'.repeat(2000);
+    stop = every(20_000, () => spawn('/bin/true', [longArg, String(Math.random())], { stdio: 'ignore' }));
+    report('edgeHub away, cache filled (2.5 MB)', await window(measured, LOAD_MS));
+    stop();
+    await hub.startListener();
+  } finally {
+    for (const c of children) c.kill('SIGKILL');
+    for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => undefined);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
