@@ -3,12 +3,14 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createHash } from 'node:crypto';
 import type { AlertItem } from '../detections/alert';
+import type { SecurityEvent } from '../core/event';
 import { DetectionEngine } from '../detections/engine';
 import { compileRules, shippedRuleSources, type RuleSource } from '../detections/loader';
 import { MAX_LINE_CHARS, parseRecordedLine } from '../detections/recorded-messages';
 import { readUserRulesFile } from '../detections/user-rules';
 import type { CompiledRule } from '../detections/model';
 import type { CliIO } from './scan';
+import { deviceLabel, isAvroExport, readExportFile, wellFormedEvents } from '../fleet/export/index';
 
 export const DETECT_HELP = `Usage: edgeguard detect <file>... [options]
 
@@ -76,7 +78,43 @@ export async function detectFiles(files: readonly string[], extraRules?: RuleSou
     if (e.Name !== 'SecurityAlert') return;
     for (const p of e.Payload) result.alerts.push({ file: where.file, line: where.line, device: where.device, alert: p as AlertItem });
   };
+  const observeMessage = (message: { events: SecurityEvent[]; device?: string }, file: string, n: number): void => {
+    result.messages++;
+    const device = message.device ?? '';
+    let entry = engines.get(device);
+    if (!entry) {
+      const clock = { t: 0, lastTick: 0 };
+      entry = { engine: new DetectionEngine(rules, () => clock.t), clock };
+      engines.set(device, entry);
+    }
+    where = { file, line: n, device: message.device };
+    for (const event of message.events) {
+      const t = Date.parse(String(event.TimestampUTC));
+      if (Number.isFinite(t) && t > entry.clock.t) entry.clock.t = t;
+      result.events++;
+      entry.engine.observe(event, emit);
+      if (entry.clock.t - entry.clock.lastTick >= 1000) {
+        entry.clock.lastTick = entry.clock.t;
+        entry.engine.tick(emit);
+      }
+    }
+  };
   for (const file of files) {
+    if (await isAvroExport(file)) {
+      // Event Hubs Capture or IoT Hub storage Avro (src/fleet/export): "line" is the record number.
+      let n = 0;
+      try {
+        for await (const m of readExportFile(file)) {
+          n++;
+          const { events, malformed } = wellFormedEvents<SecurityEvent>(m);
+          if (malformed > 0 && result.badLines.length < 1000) result.badLines.push({ file, line: n, reason: 'an event has no Name or Payload' });
+          if (malformed === 0) observeMessage({ events, device: deviceLabel(m) }, file, n);
+        }
+      } catch (err) {
+        result.badLines.push({ file, line: n + 1, reason: (err as Error).message.slice(0, 200) });
+      }
+      continue;
+    }
     const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8', highWaterMark: 64 * 1024 }), crlfDelay: Infinity });
     let n = 0;
     for await (const line of lines) {
@@ -93,25 +131,7 @@ export async function detectFiles(files: readonly string[], extraRules?: RuleSou
         if (result.badLines.length < 1000) result.badLines.push({ file, line: n, reason: (err as Error).message.slice(0, 200) });
         continue;
       }
-      result.messages++;
-      const device = message.device ?? '';
-      let entry = engines.get(device);
-      if (!entry) {
-        const clock = { t: 0, lastTick: 0 };
-        entry = { engine: new DetectionEngine(rules, () => clock.t), clock };
-        engines.set(device, entry);
-      }
-      where = { file, line: n, device: message.device };
-      for (const event of message.events) {
-        const t = Date.parse(String(event.TimestampUTC));
-        if (Number.isFinite(t) && t > entry.clock.t) entry.clock.t = t;
-        result.events++;
-        entry.engine.observe(event, emit);
-        if (entry.clock.t - entry.clock.lastTick >= 1000) {
-          entry.clock.lastTick = entry.clock.t;
-          entry.engine.tick(emit);
-        }
-      }
+      observeMessage(message, file, n);
     }
   }
   for (const { engine } of engines.values()) engine.closeAll(emit);
