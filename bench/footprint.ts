@@ -27,6 +27,10 @@ const QUICK = process.env.EDGEGUARD_FOOTPRINT_QUICK === '1';
 const WARMUP_MS = QUICK ? 12_000 : 30_000;
 const WINDOW_MS = QUICK ? 8_000 : 20_000;
 const LOAD_MS = QUICK ? 20_000 : 60_000;
+/** Idle CPU is taken over this many windows and the median printed (the machine is shared: single windows are noisy). */
+const WINDOWS = Number(process.env.EDGEGUARD_FOOTPRINT_WINDOWS ?? 3);
+/** EDGEGUARD_FOOTPRINT_IDLE_ONLY=1 stops after the idle figures (for comparing flag sets). */
+const IDLE_ONLY = process.env.EDGEGUARD_FOOTPRINT_IDLE_ONLY === '1';
 const TICKS = 100; // USER_HZ
 const IMAGE = process.env.EDGEGUARD_E2E_IMAGE ?? 'edgeguard:local-amd64';
 const DEPENDENCIES = ['azure-iot-device', 'azure-iot-device-mqtt', 'dockerode', 'js-yaml', 'ajv', 'winston'];
@@ -72,6 +76,17 @@ async function window(pids: number[], ms: number): Promise<Array<Sample & { cpu:
   return pids.map((pid, i) => ({ ...memory(pid), cpu: ((cpuTicks(pid) - before[i]!) / TICKS / seconds) * 100 }));
 }
 
+/** The median of `WINDOWS` windows of `ms` each: CPU median per pid, memory from the last window. */
+async function medianWindow(pids: number[], ms: number): Promise<Array<Sample & { cpu: number; cpus: number[] }>> {
+  const runs: Array<Array<Sample & { cpu: number }>> = [];
+  for (let i = 0; i < Math.max(1, WINDOWS); i++) runs.push(await window(pids, ms));
+  const last = runs[runs.length - 1]!;
+  return pids.map((_, i) => {
+    const cpus = runs.map((r) => r[i]!.cpu).sort((a, b) => a - b);
+    return { ...last[i]!, cpu: cpus[Math.floor(cpus.length / 2)]!, cpus };
+  });
+}
+
 /** The V8 flags of the image's ENTRYPOINT (scripts/run.sh uses the same; a packaging test checks it). */
 function imageNodeFlags(root: string): string[] {
   const entry = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(path.join(root, 'Dockerfile.amd64'), 'utf8'));
@@ -84,8 +99,15 @@ function line(name: string, s: Sample & { cpu?: number }, extra = ''): void {
   console.log(`  ${name.padEnd(34)} VmRSS ${mb(s.vmRss).padStart(6)} MB  (RssAnon ${mb(s.rssAnon).padStart(5)}, RssFile ${mb(s.rssFile).padStart(5)})${s.cpu === undefined ? '' : `  CPU ${s.cpu.toFixed(2)} % of a core`}${extra}`);
 }
 
+/** The last 4 KB of each child's stderr, printed when it exits before it is measured. */
+const stderrTails = new Map<number, string>();
 function node(args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  return spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr?.on('data', (d: Buffer) => stderrTails.set(child.pid!, ((stderrTails.get(child.pid!) ?? '') + d.toString()).slice(-4096)));
+  child.on('exit', (code, signal) => {
+    if (signal !== 'SIGKILL') console.log(`  !!! ${args.join(' ')} exited (${code ?? signal}):\n${stderrTails.get(child.pid!) ?? ''}`);
+  });
+  return child;
 }
 
 /** Load generators, each `perMinute` operations spread over the minute. */
@@ -126,7 +148,10 @@ export async function run(): Promise<void> {
     const agentEnv = (name: string): NodeJS.ProcessEnv => childEnvironment({ ...hub.devEnvironment(), EDGEGUARD_STATE_DIR: path.join(tmp, name), EDGEGUARD_HOST_ROOT: '/' });
     const main = path.join(root, 'dist', 'src', 'main.js');
     const agent = node([...flags, main], agentEnv('agent'));
-    const variants = [[] as string[], flags.slice(0, 1)].map((f) => ({ flags: f, child: node([...f, main], agentEnv(`agent${f.length}`)) }));
+    // Each flag set beside the image's: none, semi-space only, and the interpreter-only set with Sparkplug
+    // (the baseline compiler, cheap code) kept, or with Sparkplug and Maglev kept.
+    const flagSets = [[] as string[], flags.slice(0, 1), flags.filter((f) => f !== '--no-sparkplug'), flags.filter((f) => f !== '--no-sparkplug' && f !== '--no-maglev')];
+    const variants = flagSets.filter((f, i) => flagSets.findIndex((g) => g.join(' ') === f.join(' ')) === i && f.join(' ') !== flags.join(' ')).map((f) => ({ flags: f, child: node([...f, main], agentEnv(`agent${f.length}`)) }));
     children.push(bare, deps, agent, ...variants.map((v) => v.child));
 
     let containerPid: number | undefined;
@@ -143,17 +168,19 @@ export async function run(): Promise<void> {
       console.log(`  (no ${IMAGE} on ${process.env.DOCKER_HOST}: container figures SKIPPED; npm run image builds it)`);
     }
 
-    console.log(`idle: ${WARMUP_MS / 1000} s warm-up, then a ${WINDOW_MS / 1000} s window; Node ${process.version}; agent in edgeHub mode at production frequencies (the machine is shared: CPU figures are noisy)`);
+    console.log(`idle: ${WARMUP_MS / 1000} s warm-up, then the median CPU of ${WINDOWS} windows of ${WINDOW_MS / 1000} s; Node ${process.version}; agent in edgeHub mode at production frequencies (the machine is shared: CPU figures are noisy)`);
     await sleep(WARMUP_MS);
     const pids = [bare.pid!, deps.pid!, agent.pid!, ...(containerPid ? [containerPid] : []), ...variants.map((v) => v.child.pid!)];
-    const idle = await window(pids, WINDOW_MS);
+    const idle = await medianWindow(pids, WINDOW_MS);
     line('bare node', idle[0]!);
     line('node + the six packages loaded', idle[1]!);
     line(`agent, npm start (edgeHub mode)`, idle[2]!, `  flags: ${flags.join(' ')}`);
     if (containerPid) line('agent in the template container', idle[3]!, `  cgroup ${mb(cgroupMemory(containerPid))} MB`);
     const offset = containerPid ? 4 : 3;
     variants.forEach((v, i) => line(`agent with ${v.flags.length ? v.flags.join(' ') : 'no V8 flags'}`, idle[offset + i]!));
+    console.log(`  (CPU of each window, %: ${idle.map((s) => s.cpus.map((c) => c.toFixed(2)).join('/')).join('  ')})`);
     for (const v of variants) v.child.kill('SIGKILL');
+    if (IDLE_ONLY) return;
 
     // Growth under load, measured on the npm-start agent (and the container's, which sees the same host).
     const measured = containerPid ? [agent.pid!, containerPid] : [agent.pid!];

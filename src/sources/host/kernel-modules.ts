@@ -1,3 +1,4 @@
+import { compareCodeUnits } from '../../core/compare-text';
 import path from 'node:path';
 import type { SettingDefinition } from '../../config/settings';
 import { createEvent } from '../../core/event';
@@ -82,7 +83,7 @@ export const kernelModulesSource: SourceDefinition = {
       async snapshot() {
         const modules = read();
         if (!modules) return;
-        const sorted = [...modules].sort((a, b) => a.name.localeCompare(b.name));
+        const sorted = [...modules].sort((a, b) => compareCodeUnits(a.name, b.name));
         ctx.emit(createEvent('KernelModules', 'Periodic', sorted.map(kernelModulePayload)));
       },
       async stop() {

@@ -1,3 +1,4 @@
+import { compareCodeUnits } from '../../core/compare-text';
 import { createEvent, type PayloadItem } from '../../core/event';
 import type { Source, SourceContext, SourceDefinition } from '../source';
 import { requireTables, resolveNetDir } from './net/net-dir';
@@ -25,7 +26,7 @@ export function listeners(entries: readonly SocketEntry[]): SocketEntry[] {
     const known = out.get(key);
     if (!known || (known.inode === 0 && e.inode !== 0)) out.set(key, e);
   }
-  return [...out.values()].sort((a, b) => a.protocol.localeCompare(b.protocol) || a.localPort - b.localPort || a.family - b.family || a.localAddress.localeCompare(b.localAddress));
+  return [...out.values()].sort((a, b) => compareCodeUnits(a.protocol, b.protocol) || a.localPort - b.localPort || a.family - b.family || compareCodeUnits(a.localAddress, b.localAddress));
 }
 
 export const listeningPortsSource: SourceDefinition = {

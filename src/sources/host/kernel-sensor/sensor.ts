@@ -1,3 +1,4 @@
+import { compareCodeUnits } from '../../../core/compare-text';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { decodeRecords, type SensorRecord } from './records';
@@ -201,8 +202,8 @@ class SensorHub {
       network: all.some((n) => n.network),
       files: all.some((n) => n.files !== undefined),
       excludePid: settings.excludeSelf ? process.pid : 0,
-      prefixes: [...prefixes].map(([p, watch]) => ({ path: p, watch })).sort((a, b) => a.path.localeCompare(b.path)),
-      names: [...names].map(([name, watch]) => ({ name, watch })).sort((a, b) => a.name.localeCompare(b.name)),
+      prefixes: [...prefixes].map(([p, watch]) => ({ path: p, watch })).sort((a, b) => compareCodeUnits(a.path, b.path)),
+      names: [...names].map(([name, watch]) => ({ name, watch })).sort((a, b) => compareCodeUnits(a.name, b.name)),
       inodes: [...inodes.values()].sort((a, b) => a.dev - b.dev || a.ino - b.ino),
     };
   }
