@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { builtAgentSkipReason } from '../../harness/agent-process';
+import { StandaloneAgent } from '../../harness/standalone-agent';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+function scrape(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve(body));
+      })
+      .on('error', reject);
+  });
+}
+
+function metric(text: string, name: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line === undefined ? NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+const CONFIG = [
+  'highPriorityMessageFrequency: PT1S',
+  'lowPriorityMessageFrequency: PT1S',
+  'snapshotFrequency: PT1S',
+  ...['ProcessEvents', 'Connections', 'ContainerRuntime', 'DeploymentManifests', 'OSBaseline', 'KernelModules', 'FirewallConfiguration', 'Logins'].map((n) => `collectorEnabled${n}: false`),
+  '',
+].join('\n');
+
+const STORED_ID = '0d2a7c1e-5b8f-4a3e-9c6d-1f2e3a4b5c6d';
+
+// Issue 11, beyond the list: a state directory that is read-only AT START (a tmpfs mounted ro, holding an agent id).
+test('state directory read-only at start: the agent runs from memory with its stored agent id, says so, and takes over the directory once it is writable', { timeout: 120_000 }, async (t) => {
+  const skip = builtAgentSkipReason();
+  if (skip) return t.skip(`SKIP: ${skip}`);
+  if (process.getuid?.() !== 0) {
+    console.error('SKIP: not root: cannot mount a tmpfs');
+    return t.skip('SKIP: not root: cannot mount a tmpfs');
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-devfault-start-'));
+  const state = path.join(dir, 'state');
+  mkdirSync(state);
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', state], { stdio: 'pipe' });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    const why = `mount -t tmpfs failed: ${String((error as { stderr?: Buffer }).stderr ?? error).trim()}`;
+    console.error(`SKIP: ${why}`);
+    return t.skip(`SKIP: ${why}`);
+  }
+  writeFileSync(path.join(state, 'agent-id'), `${STORED_ID}\n`, { mode: 0o600 });
+  execFileSync('mount', ['-o', 'remount,ro', state]);
+  const port = await freePort();
+  const agent = new StandaloneAgent(CONFIG, { dir, env: { EDGEGUARD_METRICS_LISTEN: `127.0.0.1:${port}` } });
+  t.after(async () => {
+    await agent.stop(true).catch(() => undefined);
+    try {
+      execFileSync('umount', [state]);
+    } catch (error) {
+      console.error(`could not unmount ${state}: ${String(error)}`);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  await agent.waitFor('the first message', () => agent.messages().length > 0, 30_000);
+  assert.ok(agent.process.running, 'a read-only state directory does not stop the agent');
+  assert.ok(agent.lines.some((l) => l.includes('state directory cannot be written') && l.includes('EROFS')), 'a clear warning names the cause');
+  assert.ok(agent.lines.some((l) => l.includes('queue journal cannot be created')), 'the journal says it runs from memory');
+  assert.equal(agent.messages()[0]?.AgentId, STORED_ID, 'the stored agent id is used');
+  const ro = await scrape(port);
+  assert.equal(metric(ro, 'edgeguard_journal_persisting'), 0);
+  assert.ok(metric(ro, 'edgeguard_journal_unpersisted_records_total') > 0, 'events not persisted are counted');
+  assert.equal(existsSync(path.join(state, 'queues')), false);
+
+  // The directory becomes writable: journal created, queued events persisted, lock taken, status written.
+  execFileSync('mount', ['-o', 'remount,rw', state]);
+  await agent.waitFor('the journal created', () => agent.lines.some((l) => l.includes('queue journal created')), 20_000);
+  await agent.waitFor('the lock taken', () => agent.lines.some((l) => l.includes('state directory writable again')), 20_000);
+  assert.equal(metric(await scrape(port), 'edgeguard_journal_persisting'), 1);
+  assert.ok(readdirSync(path.join(state, 'queues')).length > 0, 'the journal is on disk');
+  assert.match(readFileSync(path.join(state, 'agent.lock'), 'utf8'), new RegExp(`^${agent.process.pid} `));
+  const reportedFile = path.join(state, 'reported.json');
+  await agent.waitFor('the status written', () => {
+    try {
+      const s = (JSON.parse(readFileSync(reportedFile, 'utf8')) as { edgeguard_status?: { stateDirectory?: Record<string, unknown> } }).edgeguard_status?.stateDirectory;
+      return s?.writable === true && s.persisting === true && s.lock === 'held';
+    } catch {
+      return false;
+    }
+  }, 30_000);
+  assert.equal(readFileSync(path.join(state, 'agent-id'), 'utf8').trim(), STORED_ID);
+  assert.equal(await agent.stop(true), 0);
+});
