@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { processToken } from '../../../src/agent/state';
 import { builtAgentSkipReason } from '../../harness/agent-process';
 import { StandaloneAgent } from '../../harness/standalone-agent';
 
@@ -108,4 +109,44 @@ test('state directory read-only at start: the agent runs from memory with its st
   }, 30_000);
   assert.equal(readFileSync(path.join(state, 'agent-id'), 'utf8').trim(), STORED_ID);
   assert.equal(await agent.stop(true), 0);
+});
+
+// The lock stays honest: a live agent's readable lock on a read-only directory still refuses the start.
+test('state directory read-only at start with a live agent\'s lock: the start is refused with a clear error', { timeout: 60_000 }, async (t) => {
+  const skip = builtAgentSkipReason();
+  if (skip) return t.skip(`SKIP: ${skip}`);
+  if (process.getuid?.() !== 0) {
+    console.error('SKIP: not root: cannot mount a tmpfs');
+    return t.skip('SKIP: not root: cannot mount a tmpfs');
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-devfault-lock-'));
+  const state = path.join(dir, 'state');
+  mkdirSync(state);
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', state], { stdio: 'pipe' });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    const why = `mount -t tmpfs failed: ${String((error as { stderr?: Buffer }).stderr ?? error).trim()}`;
+    console.error(`SKIP: ${why}`);
+    return t.skip(`SKIP: ${why}`);
+  }
+  const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
+  let agent: StandaloneAgent | undefined;
+  t.after(async () => {
+    holder.kill('SIGKILL');
+    await agent?.stop(true).catch(() => undefined);
+    try {
+      execFileSync('umount', [state]);
+    } catch (error) {
+      console.error(`could not unmount ${state}: ${String(error)}`);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  writeFileSync(path.join(state, 'agent.lock'), `${holder.pid} ${processToken(holder.pid!)}\n`, { mode: 0o600 });
+  execFileSync('mount', ['-o', 'remount,ro', state]);
+  agent = new StandaloneAgent(CONFIG, { dir });
+  const started = agent;
+  await started.waitFor('the agent to exit', () => !started.process.running, 30_000);
+  assert.notEqual(await started.process.stop(), 0, 'the start is refused');
+  assert.ok(started.lines.some((l) => l.includes(`used by another EdgeGuard (pid ${holder.pid})`)), 'the error names the live holder');
 });
