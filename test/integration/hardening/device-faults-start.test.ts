@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -149,4 +149,70 @@ test('state directory read-only at start with a live agent\'s lock: the start is
   await started.waitFor('the agent to exit', () => !started.process.running, 30_000);
   assert.notEqual(await started.process.stop(), 0, 'the start is refused');
   assert.ok(started.lines.some((l) => l.includes(`used by another EdgeGuard (pid ${holder.pid})`)), 'the error names the live holder');
+});
+
+/** Fills the file system holding `dir` until ENOSPC; returns the filler's path. */
+function fill(dir: string): string {
+  const file = path.join(dir, 'filler');
+  const fd = openSync(file, 'w');
+  const chunk = Buffer.alloc(16 * 1024, 0x61);
+  try {
+    for (;;) writeSync(fd, chunk);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+  } finally {
+    closeSync(fd);
+  }
+  return file;
+}
+
+// Full at start, with no agent id stored: a generated id, said in the status, stored once space returns.
+test('state directory full at start (ENOSPC): the agent runs from memory with a generated agent id and stores it, the journal and the lock once space returns', { timeout: 120_000 }, async (t) => {
+  const skip = builtAgentSkipReason();
+  if (skip) return t.skip(`SKIP: ${skip}`);
+  if (process.getuid?.() !== 0) {
+    console.error('SKIP: not root: cannot mount a tmpfs');
+    return t.skip('SKIP: not root: cannot mount a tmpfs');
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-devfault-full-'));
+  const state = path.join(dir, 'state');
+  mkdirSync(state);
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', state], { stdio: 'pipe' });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    const why = `mount -t tmpfs failed: ${String((error as { stderr?: Buffer }).stderr ?? error).trim()}`;
+    console.error(`SKIP: ${why}`);
+    return t.skip(`SKIP: ${why}`);
+  }
+  const filler = fill(state);
+  const port = await freePort();
+  const agent = new StandaloneAgent(CONFIG, { dir, env: { EDGEGUARD_METRICS_LISTEN: `127.0.0.1:${port}` } });
+  t.after(async () => {
+    await agent.stop(true).catch(() => undefined);
+    try {
+      execFileSync('umount', [state]);
+    } catch (error) {
+      console.error(`could not unmount ${state}: ${String(error)}`);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await agent.waitFor('the first message', () => agent.messages().length > 0, 30_000);
+  assert.ok(agent.process.running, 'a full state directory does not stop the agent');
+  const warning = agent.lines.find((l) => l.includes('state directory cannot be written'));
+  assert.ok(warning?.includes('ENOSPC') && warning.includes('generated, not stored'), `a clear warning: ${warning}`);
+  assert.equal(metric(await scrape(port), 'edgeguard_journal_persisting'), 0);
+  const id = agent.messages()[0]?.AgentId;
+  assert.match(id ?? '', /^[0-9a-f-]{36}$/);
+
+  unlinkSync(filler);
+  // On a full tmpfs an empty segment can still be created, so the journal opens and its first write fails
+  // (the running agent's path, device-faults.test.ts); either way it must be persisting again.
+  await agent.waitFor('the journal persisting', () => agent.lines.some((l) => l.includes('queue journal created') || l.includes('queue journal writable again')), 20_000);
+  await agent.waitFor('the state directory taken over', () => agent.lines.some((l) => l.includes('state directory writable again')), 20_000);
+  assert.equal(metric(await scrape(port), 'edgeguard_journal_persisting'), 1);
+  assert.equal(readFileSync(path.join(state, 'agent-id'), 'utf8').trim(), id, 'the id in use is the one stored');
+  assert.ok(agent.messages().every((m) => m.AgentId === id), 'one agent id throughout');
+  assert.match(readFileSync(path.join(state, 'agent.lock'), 'utf8'), new RegExp(`^${agent.process.pid} `));
+  assert.equal(await agent.stop(true), 0);
 });
