@@ -24,6 +24,8 @@ export interface SettingDefinition {
   readonly maximumDuration?: string;
   /** Allowed values of an `enum` setting. */
   readonly values?: readonly string[];
+  /** Accepted and reported for compatibility with the Defender for IoT twin; nothing in EdgeGuard reads it. */
+  readonly compatOnly?: true;
 }
 
 /** Defender for IoT's own settings, with the names, types and defaults of its twin schema. */
@@ -39,6 +41,7 @@ export const DEFENDER_SETTINGS: readonly SettingDefinition[] = [
       name: `eventPriority${name}`,
       type: 'priority',
       default: 'Low',
+      compatOnly: true,
       description: `Accepted for compatibility with the Defender for IoT twin; EdgeGuard emits no ${name} events.`,
     }),
   ),
