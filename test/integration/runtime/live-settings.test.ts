@@ -168,10 +168,22 @@ async function changeUnderMethods(agent: Agent, def: SettingDefinition): Promise
       // The source restarted under the method (or failed to: then it reads nothing of the method's settings).
       await waitFor(() => [...(agent.reads.get(m.name)?.values() ?? [])].some((list) => list.some((r) => r.at >= since && r.value === v)), 5_000);
       const result = await changeAndSee(agent, def, { [m.name]: v }, 3_000);
-      if (result.seen) return { method: `${m.name}=${v}`, result };
+      if (result.seen) {
+        await backToDefaults(agent, m.name);
+        return { method: `${m.name}=${v}`, result };
+      }
     }
+    await backToDefaults(agent, m.name);
   }
   return undefined;
+}
+
+/** Every setting back to its default, the method's source restarted under it (the next setting starts from there). */
+async function backToDefaults(agent: Agent, method: string): Promise<void> {
+  const since = performance.now();
+  await agent.applier.apply({ [CONFIG_KEY]: {} });
+  const value = agent.store.current().raw(method);
+  await waitFor(() => [...(agent.reads.get(method)?.values() ?? [])].some((list) => list.some((r) => r.at >= since && r.value === value)), 5_000);
 }
 
 /** A host root with what this machine may lack (a /proc/modules: this kernel has none), for the sources that read it. */
