@@ -22,10 +22,10 @@ import { settingsCatalogue } from '../src/agent/catalogue';
  *  (c) RSS and live heap sampled across a 1,000,000-event run.
  */
 
-const AGENT = { agentId: '072f3eca-3db0-45ba-8174-fa383bc93caf', agentVersion: '0.1.0', eventTypes: EVENT_TYPES };
+export const AGENT = { agentId: '072f3eca-3db0-45ba-8174-fa383bc93caf', agentVersion: '0.1.0', eventTypes: EVENT_TYPES };
 const BILLING_UNIT = 4096;
 
-class SimulatedClock implements Clock {
+export class SimulatedClock implements Clock {
   private t = Date.parse('2026-11-23T00:00:00.000Z');
   private timers = new Map<number, { due: number; fn: () => void }>();
   private nextId = 1;
@@ -57,7 +57,7 @@ class SimulatedClock implements Clock {
   }
 }
 
-class CountingTransport implements Transport {
+export class CountingTransport implements Transport {
   readonly name = 'counting';
   messages = 0;
   bytes = 0;
@@ -72,7 +72,7 @@ class CountingTransport implements Transport {
   }
 }
 
-const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {}, child: () => quiet };
+export const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {}, child: () => quiet };
 
 async function open(clock: SimulatedClock, transport: Transport, overrides: Record<string, SettingValue>): Promise<{ pipeline: EventPipeline; cleanup: () => void }> {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-bench-pipeline-'));
@@ -81,7 +81,7 @@ async function open(clock: SimulatedClock, transport: Transport, overrides: Reco
 }
 
 /** A device's day in miniature: mostly repeated process and connection activity, some unique events. */
-function mixedWorkload(count: number, at: Date): SecurityEvent[] {
+export function mixedWorkload(count: number, at: Date): SecurityEvent[] {
   const commands = Array.from({ length: 200 }, (_, k) => {
     const exe = ['/usr/bin/python3', '/bin/sh', '/usr/bin/curl', '/usr/sbin/iptables', '/usr/bin/docker'][k % 5]!;
     return { exe, cmd: `${exe} /opt/app/task-${k}.py --sensor ${k % 17} --interval 5`, uid: String(k % 3 === 0 ? 0 : 1000), user: k % 3 === 0 ? 'root' : 'app' };
@@ -92,7 +92,7 @@ function mixedWorkload(count: number, at: Date): SecurityEvent[] {
     const c = commands[(i * 7919) % commands.length]!;
     const now = { now: at };
     if (r < 55) {
-      out.push(createEvent('ProcessCreate', 'Triggered', [{ Executable: c.exe, ProcessId: 10_000 + (i % 30_000), ParentProcessId: 1, UserId: c.uid, UserName: c.user, CommandLine: c.cmd }], now));
+      out.push(createEvent('ProcessCreate', 'Triggered', [{ Executable: c.exe, ProcessId: 10_000 + (i % 30_000), ParentProcessId: 1, UserId: c.uid, UserName: c.user, CommandLine: c.cmd, ExtraDetails: execContext(i, i % 200) }], now));
     } else if (r < 80) {
       out.push(createEvent('ProcessTerminate', 'Triggered', [{ Executable: c.exe, ProcessId: 10_000 + (i % 30_000), ExitStatus: i % 50 === 0 ? 1 : 0 }], now));
     } else if (r < 97) {
@@ -258,6 +258,38 @@ async function memory(): Promise<void> {
   console.log(`    ingested ${s.ingested.toLocaleString('en-US')}, sent ${transport.events.toLocaleString('en-US')} events in ${transport.messages} messages, dropped ${s.dropped.High + s.dropped.Low + s.dropped.Operational}`);
 }
 
+/**
+ * The exec-time context the host sources add to ProcessCreate (exec-context.ts, kernel-sensor/payloads.ts),
+ * varying as on a real host: the same job started by cron, by systemd, from an SSH session (its tty and
+ * login shell), from different working directories, with pipes or files on stdin/stdout.
+ */
+function execContext(run: number, k: number): Record<string, string> {
+  const how = run % 4;
+  const ctx: Record<string, string> = { Cwd: ['/', '/home/edge', `/opt/edge/job-${k}`, `/tmp/run-${run % 97}`][(run >> 2) % 4]! };
+  if (how === 0) {
+    ctx.ParentExecutable = '/bin/sh';
+    ctx.ParentCommandLine = `/bin/sh -c /usr/bin/python3 /opt/edge/job-${k}.py --device sensor-${k} --mode collect`;
+    ctx.AncestorExecutables = '/bin/sh,/usr/sbin/cron,/sbin/init';
+    ctx.StdinType = 'null';
+    ctx.StdoutType = 'pipe';
+  } else if (how === 1) {
+    ctx.ParentExecutable = '/usr/lib/systemd/systemd';
+    ctx.ParentCommandLine = '/sbin/init';
+    ctx.AncestorExecutables = '/usr/lib/systemd/systemd';
+    ctx.StdinType = 'null';
+    ctx.StdoutType = 'unix';
+  } else {
+    const tty = `pts/${run % 5}`;
+    ctx.ParentExecutable = '/usr/bin/bash';
+    ctx.ParentCommandLine = how === 2 ? '-bash' : `bash /home/edge/loop-${run % 13}.sh`;
+    ctx.AncestorExecutables = `/usr/bin/bash,/usr/sbin/sshd,/usr/sbin/sshd,/sbin/init`;
+    ctx.Tty = tty;
+    ctx.StdinType = 'tty';
+    ctx.StdoutType = run % 3 === 0 ? 'file' : 'tty';
+  }
+  return ctx;
+}
+
 async function efficiency(aggregation: boolean): Promise<{ messages: number; bytes: number; units: number; dropped: number; events: number }> {
   const COMMANDS = 20;
   const RUNS = 10_000;
@@ -275,7 +307,8 @@ async function efficiency(aggregation: boolean): Promise<{ messages: number; byt
   for (let i = 0; i < total; i++) {
     const k = i % COMMANDS;
     const cmd = `/usr/bin/python3 /opt/edge/job-${k}.py --device sensor-${k} --mode collect`;
-    pipeline.ingest(createEvent('ProcessCreate', 'Triggered', [{ Executable: '/usr/bin/python3', ProcessId: 2000 + (i % 30_000), ParentProcessId: 1, UserId: '1000', UserName: 'edge', CommandLine: cmd }], { now: new Date(clock.now()) }));
+    const pid = 2000 + (i % 30_000);
+    pipeline.ingest(createEvent('ProcessCreate', 'Triggered', [{ Executable: '/usr/bin/python3', ProcessId: pid, ParentProcessId: pid - 1, UserId: '1000', UserName: 'edge', CommandLine: cmd, ExtraDetails: execContext(Math.floor(i / COMMANDS), k) }], { now: new Date(clock.now()) }));
     if ((i + 1) % 1000 === 0) {
       await clock.advance(step * 1000);
     }
@@ -287,14 +320,17 @@ async function efficiency(aggregation: boolean): Promise<{ messages: number; byt
   return { messages: transport.messages, bytes: transport.bytes, units: transport.units, dropped: s.dropped.High + s.dropped.Low, events: total };
 }
 
-export async function run(): Promise<void> {
+/** `node dist/bench/pipeline.js efficiency` runs only (b), the deterministic billing figure. */
+export async function run(only = process.argv.slice(2).includes('efficiency') ? 'efficiency' : 'all'): Promise<void> {
   const started = Date.now();
   console.log('bench/pipeline — simulated clock, no-op transport, journal on the local disk');
-  await memory();
-  await throughput();
+  if (only === 'all') {
+    await memory();
+    await throughput();
+  }
   const withAgg = await efficiency(true);
   const without = await efficiency(false);
-  console.log('(b) upstream efficiency: 20 distinct commands x 10,000 runs = 200,000 ProcessCreate over a simulated day, default settings but a 200 MB cache so that the run without aggregation drops nothing');
+  console.log('(b) upstream efficiency: 20 distinct commands x 10,000 runs = 200,000 ProcessCreate over a simulated day (each with the varying exec-time context real sources add: Cwd, tty, parent command line, ...), default settings but a 200 MB cache so that the run without aggregation drops nothing');
   for (const [label, r] of [['with aggregation (PT1H windows)', withAgg], ['without aggregation', without]] as const) {
     console.log(
       `    ${label.padEnd(32)} ${String(r.messages).padStart(5)} messages  ${mb(r.bytes).padStart(9)}  ${String(r.units).padStart(6)} x 4 KB units  -> ${(r.events / r.units).toFixed(1)} raw events per unit  (dropped ${r.dropped})`,

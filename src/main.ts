@@ -15,6 +15,7 @@ import { resolveHostRoot } from './core/host-root';
 import { getLogger, levelFromEnvironment, setLogDestination, setLogLevel } from './core/logger';
 import { agentVersion } from './core/version';
 import { openPipeline } from './pipeline/pipeline';
+import { DetectionStage } from './detections/stage';
 import { ALL_SOURCES } from './sources/index';
 import { RateLimiter, SNAPSHOT_METHOD_BURST, SNAPSHOT_METHOD_REFILL_MS } from './agent/rate-limit';
 import { currentSourceScope } from './agent/source-scope';
@@ -89,7 +90,12 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   log.info('EdgeGuard starting', { version, mode, agentId, stateDir, hostRoot });
 
   const upstream = createUpstream(mode, stateDir, env, options.argv ?? process.argv.slice(2));
-  const pipeline = await openPipeline({ agentId, agentVersion: version, eventTypes: EVENT_TYPES, stateDir, transport: upstream.transport, log: getLogger('pipeline') }, store.current());
+  const detections = new DetectionStage({ stateDir, log: getLogger('detections') });
+  detections.configure(store.current());
+  const pipeline = await openPipeline(
+    { agentId, agentVersion: version, eventTypes: EVENT_TYPES, stateDir, transport: upstream.transport, log: getLogger('pipeline'), detections: detections.factory },
+    store.current(),
+  );
   let reporter: PropertyReporter | undefined;
   const manager = new SourceManager({
     sources,
@@ -106,11 +112,15 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
     unknownSettings: () => store.unknownSettings(),
     sources: () => manager.statuses(),
     pipelineStats: () => pipeline.stats(),
+    detections: () => detections.status(),
   };
   reporter = new PropertyReporter((patch) => upstream.reportProperties(patch), inputs, { log: getLogger('reported') });
   // edgeHub answers `status` with the reported document (handy when the twin lags) and `snapshot` with {"sources": […]}.
   upstream.onMethod?.('status', () => ({ status: 200, payload: reportedDocument(inputs) }));
   upstream.onMethod?.('snapshot', (payload) => snapshotMethod(manager, payload));
+  // `alerts` returns the recent alerts; `acceptBaseline` accepts a deviation or restarts learning.
+  upstream.onMethod?.('alerts', (payload) => detections.recentAlerts(payload));
+  upstream.onMethod?.('acceptBaseline', (payload) => detections.baselineMethod(payload));
 
   let sourcesStarted = false;
   let stopping: Promise<void> | undefined;
@@ -120,6 +130,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
     env,
     sourcesLive: () => sourcesStarted && !stopping,
     reportSoon: () => reporter?.schedule(),
+    detections,
   });
 
   // What the outage held back goes as soon as the upstream is back, not at the end of the backoff.
@@ -135,10 +146,11 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
     sources: manager.statuses(),
     upstreamConnected: upstream.isConnected(),
     configurationErrors: store.problems().filter((p) => p.errorType === 'TypeMismatch').length,
+    alerts: detections.alertCounts(),
   }));
   log.info('EdgeGuard running', { sources: Object.entries(manager.statuses()).map(([n, s]) => `${n}:${s.state}`).join(',') });
 
-  const stop = (): Promise<void> => (stopping ??= stopInOrder({ manager, pipeline, reporter, metrics, upstream, unlockStateDir, log }));
+  const stop = (): Promise<void> => (stopping ??= stopInOrder({ manager, pipeline, reporter, metrics, upstream, unlockStateDir, log, detections }));
   return { agentId, mode, stateDir, stop };
 }
 

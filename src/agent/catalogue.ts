@@ -4,9 +4,10 @@ import { ALL_SOURCES, sourceSettings } from '../sources/index';
 import type { SourceDefinition } from '../sources/source';
 import { EVENT_TYPES } from './event-registry';
 import { AGENT_SETTINGS } from './settings';
+import { DETECTION_SETTINGS } from '../detections/settings';
 
 /** Settings of the pipeline stages plugged in by the agent (the detections engine adds its group here). */
-export const STAGE_SETTINGS: readonly SettingDefinition[] = [];
+export const STAGE_SETTINGS: readonly SettingDefinition[] = [...DETECTION_SETTINGS];
 
 /**
  * The settings catalogue: Defender's settings, one priority (and aggregation pair) per event type of

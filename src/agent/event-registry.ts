@@ -2,6 +2,7 @@ import type { EventDescriptor } from '../core/event-types';
 import { ALL_SOURCES } from '../sources/index';
 import type { SourceDefinition } from '../sources/source';
 import { AGENT_EVENT_TYPES } from './event-types';
+import { DETECTION_EVENT_TYPES } from '../detections/event-types';
 
 /** Every event type of the given sources plus the agent's own; a name declared twice is a programming error. */
 export function eventTypesOf(sources: readonly SourceDefinition[], extra: readonly EventDescriptor[] = AGENT_EVENT_TYPES): EventDescriptor[] {
@@ -18,7 +19,7 @@ export function eventTypesOf(sources: readonly SourceDefinition[], extra: readon
  * Event types raised by a pipeline stage rather than a source: the detections engine (src/detections)
  * lists its descriptors here, one line.
  */
-export const STAGE_EVENT_TYPES: readonly EventDescriptor[] = [];
+export const STAGE_EVENT_TYPES: readonly EventDescriptor[] = [...DETECTION_EVENT_TYPES];
 
 /**
  * The registry: every event type EdgeGuard can send, each described once by the source that emits it

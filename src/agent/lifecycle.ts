@@ -35,12 +35,19 @@ export interface RunningParts {
   readonly upstream: Pick<Upstream, 'close'>;
   readonly unlockStateDir: () => void;
   readonly log: Logger;
+  /** The detections stage: its open windows are sent before the pipeline closes. */
+  readonly detections?: { close(): void };
 }
 
 /** Stops in chain order: sources, then the pipeline (flush, persist), reported properties, metrics, upstream, state lock. */
 export async function stopInOrder(p: RunningParts): Promise<void> {
   p.log.info('stopping: sources, then flushing the queues');
   await p.manager.stopAll();
+  try {
+    p.detections?.close();
+  } catch (error) {
+    p.log.warn('detections stage close failed', { error });
+  }
   try {
     await p.pipeline.close(5000);
   } catch (error) {

@@ -9,6 +9,8 @@ export interface AgentMetrics {
   readonly sources: Readonly<Record<string, SourceStatus>>;
   readonly upstreamConnected: boolean;
   readonly configurationErrors: number;
+  /** Alerts sent since start, per rule and severity (the detections stage). */
+  readonly alerts?: ReadonlyArray<{ rule: string; severity: string; count: number }>;
 }
 
 /**
@@ -86,6 +88,8 @@ export class PrometheusMetrics {
     counter('edgeguard_events_sent_total', 'Events inside acknowledged messages.', [], (m) => [[{}, m.pipeline.sent.events]]);
     counter('edgeguard_bytes_sent_total', 'UTF-8 bytes of acknowledged messages.', [], (m) => [[{}, m.pipeline.sent.bytes]]);
     gauge('edgeguard_upstream_connected', '1 when the upstream (edgeHub) connection is up.', [], (g, m) => g.set(m.upstreamConnected ? 1 : 0));
+    counter('edgeguard_alerts_total', 'Security alerts raised on the device, per rule and severity.', ['rule', 'severity'], (m) =>
+      (m.alerts ?? []).map((a): [Record<string, string>, number] => [{ rule: a.rule, severity: a.severity }, a.count]));
     gauge('edgeguard_configuration_errors', 'Settings currently rejected from the desired properties.', [], (g, m) => g.set(m.configurationErrors));
     gauge('edgeguard_source_state', 'One series per source and state; 1 marks the current state.', ['source', 'state'], (g, m) => {
       for (const [source, status] of Object.entries(m.sources)) for (const state of SOURCE_STATES) g.set({ source, state }, status.state === state ? 1 : 0);

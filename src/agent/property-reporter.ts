@@ -26,6 +26,8 @@ export interface ReportInputs {
   unknownSettings(): string[];
   sources(): Record<string, ReportedSourceStatus>;
   pipelineStats(): PipelineStats | undefined;
+  /** The detections stage's state (rules loaded, a rules-file problem, baseline learning), when there is one. */
+  detections?(): JsonObject;
 }
 
 export interface PropertyReporterOptions {
@@ -81,6 +83,8 @@ export function statusSection(inputs: ReportInputs): JsonObject {
       (section.pipeline as JsonObject).unpersistedEvents = stats.persistence.unpersistedRecords;
     }
   }
+  const detections = inputs.detections?.();
+  if (detections) section.detections = detections;
   return section;
 }
 

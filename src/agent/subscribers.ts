@@ -23,6 +23,8 @@ export interface ConfiguredComponents {
   readonly sourcesLive: () => boolean;
   /** Reported properties to refresh after each configuration. */
   readonly reportSoon?: () => void;
+  /** The detections stage (src/detections), configured before the pipeline. */
+  readonly detections?: { configure(view: ConfigUpdate['view']): void };
 }
 
 /** The agent's subscribers, in order: configuration errors, log level, pipeline, sources, reporter. */
@@ -34,6 +36,9 @@ export function subscribeComponents(applier: ConfigurationApplier, c: Configured
     .subscribe('log level', (update, desired) => {
       const level = effectiveLogLevel(desired, update, c.env);
       if (level) setLogLevel(level);
+    })
+    .subscribe('detections', (update) => {
+      if (update.changedSettings.length > 0) c.detections?.configure(update.view);
     })
     .subscribe('pipeline', (update) => {
       if (update.changedSettings.length > 0) c.pipeline.applyConfig(update.view);

@@ -9,6 +9,10 @@ const HELP = `Usage: edgeguard <command> [options]
 Commands:
   scan <file|glob>...   Check IoT Edge deployment manifests for risky settings (for CI)
   run                   Start the EdgeGuard security agent (as an IoT Edge module or standalone)
+  detect <file>...      Run the detection rules over recorded security messages (JSON lines, Event Hubs
+                        Capture or IoT Hub storage Avro)
+  export-messages FILE… Print the security messages in an IoT Hub route's export (Event Hubs
+                        Capture Avro, IoT Hub storage Avro or JSON lines), one per line
 
 Options:
   -h, --help            Show this help; "edgeguard <command> --help" for a command's options
@@ -28,6 +32,13 @@ function processIO(): CliIO {
   };
 }
 
+/** Writes to standard output and waits until the stream has taken it (back-pressure on pipes). */
+function writeStdout(text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(text, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
 interface AgentModule {
   runAgent(): Promise<void>;
 }
@@ -37,6 +48,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   switch (command) {
     case 'scan':
       return runScan(rest, processIO());
+    case 'detect': {
+      const { runDetect } = require('./detect') as typeof import('./detect');
+      return runDetect(rest, processIO(), toolVersion());
+    }
+    case 'export-messages': {
+      // Loaded lazily: avsc is only needed here.
+      const cmd = require('./export-messages') as typeof import('./export-messages');
+      return cmd.runExportMessages(rest, { ...processIO(), write: writeStdout });
+    }
     case 'run': {
       if (rest.includes('--help') || rest.includes('-h')) {
         process.stdout.write(

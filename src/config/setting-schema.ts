@@ -72,7 +72,7 @@ export class SettingValidator {
       const { minMs, maxMs } = durationBounds(def);
       if (!(ms >= minMs && ms <= maxMs)) return expectation(def);
     }
-    return undefined;
+    return def.check?.(value as SettingValue);
   }
 }
 

@@ -26,6 +26,10 @@ export interface SettingDefinition {
   readonly values?: readonly string[];
   /** Accepted and reported for compatibility with the Defender for IoT twin; nothing in EdgeGuard reads it. */
   readonly compatOnly?: true;
+  /** Content check after the type check: why the value is not usable (never quoting it), or undefined. */
+  readonly check?: (value: SettingValue) => string | undefined;
+  /** A valid non-default value (settings with a content check), for the docs and the live-settings test. */
+  readonly example?: SettingValue;
 }
 
 /** Defender for IoT's own settings, with the names, types and defaults of its twin schema. */

@@ -9,14 +9,15 @@ export function keyText(value: unknown): string {
   return value === undefined || value === null ? '' : typeof value === 'string' ? value : String(value);
 }
 
-/** The input's ExtraDetails are part of the key, so an Aggregated event carries them unchanged. */
-export function detailsKey(details: ExtraDetails | undefined): string {
+/**
+ * The part of the key made of the ExtraDetails named in `names` (the type's keyDetails: what describes
+ * the event itself, e.g. TerminationSignal). Every other ExtraDetails field is context of one execution
+ * (Cwd, Tty, ParentCommandLine, ...): it does not split a window (see the aggregator).
+ */
+export function detailsKey(details: ExtraDetails | undefined, names: readonly string[]): string {
   if (details === undefined) return '';
-  const keys = Object.keys(details);
-  if (keys.length === 0) return '';
-  if (keys.length > 1) keys.sort();
   let out = '';
-  for (const k of keys) out += `${KEY_SEPARATOR}${k}=${details[k]}`;
+  for (const k of names) if (details[k] !== undefined) out += `${KEY_SEPARATOR}${k}=${details[k]}`;
   return out;
 }
 

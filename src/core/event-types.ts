@@ -7,10 +7,13 @@ export type { Priority } from './priority';
  * What makes two raw events "identical" for aggregation, as Defender's agents define it. `normalize`
  * returns the payload item the Aggregated event carries: the fields that vary between hits (process
  * ids, the ephemeral port) are zeroed or left out, so every hit of a key has the same item.
+ * `keyDetails` names the ExtraDetails that are part of the key (sorted); the other ExtraDetails are
+ * per-execution context: the aggregate carries those only where every hit had the same value.
  */
 export interface AggregationKey {
   key(item: PayloadItem): string;
   normalize(item: PayloadItem): PayloadItem;
+  readonly keyDetails: readonly string[];
 }
 
 /**

@@ -4,6 +4,7 @@ import { replaceCheckTable } from '../sources/host/baseline/doc-table';
 import { updateEventTable } from './event-table';
 import { updateRuleTable } from './rule-table';
 import { updateSettingsDoc } from './settings-reference';
+import { renderAlertCatalogue } from '../detections/catalogue-doc';
 
 /** One generated part of a document: the file and how to bring its generated block up to date. */
 export interface GeneratedDoc {
@@ -19,6 +20,7 @@ export const GENERATED_DOCS: readonly GeneratedDoc[] = [
   { file: 'docs/configuration.md', what: 'settings reference', update: (t) => updateSettingsDoc(t) },
   { file: 'docs/host-snapshots.md', what: 'OS baseline checks', update: replaceCheckTable },
   { file: 'docs/manifest-analysis.md', what: 'manifest rules', update: updateRuleTable },
+  { file: 'docs/alerts.md', what: 'alert catalogue (whole file)', update: () => renderAlertCatalogue() },
 ];
 
 /** The documents whose generated parts differ from the code, as "file (what)". */

@@ -1,3 +1,4 @@
+import { STAGE_SETTINGS } from '../agent/catalogue';
 import { ALL_SOURCES, sourceSettings } from '../sources/index';
 import type { SourceDefinition } from '../sources/source';
 import { AGENT_SETTINGS } from '../agent/settings';
@@ -62,6 +63,12 @@ export function renderSettingsReference(sources: readonly SourceDefinition[] = A
     '### Agent settings',
     '',
     table(AGENT_SETTINGS),
+    '',
+    '### Detection settings',
+    '',
+    'The on-device detections engine ([docs/detections.md](docs/detections.md)); all applied live.',
+    '',
+    table(STAGE_SETTINGS),
   ];
   for (const source of sources) {
     parts.push('', `### ${source.name} source`, '', source.description, '', table(sourceSettings([source])));

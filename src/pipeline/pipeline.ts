@@ -167,7 +167,10 @@ class Pipeline implements EventPipeline {
     try {
       if (this.closed) throw new Error('pipeline closed');
       // Structural redaction covers every event before it is queued, raised ones too.
-      this.route(this.redactSecrets ? redactEventSecrets(event) : event, options?.urgent === true, true);
+      const urgent = options?.urgent === true;
+      this.route(this.redactSecrets ? redactEventSecrets(event) : event, urgent, true);
+      // An urgent raised event (an alert) goes upstream now, whatever highPriorityMessageFrequency says.
+      if (urgent && this.started && !this.closing) this.sender.request('High');
     } catch (err) {
       this.ingestErrors++;
       this.warnSometimes('ingest', 'event could not be queued', { name: safeName(event), error: err });
@@ -305,7 +308,11 @@ class Pipeline implements EventPipeline {
 
   private reportStatistics(): void {
     try {
-      for (const e of this.opStats.report(new Date(this.clock.now()))) this.route(e, false);
+      for (const e of this.opStats.report(new Date(this.clock.now()))) {
+        // The detections stage judges the statistics too (messages under 4 KB).
+        if (e.Name === 'MessageStatistics') this.detect(e);
+        this.route(e, false);
+      }
     } catch (err) {
       this.warnSometimes('stats', 'operational statistics not produced', { error: err });
     }

@@ -4,6 +4,7 @@ import { createEvent, type PayloadItem, type SecurityEvent } from '../../core/ev
 import type { Logger } from '../../core/logger';
 import type { Clock } from '../../core/clock';
 import type { AggregationKey, EventDescriptor } from '../../core/event-types';
+import { applyShared, isSharedDetails, keyDetailsOnly, narrowShared, sharedDetailsOf, type SharedDetails } from './shared-details';
 import type { HitUpdate, PersistedWindow, WindowStore } from './window-store';
 
 /** Distinct keys one type's window may hold; past it the window closes early (nothing is dropped). */
@@ -25,7 +26,7 @@ export interface AggregationRule extends AggregationKey {
 
 /** The aggregation rules of the event types that have an aggregation key. */
 export function aggregationRules(types: readonly EventDescriptor[]): AggregationRule[] {
-  return types.flatMap((t) => (t.aggregation ? [{ name: t.name, key: t.aggregation.key, normalize: t.aggregation.normalize }] : []));
+  return types.flatMap((t) => (t.aggregation ? [{ name: t.name, key: t.aggregation.key, normalize: t.aggregation.normalize, keyDetails: t.aggregation.keyDetails }] : []));
 }
 
 export interface AggregatorOptions {
@@ -58,6 +59,8 @@ interface Hits {
   startLocal: string;
   endUtc: string;
   endLocal: string;
+  /** Context (ExtraDetails outside the key) the hits so far had in common. */
+  shared: SharedDetails;
   /** Journal id, when persisted. */
   id?: number;
   /** Hits since the last checkpoint. */
@@ -74,6 +77,8 @@ interface PersistedHits {
   endUtc: string;
   endLocal: string;
   first: SecurityEvent;
+  /** Absent in entries written before context stopped being part of the key (their hits had identical details). */
+  shared?: SharedDetails;
 }
 
 function isPersistedHits(v: unknown): v is PersistedHits {
@@ -91,7 +96,8 @@ function isPersistedHits(v: unknown): v is PersistedHits {
     Array.isArray(first.Payload) &&
     first.Payload.length === 1 &&
     typeof first.Payload[0] === 'object' &&
-    first.Payload[0] !== null
+    first.Payload[0] !== null &&
+    (p.shared === undefined || isSharedDetails(p.shared))
   );
 }
 
@@ -199,7 +205,11 @@ export class Aggregator {
         this.options.store?.close([r.seq]);
         continue;
       }
-      const h: Hits = { count: p.count, first: p.first, startUtc: p.startUtc, startLocal: p.startLocal, endUtc: p.endUtc, endLocal: p.endLocal, id: r.seq };
+      const firstItem = p.first.Payload[0]!;
+      let shared = p.shared ?? sharedDetailsOf(firstItem.ExtraDetails);
+      // Hits counted after the entry was last written in full may have narrowed its context.
+      if (p.shared !== undefined && r.hits !== undefined && r.hits[1] > p.count) shared = keyDetailsOnly(shared, w.rule.keyDetails);
+      const h: Hits = { count: p.count, first: p.first, startUtc: p.startUtc, startLocal: p.startLocal, endUtc: p.endUtc, endLocal: p.endLocal, shared, id: r.seq };
       if (r.hits !== undefined) [, h.count, h.endUtc, h.endLocal] = r.hits;
       const key = w.rule.key(p.first.Payload[0]!);
       const existing = w.hits.get(key);
@@ -238,6 +248,7 @@ export class Aggregator {
     if (hits !== undefined) {
       hits.count++;
       hits.dirty = true;
+      narrowShared(hits.shared, item.ExtraDetails);
       w.pendingHits++;
       if (event.TimestampUTC < hits.startUtc) {
         hits.startUtc = event.TimestampUTC;
@@ -259,7 +270,7 @@ export class Aggregator {
     }
     w.keyChars += key.length;
     const t = { startUtc: event.TimestampUTC, startLocal: event.TimestampLocal };
-    const h: Hits = { count: 1, first: event, ...t, endUtc: t.startUtc, endLocal: t.startLocal };
+    const h: Hits = { count: 1, first: event, ...t, endUtc: t.startUtc, endLocal: t.startLocal, shared: sharedDetailsOf(item.ExtraDetails) };
     w.hits.set(key, h);
     w.pendingHits++;
     if (w.hits.size === 1) {
@@ -279,6 +290,7 @@ export class Aggregator {
       endUtc: h.endUtc,
       endLocal: h.endLocal,
       first: h.first,
+      shared: h.shared,
     };
     return JSON.stringify(p);
   }
@@ -286,6 +298,7 @@ export class Aggregator {
   private merge(into: Hits, other: Hits): void {
     into.count += other.count;
     into.dirty = true;
+    narrowShared(into.shared, other.shared);
     if (other.startUtc < into.startUtc) [into.startUtc, into.startLocal] = [other.startUtc, other.startLocal];
     if (other.endUtc > into.endUtc) [into.endUtc, into.endLocal] = [other.endUtc, other.endLocal];
   }
@@ -330,7 +343,7 @@ export class Aggregator {
     if (h.count === 1) return h.first;
     const item = rule.normalize(h.first.Payload[0]!);
     item.ExtraDetails = {
-      ...item.ExtraDetails,
+      ...applyShared(item.ExtraDetails, h.shared),
       StartTimeUtc: h.startUtc,
       EndTimeUtc: h.endUtc,
       StartTimeLocal: h.startLocal,

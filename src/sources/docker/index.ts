@@ -170,7 +170,8 @@ class ContainerRuntime implements ContainerRuntimeSource {
     let findings: Finding[] | undefined;
     let exec: ExecDetails | undefined;
     if (event.type === 'container' && (event.action === 'rename' || event.action === 'update')) this.containers.delete(event.actorId);
-    if (event.type === 'container' && event.action === 'start') {
+    // On create too: a privileged container is reported (and alerted on) before anyone starts it.
+    if (event.type === 'container' && (event.action === 'start' || event.action === 'create')) {
       const info = await this.inspect(docker, event.actorId);
       if (info) {
         findings = this.findingsOf(info).filter((f) => f.severity === 'Critical' || f.severity === 'High');

@@ -35,7 +35,7 @@ const TEXT_MARK_BYTES = 64;
 const FRESH_RECORD_MS = 60_000;
 
 const SETTINGS: readonly SettingDefinition[] = [
-  { name: 'loginPollInterval', type: 'duration', default: 'PT5S', description: 'How often wtmp, btmp and the sshd log files are checked for new records.' },
+  { name: 'loginPollInterval', type: 'duration', default: 'PT2S', description: 'How often wtmp, btmp and the sshd log files are checked for new records (short enough for login alerts to go upstream within 5 s).' },
   {
     name: 'loginReadExistingRecords',
     type: 'boolean',

@@ -6,6 +6,7 @@ import type { SensorAddonStats } from './kernel-sensor/sensor';
 import { BoundedMap } from '../../core/bounded-map';
 import { loadNativeAddon, type NativeAddon, type NativeProcRecord, type ProcConnectorHandle, type ProcConnectorStats } from './common/native';
 import { listPids, parseCmdline, readExecutable, resolveProcRoot, type ProcWarning } from './common/process-info';
+import { readExecContext } from './process-events/exec-context';
 import { decodeWaitStatus, processCreatePayload, processTerminatePayload } from './process-events/process-payloads';
 import { ProcessPoller } from './process-events/process-poller';
 import { rateLimitedWarning } from '../../core/rate-limited-log';
@@ -118,6 +119,7 @@ function startNetlink(
           comm: rec.comm || undefined,
           commandLineTruncated: rec.cmdlineTruncated,
           ppidAtExit: rec.ppidAtExit,
+          context: readExecContext(procRoot, rec.pid, rec.ppid >= 0 ? rec.ppid : undefined, (pid) => exeCache.get(pid)),
         }),
       );
     } else {
@@ -209,6 +211,7 @@ function startPolling(ctx: SourceContext, procRoot: string, users: UserNames, wa
             euid: info.euid,
             userName: users.name(info.uid),
             comm: info.comm,
+            context: readExecContext(procRoot, info.pid, info.ppid),
           }),
         );
       }

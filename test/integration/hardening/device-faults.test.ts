@@ -32,9 +32,10 @@ function scrape(port: number): Promise<string> {
   });
 }
 
+/** The value of an unlabelled EdgeGuard series; the IoT Edge labels every series carries are allowed. */
 function metric(text: string, name: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? NaN : Number(line.split(' ')[1]);
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line === undefined ? NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
 /** Fills the file system holding `dir` until ENOSPC; returns the filler's path. */

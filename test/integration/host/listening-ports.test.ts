@@ -4,6 +4,7 @@ import type net from 'node:net';
 import { test } from 'node:test';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
 import { listeningPortsSource } from '../../../src/sources/host/listening-ports';
+import { LISTENER_COMMAND_LINE_LIMIT } from '../../../src/sources/host/net/socket-payloads';
 import { referenceSchemaDir } from '../../harness/paths';
 import { SourceHarness } from '../../harness/source-harness';
 import { bindUdp, close, kill, listenTcp, NODE_EXECUTABLE, ownCommandLine, portOf, spawnNode, ssAvailable, ssListeners, type SsListener } from './live-sockets';
@@ -30,6 +31,16 @@ async function snapshot(): Promise<Item[]> {
   }
 }
 
+/** The owner's details as ListeningPorts sends them: a long command line is cut and marked. */
+function ownerDetails(pid: number, commandLine: string): Record<string, string> {
+  const details: Record<string, string> = { UserId: String(process.getuid!()), ProcessId: String(pid), Executable: NODE_EXECUTABLE };
+  if (commandLine.length > LISTENER_COMMAND_LINE_LIMIT) {
+    details.CommandLine = commandLine.slice(0, LISTENER_COMMAND_LINE_LIMIT);
+    details.CommandLineTruncated = 'true';
+  } else details.CommandLine = commandLine;
+  return details;
+}
+
 const find = (items: Item[], protocol: string, address: string, port: number): Item[] =>
   items.filter((i) => i.Protocol === protocol && i.LocalAddress === address && i.LocalPort === String(port));
 
@@ -41,7 +52,7 @@ test('live: TCP listeners and bound UDP sockets on 127.0.0.1 and ::1 are listed 
   const child = await spawnNode(`const s = require('dgram').createSocket('udp6'); s.bind(0, '::1', () => console.log(s.address().port));`);
   try {
     const items = await snapshot();
-    const own = { UserId: String(process.getuid!()), ProcessId: String(process.pid), Executable: NODE_EXECUTABLE, CommandLine: ownCommandLine() };
+    const own = ownerDetails(process.pid, ownCommandLine());
     assert.deepEqual(find(items, 'TCP', '127.0.0.1', portOf(tcp4)), [{ LocalAddress: '127.0.0.1', LocalPort: String(portOf(tcp4)), Protocol: 'TCP', ExtraDetails: own }]);
     assert.deepEqual(find(items, 'TCP', '::1', portOf(tcp6)), [{ LocalAddress: '::1', LocalPort: String(portOf(tcp6)), Protocol: 'TCP', ExtraDetails: own }]);
     assert.deepEqual(find(items, 'UDP', '127.0.0.1', udp4.address().port), [{ LocalAddress: '127.0.0.1', LocalPort: String(udp4.address().port), Protocol: 'UDP', ExtraDetails: own }]);
@@ -49,7 +60,7 @@ test('live: TCP listeners and bound UDP sockets on 127.0.0.1 and ::1 are listed 
     assert.deepEqual(find(items, 'UDP', '::1', Number(child.line)), [
       {
         LocalAddress: '::1', LocalPort: child.line, Protocol: 'UDP',
-        ExtraDetails: { UserId: String(process.getuid!()), ProcessId: String(child.child.pid), Executable: NODE_EXECUTABLE, CommandLine: child.commandLine },
+        ExtraDetails: ownerDetails(child.child.pid!, child.commandLine),
       },
     ]);
   } finally {

@@ -19,8 +19,20 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 }
 
+/** Exec-time context names (exec-context.ts): present when /proc could still be read, checked on their own. */
+const CONTEXT = ['ParentExecutable', 'ParentCommandLine', 'AncestorExecutables', 'Cwd', 'Tty', 'ContainerId', 'StdinType', 'StdoutType'];
+
+/** The payload item of `pid`, without the exec-time context (a very short process may be gone before it is read). */
 function payloadOf(events: SecurityEvent[], pid: number | undefined): Record<string, unknown> | undefined {
-  return events.find((e) => e.Payload[0]?.ProcessId === pid)?.Payload[0];
+  const item = events.find((e) => e.Payload[0]?.ProcessId === pid)?.Payload[0];
+  if (!item?.ExtraDetails) return item;
+  const extra = Object.fromEntries(Object.entries(item.ExtraDetails).filter(([k]) => !CONTEXT.includes(k)));
+  const { ExtraDetails: _context, ...rest } = item;
+  return Object.keys(extra).length > 0 ? { ...rest, ExtraDetails: extra } : rest;
+}
+
+function contextOf(events: SecurityEvent[], pid: number | undefined): Record<string, string> {
+  return events.find((e) => e.Payload[0]?.ProcessId === pid)?.Payload[0]?.ExtraDetails ?? {};
 }
 
 function assertAllValid(harness: SourceHarness): void {
@@ -57,6 +69,12 @@ test('netlink: spawned processes are seen with executable, command line, parent,
     assert.deepEqual(payloadOf(creates, trueChild.pid), { Executable: realpathSync('/bin/true'), ProcessId: trueChild.pid, CommandLine: '/bin/true', ...common });
     assert.deepEqual(payloadOf(creates, shChild.pid), { Executable: realpathSync('/bin/sh'), ProcessId: shChild.pid, CommandLine: 'sh -c exit 3', ...common });
     assert.deepEqual(payloadOf(creates, sleepChild.pid), { Executable: realpathSync('/bin/sleep'), ProcessId: sleepChild.pid, CommandLine: 'sleep 0.01', ...common });
+    // The long-lived child was still there to read: its context names this test process as parent.
+    const context = contextOf(creates, killed.pid);
+    assert.equal(context.ParentExecutable, realpathSync(process.execPath));
+    assert.equal(context.AncestorExecutables?.split(',')[0], realpathSync(process.execPath));
+    assert.equal(context.Cwd, process.cwd());
+    assert.equal(context.StdinType, 'null');
     assert.deepEqual(payloadOf(terminates, trueChild.pid), { Executable: realpathSync('/bin/true'), ProcessId: trueChild.pid, ExitStatus: 0 });
     assert.deepEqual(payloadOf(terminates, shChild.pid), { Executable: realpathSync('/bin/sh'), ProcessId: shChild.pid, ExitStatus: 3 });
     assert.deepEqual(payloadOf(terminates, killed.pid), {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { writeFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -56,6 +56,22 @@ test('the CLI scans a manifest from the image layout, with the rule catalogue it
   const ruleIds = new Set(report.files[0]!.findings.filter((f) => f.module === 'edgeguard').map((f) => f.ruleId));
   // EdgeGuard's own module needs the Docker socket and host namespaces; the shipped catalogue must say so.
   assert.ok(ruleIds.has('C09'), `runtime socket finding from the shipped catalogue (got ${[...ruleIds].join(', ')})`);
+});
+
+test('edgeguard detect runs the detection rules the image ships (src/detections/rules copied into dist)', () => {
+  const recording = path.join(path.dirname(app), 'recording.jsonl');
+  const event = { Id: 'x', TimestampLocal: '2026-12-01T10:00:00.000+00:00', TimestampUTC: '2026-12-01T10:00:00.000Z', Category: 'Triggered', Name: 'ProcessCreate', EventType: 'Security', IsEmpty: false, PayloadSchemaVersion: '1.0',
+    Payload: [{ Executable: '/usr/bin/bash', ProcessId: 9, ParentProcessId: 1, UserId: '0', CommandLine: 'bash -i', ExtraDetails: { StdinType: 'tcp' } }] };
+  writeFileSync(recording, `${JSON.stringify({ AgentId: 'a', AgentVersion: '1', MessageSchemaVersion: '1.0', Events: [event] })}\n`);
+  let output = '';
+  try {
+    output = execFileSync(process.execPath, [path.join(app, 'dist/src/cli/main.js'), 'detect', '--format', 'json', recording], { cwd: app, encoding: 'utf8' });
+  } catch (error) {
+    // Alerts make detect exit 1; its report is still on stdout.
+    output = String((error as { stdout?: string }).stdout ?? '');
+  }
+  const report = JSON.parse(output) as { alerts: Array<{ alert: { RuleId: string } }> };
+  assert.ok(report.alerts.some((a) => a.alert.RuleId === 'EG-PROC-001'), output);
 });
 
 test('the native addon loads from the image layout', () => {

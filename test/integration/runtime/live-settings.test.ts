@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { DetectionStage } from '../../../src/detections/stage';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +32,8 @@ import { repoRoot } from '../../harness/paths';
 
 /** A valid value different from `current`. */
 function anotherValue(def: SettingDefinition, current: SettingValue): SettingValue {
+  // A setting whose content is checked gives a valid example.
+  if (def.example !== undefined && JSON.stringify(def.example) !== JSON.stringify(current)) return def.example;
   switch (def.type) {
     case 'duration':
       return formatDuration((parseDuration(String(current)) ?? 1000) + 1000);
@@ -78,7 +81,12 @@ async function compose(sources: readonly SourceDefinition[], stateDir: string, i
   const catalogue = settingsCatalogue(sources);
   const store = new ConfigStore(catalogue, { log: getLogger('test/config') });
   const transport = new NullTransport();
-  const pipeline: EventPipeline = await openPipeline({ agentId: '072f3eca-3db0-45ba-8174-fa383bc93caf', agentVersion: '0.1.0', eventTypes: EVENT_TYPES, stateDir: path.join(stateDir, 'state'), transport }, store.current());
+  const detections = new DetectionStage({ stateDir: path.join(stateDir, 'state'), log: getLogger('test/detections') });
+  detections.configure(store.current());
+  const pipeline: EventPipeline = await openPipeline(
+    { agentId: '072f3eca-3db0-45ba-8174-fa383bc93caf', agentVersion: '0.1.0', eventTypes: EVENT_TYPES, stateDir: path.join(stateDir, 'state'), transport, detections: detections.factory },
+    store.current(),
+  );
   const manager = new SourceManager({
     sources,
     hostRoot,
@@ -93,6 +101,7 @@ async function compose(sources: readonly SourceDefinition[], stateDir: string, i
     manager,
     env: process.env,
     sourcesLive: () => live,
+    detections,
   });
   // What the pipeline reads at open, recorded as the 'pipeline' subscriber reads it at each change.
   pipeline.applyConfig(store.current().recording((name, value) => record('pipeline', name, value)));
@@ -102,6 +111,7 @@ async function compose(sources: readonly SourceDefinition[], stateDir: string, i
   const stop = async (): Promise<void> => {
     live = false;
     await manager.stopAll();
+    detections.close();
     await pipeline.close(1000);
   };
   return { catalogue, store, applier, pipeline, manager, transport, reads, stop };

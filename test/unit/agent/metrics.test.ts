@@ -56,6 +56,17 @@ test('prom-client registry: EdgeGuard series and default process metrics, every 
   assert.deepEqual(series(await prom.render(), 'edgeguard_events_ingested_total'), ['edgeguard_events_ingested_total{L} 130']);
 });
 
+test('edgeguard_alerts_total: one series per rule and severity, following the detections stage from scrape to scrape', async () => {
+  let count = 2;
+  const prom = new PrometheusMetrics(() => ({ ...metrics, alerts: [{ rule: 'EG-PROC-001', severity: 'High', count }, { rule: 'EG-NET-002', severity: 'Low', count: 1 }] }), LABELS);
+  assert.deepEqual(series(await prom.render(), 'edgeguard_alerts_total').sort(), [
+    'edgeguard_alerts_total{rule="EG-NET-002",severity="Low",L} 1',
+    'edgeguard_alerts_total{rule="EG-PROC-001",severity="High",L} 2',
+  ]);
+  count = 5;
+  assert.ok(series(await prom.render(), 'edgeguard_alerts_total').includes('edgeguard_alerts_total{rule="EG-PROC-001",severity="High",L} 5'));
+});
+
 test('IoT Edge labels from edgeAgent variables, else the development connection string; a new instance per start', () => {
   assert.deepEqual(iotEdgeLabels({ IOTEDGE_IOTHUBHOSTNAME: 'h.azure-devices.net', IOTEDGE_DEVICEID: 'd1', IOTEDGE_MODULEID: 'sec' }, 'i1'), { iothub: 'h.azure-devices.net', edge_device: 'd1', instance_number: 'i1', module_name: 'sec' });
   assert.deepEqual(iotEdgeLabels({ EdgeHubConnectionString: 'HostName=x.net;GatewayHostName=localhost:1;DeviceId=dev;ModuleId=m;SharedAccessKey=c2VjcmV0' }, 'i2'), { iothub: 'x.net', edge_device: 'dev', instance_number: 'i2', module_name: 'm' });

@@ -90,7 +90,16 @@ test('the source in polling mode emits schema-valid events from the host root an
     await harness.waitFor((events) => events.some((e) => e.event.Name === 'ProcessTerminate'), 3000);
     const create = harness.eventsNamed('ProcessCreate')[0]!;
     assert.deepEqual(create.Payload, [
-      { Executable: '/opt/agent/bin/agent', ProcessId: 80, ParentProcessId: 1, UserId: '1001', UserName: 'edge', CommandLine: '/opt/agent/bin/agent --fast' },
+      {
+        Executable: '/opt/agent/bin/agent',
+        ProcessId: 80,
+        ParentProcessId: 1,
+        UserId: '1001',
+        UserName: 'edge',
+        CommandLine: '/opt/agent/bin/agent --fast',
+        // Exec-time context read from the same proc tree (src/sources/host/proc/exec-context.ts).
+        ExtraDetails: { ParentExecutable: '/sbin/init', ParentCommandLine: '/sbin/init', AncestorExecutables: '/sbin/init' },
+      },
     ]);
     const terminate = harness.eventsNamed('ProcessTerminate')[0]!;
     assert.deepEqual(terminate.Payload, [{ Executable: '/opt/agent/bin/agent', ProcessId: 80, ExitStatus: -1, ExtraDetails: { MissingFields: 'ExitStatus' } }]);

@@ -64,3 +64,17 @@ test('no detections stage by default', async (t) => {
   assert.equal((pipeline.stats() as DetailedPipelineStats).detectionErrors, 0);
   assert.equal(pipeline.stats().queued.High.events, 1);
 });
+
+test('an urgent raised event (an alert) goes to the High queue and is sent at once, not at highPriorityMessageFrequency', async (t) => {
+  const factory: DetectionStageFactory = (emit) => (event) => {
+    if (event.Name === 'Login') emit(createEvent('KernelModuleLoad', 'Triggered', [{ Name: 'raised', Size: 1, UsedBy: '', State: 'Live' }]), { urgent: true });
+  };
+  const { clock, pipeline, transport } = await open(t, factory, { highPriorityMessageFrequency: 'PT7M', eventPriorityKernelModuleLoad: 'Low' });
+  pipeline.start();
+  await clock.advance(1_000);
+  const before = transport.events().length;
+  pipeline.ingest(login(clock, 'carol'));
+  await clock.advance(100);
+  const sent = transport.events().slice(before).map((e) => e.Name);
+  assert.ok(sent.includes('KernelModuleLoad'), `sent within 100 ms: ${sent.join(', ')}`);
+});

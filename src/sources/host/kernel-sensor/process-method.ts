@@ -3,6 +3,7 @@ import type { SourceContext, SourceStatus } from '../../source';
 import type { UserNames } from '../process-events/user-names';
 import { sensorEnrichment } from './context';
 import { lossReport, LossTracker } from './loss';
+import { readStdioTypes } from '../process-events/exec-context';
 import { processCreateFromExec, processTerminateFromExit } from './payloads';
 import { RecordType } from './records';
 import { subscribeKernelSensor, type SensorAddonStats } from './sensor';
@@ -31,6 +32,9 @@ export function startEbpfProcessEvents(ctx: SourceContext, procRoot: string, use
         if (rec.type === 'exec') {
           // Learnt before the event is built: a child exec'd in the same batch finds its parent.
           const item = processCreateFromExec(rec, enrich, users.name(rec.uid));
+          // What fd 0 / fd 1 are (the reverse-shell rule needs them): read from /proc while the process runs.
+          const stdio = readStdioTypes(procRoot, rec.pid);
+          if (Object.keys(stdio).length > 0) item.ExtraDetails = { ...item.ExtraDetails, ...stdio };
           enrich.learn(rec);
           if (ctx.config.priority('ProcessCreate') === 'Off') continue;
           creates++;

@@ -12,6 +12,9 @@ function isInbound(direction: unknown): boolean {
  * the remote port; the other port is ephemeral. RemotePort is required by the schema, so an inbound
  * aggregate carries "0"; LocalPort is optional, so an outbound aggregate leaves it out.
  */
+/** ExtraDetails that are part of the key; the container context is not. */
+const KEY_DETAILS = ['MissingFields', 'Result'];
+
 export const CONNECTION_CREATE = defineEventType({
   name: 'ConnectionCreate',
   category: 'Triggered',
@@ -20,8 +23,9 @@ export const CONNECTION_CREATE = defineEventType({
   aggregation: {
     key: (i) => {
       const port = isInbound(i.Direction) ? `L${text(i.LocalPort)}` : `R${text(i.RemotePort)}`;
-      return `${text(i.Executable)}${SEP}${text(i.CommandLine)}${SEP}${text(i.UserId)}${SEP}${text(i.Direction)}${SEP}${text(i.LocalAddress)}${SEP}${text(i.RemoteAddress)}${SEP}${text(i.Protocol)}${SEP}${port}${detailsKey(i.ExtraDetails)}`;
+      return `${text(i.Executable)}${SEP}${text(i.CommandLine)}${SEP}${text(i.UserId)}${SEP}${text(i.Direction)}${SEP}${text(i.LocalAddress)}${SEP}${text(i.RemoteAddress)}${SEP}${text(i.Protocol)}${SEP}${port}${detailsKey(i.ExtraDetails, KEY_DETAILS)}`;
     },
+    keyDetails: KEY_DETAILS,
     normalize: (i) => {
       const inbound = isInbound(i.Direction);
       const item: PayloadItem = {};

@@ -20,6 +20,8 @@ export interface ObservedProcess {
   commandLineTruncated?: boolean;
   /** ppid is the parent at exit (from the exit event), not read at exec: the process was gone first. */
   ppidAtExit?: boolean;
+  /** Exec-time context (exec-context.ts), added to ExtraDetails. */
+  context?: Record<string, string>;
 }
 
 export function processCreatePayload(p: ObservedProcess): PayloadItem {
@@ -45,7 +47,7 @@ export function processCreatePayload(p: ObservedProcess): PayloadItem {
     CommandLine: commandLine,
   };
   if (p.userName !== undefined) item.UserName = p.userName;
-  const extra: Record<string, string> = {};
+  const extra: Record<string, string> = { ...p.context };
   if (p.euid !== undefined && p.euid >= 0 && p.uid !== undefined && p.euid !== p.uid) extra.EffectiveUserId = String(p.euid);
   if (p.commandLineTruncated) extra.CommandLineTruncated = 'true';
   if (p.ppidAtExit && p.ppid !== undefined && p.ppid >= 0) extra.ParentProcessIdAtExit = 'true';
