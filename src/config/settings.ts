@@ -24,6 +24,8 @@ export interface SettingDefinition {
   readonly maximumDuration?: string;
   /** Allowed values of an `enum` setting. */
   readonly values?: readonly string[];
+  /** Accepted and reported for compatibility with the Defender for IoT twin; nothing in EdgeGuard reads it. */
+  readonly compatOnly?: true;
   /** Content check after the type check: why the value is not usable (never quoting it), or undefined. */
   readonly check?: (value: SettingValue) => string | undefined;
   /** A valid non-default value (settings with a content check), for the docs and the live-settings test. */
@@ -43,6 +45,7 @@ export const DEFENDER_SETTINGS: readonly SettingDefinition[] = [
       name: `eventPriority${name}`,
       type: 'priority',
       default: 'Low',
+      compatOnly: true,
       description: `Accepted for compatibility with the Defender for IoT twin; EdgeGuard emits no ${name} events.`,
     }),
   ),

@@ -104,6 +104,7 @@ export const DETECTION_SETTINGS: readonly SettingDefinition[] = [
   { name: 'detectionFailedLoginsMax', type: 'integer', default: 0, minimum: 0, maximum: 10_000_000, description: 'Custom alert EG-CUSTOM-003: most failed logins expected per hour (0: no upper bound).' },
   { name: 'detectionMinerPools', type: 'stringList', default: [], description: 'More mining pool domains or URL fragments, added to the shipped miner_pools list.' },
   { name: 'detectionAttackTools', type: 'stringList', default: [], description: 'More attack tool names, added to the shipped attack_tools list.' },
+  { name: 'detectionRansomwareNames', type: 'stringList', default: [], description: 'Ransomware executable names (EG-PROC-035), added to the shipped ransomware_names list (empty: no name ships).' },
   {
     name: 'detectionBadAddresses',
     example: ['203.0.113.0/24'],
@@ -123,6 +124,7 @@ export const LIST_SETTINGS: ReadonlyArray<{ setting: string; list: string }> = [
   { setting: 'detectionAllowedImages', list: 'allowed_images' },
   { setting: 'detectionMinerPools', list: 'miner_pools' },
   { setting: 'detectionAttackTools', list: 'attack_tools' },
+  { setting: 'detectionRansomwareNames', list: 'ransomware_names' },
   { setting: 'detectionBadAddresses', list: 'bad_addresses' },
   { setting: 'detectionBadDomains', list: 'bad_domains' },
 ];

@@ -92,6 +92,8 @@ test('everyday administration raises no alert of Medium or higher', { skip, time
   run('curl', ['-s', '-o', path.join(work, 'page.html'), `http://127.0.0.1:${port}/`]);
   run('bash', ['-c', 'for i in 1 2 3; do date >/dev/null; done']);
   run('systemctl', ['--version']);
+  // Many file operations by one parent, as log rotation and certificate checks do (EG-PROC-036 must stay quiet).
+  run('bash', ['-c', `cd ${work} && for i in $(seq 1 12); do echo log $i > app.log.$i; gzip -9f app.log.$i; done; for f in /etc/hostname /etc/os-release /etc/hosts /etc/passwd /etc/group /etc/shells /etc/hostname /etc/os-release /etc/hosts /etc/passwd /etc/group /etc/shells; do openssl dgst -sha256 $f >/dev/null; done; tar -czf logs.tgz app.log.*.gz`]);
   const docker = await dockerForTests();
   if (!('skip' in docker) && (await ensureTestImage(docker.connection.docker)) === undefined) {
     const name = `h-detect-benign-${process.pid}`;

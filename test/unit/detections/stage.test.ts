@@ -58,6 +58,10 @@ test('twin settings apply live: disabled rules, severity overrides, exceptions, 
   observe(proc('/opt/mytool', 'mytool --scan'));
   assert.ok(out.flatMap((e) => e.Payload).some((p) => p.RuleId === 'EG-PROC-006' && (p.Entity as { Executable?: string }).Executable === '/opt/mytool'));
 
+  s.configure(config({ detectionRansomwareNames: ['lockbox'] }));
+  observe(proc('/var/tmp/lockbox', 'lockbox /srv'));
+  assert.ok(out.flatMap((e) => e.Payload).some((p) => p.RuleId === 'EG-PROC-035' && (p.Entity as { Executable?: string }).Executable === '/var/tmp/lockbox'));
+
   s.configure(config({ detectionsEnabled: false }));
   const before = out.length;
   observe(proc('/usr/bin/nmap', 'nmap 10.0.0.3'));

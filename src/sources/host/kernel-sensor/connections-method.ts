@@ -43,11 +43,9 @@ export function startEbpfConnections(ctx: SourceContext, procRoot: string): Ebpf
         if (rec.type === 'connect' || rec.type === 'accept') {
           // A connect refused at once (ECONNREFUSED, ENETUNREACH…) is reported too: scans start that way.
           if (!includeLoopback && isLoopback(rec)) continue;
-          if (ctx.config.priority('ConnectionCreate') === 'Off') continue;
           connections++;
           ctx.emit(createEvent('ConnectionCreate', 'Triggered', [connectionFromNet(rec, enrich)]));
         } else {
-          if (ctx.config.priority(PORT_LISTEN_EVENT) === 'Off') continue;
           listens++;
           ctx.emit(createEvent(PORT_LISTEN_EVENT, 'Triggered', [portListenFromNet(rec, enrich)]));
         }

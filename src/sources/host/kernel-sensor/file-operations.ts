@@ -72,7 +72,6 @@ export const fileOperationsSource: SourceDefinition = {
           enrich.learn(rec);
           if (rec.type !== 'file') continue;
           try {
-            if (ctx.config.priority(FILE_OPERATION_EVENT) === 'Off') continue;
             reported++;
             ctx.emit(createEvent(FILE_OPERATION_EVENT, 'Triggered', [fileOperationPayload(rec, enrich)]));
           } catch (err) {

@@ -36,12 +36,10 @@ export function startEbpfProcessEvents(ctx: SourceContext, procRoot: string, use
           const stdio = readStdioTypes(procRoot, rec.pid);
           if (Object.keys(stdio).length > 0) item.ExtraDetails = { ...item.ExtraDetails, ...stdio };
           enrich.learn(rec);
-          if (ctx.config.priority('ProcessCreate') === 'Off') continue;
           creates++;
           ctx.emit(createEvent('ProcessCreate', 'Triggered', [item]));
         } else if (rec.type === 'exit') {
           const executable = enrich.processes.get(rec.pid)?.executable;
-          if (ctx.config.priority('ProcessTerminate') === 'Off') continue;
           terminates++;
           ctx.emit(createEvent('ProcessTerminate', 'Triggered', [processTerminateFromExit(rec, executable, enrich)]));
         }
