@@ -100,6 +100,7 @@ test('state directory full (ENOSPC on a 4 MB tmpfs): the agent keeps sending fro
 
   // Full.
   const filler = fill(state);
+  const fullSince = Date.now();
   await agent.waitFor('the journal failure logged', () => agent.lines.some((l) => l.includes('queue journal cannot be written') && l.includes('ENOSPC')), 20_000);
   let sentBefore = agent.messages().length;
   await sleep(3000);
@@ -107,12 +108,19 @@ test('state directory full (ENOSPC on a 4 MB tmpfs): the agent keeps sending fro
   const full = await scrape(port);
   assert.equal(metric(full, 'edgeguard_journal_persisting'), 0);
   assert.ok(metric(full, 'edgeguard_journal_unpersisted_records_total') > 0, 'what could not be persisted is counted');
+  // One warning per failure episode, never one per write: a full rewrite of the live records can fit in
+  // what a dropped torn segment frees on the tmpfs, so the journal may recover ("writable again") and fail
+  // again on the next append; each episode is logged once.
   const failuresLogged = agent.lines.filter((l) => l.includes('queue journal cannot be written')).length;
-  assert.equal(failuresLogged, 1, 'logged once, not once per write');
+  const recoveriesLogged = agent.lines.filter((l) => l.includes('queue journal writable again')).length;
+  assert.ok(failuresLogged >= 1, 'the failure is logged');
+  assert.equal(failuresLogged, recoveriesLogged + 1, `logged once per failure episode, not once per write (${failuresLogged} warnings, ${recoveriesLogged} recoveries)`);
+  assert.ok(failuresLogged <= 3, `no flood of warnings (${failuresLogged} in ${Math.round((Date.now() - fullSince) / 1000)} s)`);
 
   // Space comes back.
   unlinkSync(filler);
-  await agent.waitFor('the journal writable again', () => agent.lines.some((l) => l.includes('queue journal writable again')), 20_000);
+  const recoveredAfterFree = (): boolean => agent.lines.filter((l) => l.includes('queue journal writable again')).length > recoveriesLogged;
+  await agent.waitFor('the journal writable again', recoveredAfterFree, 20_000);
   assert.equal(metric(await scrape(port), 'edgeguard_journal_persisting'), 1);
 
   // A read-only remount cannot be staged here: Linux refuses `mount -o remount,ro` (EBUSY) while the agent
