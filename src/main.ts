@@ -6,7 +6,8 @@ import { EVENT_TYPES } from './agent/event-registry';
 import { startMetrics } from './agent/metrics';
 import { PropertyReporter, reportedDocument, type AgentIdentity, type ReportInputs } from './agent/property-reporter';
 import { SourceManager } from './agent/source-manager';
-import { loadAgentId, lockStateDir, resolveStateDir } from './agent/state';
+import { resolveStateDir } from './agent/state';
+import { StateGuard } from './agent/state-guard';
 import { subscribeComponents } from './agent/subscribers';
 import { createUpstream, selectMode } from './agent/upstream-factory';
 import { ConfigStore } from './config/config-store';
@@ -19,7 +20,7 @@ import { DetectionStage } from './detections/stage';
 import { ALL_SOURCES } from './sources/index';
 import { RateLimiter, SNAPSHOT_METHOD_BURST, SNAPSHOT_METHOD_REFILL_MS } from './agent/rate-limit';
 import { currentSourceScope } from './agent/source-scope';
-import { AGENT_UMASK, tightenStateDir } from './agent/state-permissions';
+import { AGENT_UMASK } from './agent/state-permissions';
 import type { SourceDefinition } from './sources/source';
 import type { Upstream } from './upstream/upstream';
 
@@ -79,9 +80,9 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
 
   process.umask(AGENT_UMASK);
   const stateDir = resolveStateDir(env);
-  tightenStateDir(stateDir, log);
-  const unlockStateDir = lockStateDir(stateDir, log);
-  const agentId = loadAgentId(stateDir, log);
+  const stateGuard = StateGuard.open(stateDir, log);
+  const agentId = stateGuard.agentId;
+  const unlockStateDir = (): void => stateGuard.close();
   const hostRoot = resolveHostRoot(env);
   const version = agentVersion();
   const sources = options.sources ?? ALL_SOURCES;
@@ -113,6 +114,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
     sources: () => manager.statuses(),
     pipelineStats: () => pipeline.stats(),
     detections: () => detections.status(),
+    stateDirectory: () => stateGuard.status(),
   };
   reporter = new PropertyReporter((patch) => upstream.reportProperties(patch), inputs, { log: getLogger('reported') });
   // edgeHub answers `status` with the reported document (handy when the twin lags) and `snapshot` with {"sources": […]}.

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../core/logger';
 import { writeFileAtomic } from '../core/atomic-write';
@@ -19,6 +19,14 @@ function writableDir(dir: string): boolean {
   }
 }
 
+function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The state directory (queues, agent id, source cursors), created: EDGEGUARD_STATE_DIR, else
  * /var/lib/edgeguard when writable, else ./.edgeguard-state. Throws when the chosen one cannot be created.
@@ -26,13 +34,29 @@ function writableDir(dir: string): boolean {
 export function resolveStateDir(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
   if (env.EDGEGUARD_STATE_DIR) {
     const dir = path.resolve(cwd, env.EDGEGUARD_STATE_DIR);
-    if (!writableDir(dir)) throw new Error(`state directory ${dir} (EDGEGUARD_STATE_DIR) cannot be created or written`);
+    // An existing directory that cannot be written (full, read-only) is still used: the agent runs from memory (state-guard.ts).
+    if (!writableDir(dir) && !isDirectory(dir)) throw new Error(`state directory ${dir} (EDGEGUARD_STATE_DIR) cannot be created or written`);
     return dir;
   }
   if (writableDir(DEFAULT_STATE_DIR)) return DEFAULT_STATE_DIR;
   const fallback = path.resolve(cwd, FALLBACK_STATE_DIR);
   if (!writableDir(fallback)) throw new Error(`no writable state directory: ${DEFAULT_STATE_DIR} and ${fallback} cannot be written; set EDGEGUARD_STATE_DIR`);
   return fallback;
+}
+
+/** The agent id stored in <stateDir>/agent-id, when the file holds a valid one. */
+export function readAgentId(stateDir: string): string | undefined {
+  try {
+    const text = readFileSync(path.join(stateDir, AGENT_ID_FILE), 'utf8').trim();
+    return GUID.test(text) ? text.toLowerCase() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Stores `id` in <stateDir>/agent-id (throws when the directory cannot be written). */
+export function storeAgentId(stateDir: string, id: string): void {
+  writeFileAtomic(path.join(stateDir, AGENT_ID_FILE), `${id}\n`);
 }
 
 /** The agent's GUID, kept in <stateDir>/agent-id so it is stable across restarts; a damaged file gets a new one. */
@@ -107,6 +131,17 @@ function liveOtherAgent(lock: { pid: number; token?: string }): boolean {
   } catch {
     return true;
   }
+}
+
+/** The pid of a live other agent holding <stateDir>/agent.lock, when the lock can be read and names one. */
+export function lockHolder(stateDir: string): number | undefined {
+  let holder: { pid: number; token?: string };
+  try {
+    holder = parseLock(readFileSync(path.join(stateDir, LOCK_FILE), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  return liveOtherAgent(holder) ? holder.pid : undefined;
 }
 
 export class StateDirInUseError extends Error {

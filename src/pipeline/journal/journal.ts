@@ -51,7 +51,7 @@ export interface JournalHealth {
 }
 
 /** While writes fail, a full rewrite of the live records is tried at most this often. */
-const RECOVERY_EVERY_MS = 5_000;
+export const RECOVERY_EVERY_MS = 5_000;
 
 /** What the queues need from a journal. */
 export interface QueueJournal {
@@ -62,22 +62,6 @@ export interface QueueJournal {
   appendHits(updates: readonly HitUpdate[]): void;
   flush(liveBytes: number, live: () => Iterable<LiveRecord>): void;
   close(): void;
-}
-
-/** Used when the state directory cannot hold a journal: the queues work, in memory only (logged as an error). */
-export class MemoryOnlyJournal implements QueueJournal {
-  private unpersisted = 0;
-  health(): JournalHealth {
-    return { persisting: false, unpersistedRecords: this.unpersisted, writeFailures: 0, lastError: 'no journal' };
-  }
-  appendAdd(): void {
-    this.unpersisted++;
-  }
-  appendDelete(): void {}
-  appendWindow(): void {}
-  appendHits(): void {}
-  flush(): void {}
-  close(): void {}
 }
 
 export class Journal implements QueueJournal {
