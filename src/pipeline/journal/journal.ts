@@ -50,6 +50,9 @@ export interface JournalHealth {
   lastError: string;
 }
 
+/** What an empty rewrite writes: an update of no aggregation keys, which replay ignores. */
+const PROBE_LINE = hitsLine([]);
+
 /** While writes fail, a full rewrite of the live records is tried at most this often. */
 export const RECOVERY_EVERY_MS = 5_000;
 
@@ -299,8 +302,21 @@ export class Journal implements QueueJournal {
     }
   }
 
-  /** Writes `records` into the (new, empty) active segment, syncs it, then deletes `older` generations. */
+  /**
+   * Writes `records` into the (new, empty) active segment, syncs it, then deletes `older` generations.
+   * With no records the older generations hold nothing live: they are deleted first (on a disk the
+   * journal itself filled, that is what frees the space), then one no-op record is written, because a
+   * rewrite that wrote nothing proves nothing: on a full disk an empty file can still be created, and
+   * the journal would report itself persisting until its next append failed.
+   */
   private rewrite(records: readonly LiveRecord[], older: readonly number[]): void {
+    if (records.length === 0) {
+      this.deleteOlder(older);
+      this.writeAll(PROBE_LINE);
+      this.baseBytes = this.activeBytes;
+      fdatasyncSync(this.fd);
+      return;
+    }
     const chunk: string[] = [];
     let size = 0;
     const write = (): void => {
@@ -317,6 +333,10 @@ export class Journal implements QueueJournal {
     if (chunk.length > 0) write();
     this.baseBytes = this.activeBytes;
     fdatasyncSync(this.fd);
+    this.deleteOlder(older);
+  }
+
+  private deleteOlder(older: readonly number[]): void {
     for (const g of older) {
       if (g === this.generation) continue;
       try {

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { processToken } from '../../../src/agent/state';
 import { builtAgentSkipReason } from '../../harness/agent-process';
-import { StandaloneAgent } from '../../harness/standalone-agent';
+import { sleep, StandaloneAgent } from '../../harness/standalone-agent';
+import { RECOVERY_EVERY_MS } from '../../../src/pipeline/journal/journal';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -36,6 +37,18 @@ function scrape(port: number): Promise<string> {
 function metric(text: string, name: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
   return line === undefined ? NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+/** Polls a metric until it has `value` (a metric that can change is never judged on one sample). */
+async function waitForMetric(port: number, name: string, value: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = NaN;
+  while (Date.now() < deadline) {
+    last = metric(await scrape(port), name);
+    if (last === value) return;
+    await sleep(200);
+  }
+  assert.fail(`${name} stayed ${last}, not ${value}, for ${timeoutMs} ms`);
 }
 
 const CONFIG = [
@@ -95,7 +108,7 @@ test('state directory read-only at start: the agent runs from memory with its st
   execFileSync('mount', ['-o', 'remount,rw', state]);
   await agent.waitFor('the journal created', () => agent.lines.some((l) => l.includes('queue journal created')), 20_000);
   await agent.waitFor('the lock taken', () => agent.lines.some((l) => l.includes('state directory writable again')), 20_000);
-  assert.equal(metric(await scrape(port), 'edgeguard_journal_persisting'), 1);
+  await waitForMetric(port, 'edgeguard_journal_persisting', 1, 20_000);
   assert.ok(readdirSync(path.join(state, 'queues')).length > 0, 'the journal is on disk');
   assert.match(readFileSync(path.join(state, 'agent.lock'), 'utf8'), new RegExp(`^${agent.process.pid} `));
   const reportedFile = path.join(state, 'reported.json');
@@ -201,16 +214,32 @@ test('state directory full at start (ENOSPC): the agent runs from memory with a 
   assert.ok(agent.process.running, 'a full state directory does not stop the agent');
   const warning = agent.lines.find((l) => l.includes('state directory cannot be written'));
   assert.ok(warning?.includes('ENOSPC') && warning.includes('generated, not stored'), `a clear warning: ${warning}`);
-  assert.equal(metric(await scrape(port), 'edgeguard_journal_persisting'), 0);
+  // An empty file can still be created on a full tmpfs, but no byte can be written to it: the journal
+  // must not count an empty segment as a working journal (it did, and reported persisting 1 until its
+  // first append failed, and again after every retry that found nothing queued).
+  const journalWarning = agent.lines.find((l) => l.includes('queue journal cannot be created'));
+  assert.ok(journalWarning?.includes('ENOSPC'), `the journal says it runs from memory, and why: ${journalWarning}`);
   const id = agent.messages()[0]?.AgentId;
   assert.match(id ?? '', /^[0-9a-f-]{36}$/);
+  // While the disk stays full, nothing can recover: every sample over two retry periods (5 s each) says
+  // so, and no recovery is logged.
+  const fullUntil = Date.now() + 2 * RECOVERY_EVERY_MS + 1000;
+  const samples: number[] = [];
+  while (Date.now() < fullUntil) {
+    samples.push(metric(await scrape(port), 'edgeguard_journal_persisting'));
+    await sleep(250);
+  }
+  assert.ok(samples.length > 0 && samples.every((v) => v === 0), `persisting stays 0 while the disk is full: ${samples.join(',')}`);
+  assert.ok(metric(await scrape(port), 'edgeguard_journal_unpersisted_records_total') > 0, 'events not persisted are counted');
+  const recovered = (l: string): boolean => l.includes('queue journal created') || l.includes('queue journal writable again') || l.includes('state directory writable again');
+  assert.deepEqual(agent.lines.filter(recovered), [], 'no recovery while the disk is full');
+  assert.equal(agent.lines.filter((l) => l.includes('queue journal cannot be')).length, 1, 'one warning for the episode, not one per retry');
 
   unlinkSync(filler);
-  // On a full tmpfs an empty segment can still be created, so the journal opens and its first write fails
-  // (the running agent's path, device-faults.test.ts); either way it must be persisting again.
-  await agent.waitFor('the journal persisting', () => agent.lines.some((l) => l.includes('queue journal created') || l.includes('queue journal writable again')), 20_000);
+  await agent.waitFor('the journal created', () => agent.lines.some((l) => l.includes('queue journal created')), 20_000);
   await agent.waitFor('the state directory taken over', () => agent.lines.some((l) => l.includes('state directory writable again')), 20_000);
-  assert.equal(metric(await scrape(port), 'edgeguard_journal_persisting'), 1);
+  await waitForMetric(port, 'edgeguard_journal_persisting', 1, 20_000);
+  assert.ok(readdirSync(path.join(state, 'queues')).length > 0, 'the journal is on disk');
   assert.equal(readFileSync(path.join(state, 'agent-id'), 'utf8').trim(), id, 'the id in use is the one stored');
   assert.ok(agent.messages().every((m) => m.AgentId === id), 'one agent id throughout');
   assert.match(readFileSync(path.join(state, 'agent.lock'), 'utf8'), new RegExp(`^${agent.process.pid} `));

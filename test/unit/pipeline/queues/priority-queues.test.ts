@@ -84,11 +84,13 @@ test('queued events survive a reopen; acknowledged and dropped ones do not come 
 test('the journal is written on a short timer, before any close', async (t) => {
   const dir = tempDir(t);
   const { clock, queues } = open(dir);
-  queues.push('Low', JSON.stringify({ i: 1 }));
   const file = path.join(dir, segments(dir)[0]!);
-  assert.equal(statSync(file).size, 0, 'batched, not written per event');
+  // An empty journal starts with one no-op record (journal.ts: a rewrite that writes nothing proves nothing).
+  const initial = statSync(file).size;
+  queues.push('Low', JSON.stringify({ i: 1 }));
+  assert.equal(statSync(file).size, initial, 'batched, not written per event');
   await clock.advance(250);
-  assert.ok(statSync(file).size > 0);
+  assert.ok(statSync(file).size > initial);
   // A crash now (no close) would keep it: a fresh reader sees the event.
   const reader = open(dir);
   assert.deepEqual(contents(reader.queues, 'Low'), [JSON.stringify({ i: 1 })]);
@@ -105,7 +107,8 @@ test('a torn tail and a garbage line are skipped with a warning; every intact re
   const text = readFileSync(file, 'utf8');
   const lines = text.split('\n').filter(Boolean);
   // Damage record 2 in the middle (same length, wrong bytes) and tear the last record in half.
-  lines[2] = lines[2]!.replace('"i":2', '"i":7');
+  const second = lines.findIndex((l) => l.includes('"i":2'));
+  lines[second] = lines[second]!.replace('"i":2', '"i":7');
   writeFileSync(file, lines.join('\n') + '\n');
   const size = statSync(file).size;
   truncateSync(file, size - 20);
