@@ -8,6 +8,7 @@ import { PropertyReporter, reportedDocument, type AgentIdentity, type ReportInpu
 import { SourceManager } from './agent/source-manager';
 import { resolveStateDir } from './agent/state';
 import { StateGuard } from './agent/state-guard';
+import { watchStateHealth } from './agent/state-watch';
 import { subscribeComponents } from './agent/subscribers';
 import { createUpstream, selectMode } from './agent/upstream-factory';
 import { ConfigStore } from './config/config-store';
@@ -82,7 +83,11 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   const stateDir = resolveStateDir(env);
   const stateGuard = StateGuard.open(stateDir, log);
   const agentId = stateGuard.agentId;
-  const unlockStateDir = (): void => stateGuard.close();
+  let stopStateWatch = (): void => undefined;
+  const unlockStateDir = (): void => {
+    stopStateWatch();
+    stateGuard.close();
+  };
   const hostRoot = resolveHostRoot(env);
   const version = agentVersion();
   const sources = options.sources ?? ALL_SOURCES;
@@ -143,6 +148,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   sourcesStarted = true;
   await manager.apply(store.current());
   reporter.start();
+  stopStateWatch = watchStateHealth(() => ({ ...stateGuard.health(), persisting: pipeline.stats().persistence?.persisting ?? true }), () => reporter?.schedule());
   const metrics = await startMetrics(env, () => ({
     pipeline: pipeline.stats(),
     sources: manager.statuses(),

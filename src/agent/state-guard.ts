@@ -58,6 +58,11 @@ export class StateGuard {
     return { writable: !this.degraded(), lock: this.lock, agentId: this.idState, ...(this.degraded() ? { stateError: this.lastError } : {}) };
   }
 
+  /** The lock and agent id, for watchStateHealth. */
+  health(): { writable: boolean; lock: LockState; agentId: AgentIdState } {
+    return { writable: !this.degraded(), lock: this.lock, agentId: this.idState };
+  }
+
   /** Stops retrying and releases the lock when this agent holds it. */
   close(): void {
     if (this.timer) clearInterval(this.timer);

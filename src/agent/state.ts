@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { accessSync, constants, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../core/logger';
 import { writeFileAtomic } from '../core/atomic-write';
@@ -152,6 +152,22 @@ export class StateDirInUseError extends Error {
 }
 
 /**
+ * Creates the lock file (fails with EEXIST when there is one). A lock created but not written (a full
+ * disk) is removed again: an empty lock left behind would be "taken over" at every retry.
+ */
+function writeLock(file: string, text: string): void {
+  const fd = openSync(file, 'wx', 0o600);
+  try {
+    writeFileSync(fd, text);
+  } catch (error) {
+    closeSync(fd);
+    rmSync(file, { force: true });
+    throw error;
+  }
+  closeSync(fd);
+}
+
+/**
  * Takes <stateDir>/agent.lock for this process: two agents on one state directory would corrupt each
  * other's queue journal. A lock left by a dead process (or by an earlier container whose pid was also
  * this one's) is taken over. Returns the release function.
@@ -161,7 +177,7 @@ export function lockStateDir(stateDir: string, log?: Logger): () => void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const token = processToken(process.pid);
-      writeFileSync(file, token ? `${process.pid} ${token}\n` : `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      writeLock(file, token ? `${process.pid} ${token}\n` : `${process.pid}\n`);
       return () => {
         try {
           if (parseLock(readFileSync(file, 'utf8')).pid === process.pid) rmSync(file, { force: true });

@@ -59,6 +59,21 @@ const CONFIG = [
   '',
 ].join('\n');
 
+/**
+ * Waits for the status (standalone: reported.json) to say the state directory is taken over. It is
+ * reported when it changes (src/agent/state-watch.ts), not at the 30 s refresh: 15 s is ample.
+ */
+async function waitForStatus(agent: StandaloneAgent, reportedFile: string): Promise<void> {
+  await agent.waitFor('the status written', () => {
+    try {
+      const s = (JSON.parse(readFileSync(reportedFile, 'utf8')) as { edgeguard_status?: { stateDirectory?: Record<string, unknown> } }).edgeguard_status?.stateDirectory;
+      return s?.writable === true && s.persisting === true && s.lock === 'held' && s.agentId === 'stored';
+    } catch {
+      return false;
+    }
+  }, 15_000);
+}
+
 const STORED_ID = '0d2a7c1e-5b8f-4a3e-9c6d-1f2e3a4b5c6d';
 
 // Issue 11, beyond the list: a state directory that is read-only AT START (a tmpfs mounted ro, holding an agent id).
@@ -111,15 +126,7 @@ test('state directory read-only at start: the agent runs from memory with its st
   await waitForMetric(port, 'edgeguard_journal_persisting', 1, 20_000);
   assert.ok(readdirSync(path.join(state, 'queues')).length > 0, 'the journal is on disk');
   assert.match(readFileSync(path.join(state, 'agent.lock'), 'utf8'), new RegExp(`^${agent.process.pid} `));
-  const reportedFile = path.join(state, 'reported.json');
-  await agent.waitFor('the status written', () => {
-    try {
-      const s = (JSON.parse(readFileSync(reportedFile, 'utf8')) as { edgeguard_status?: { stateDirectory?: Record<string, unknown> } }).edgeguard_status?.stateDirectory;
-      return s?.writable === true && s.persisting === true && s.lock === 'held';
-    } catch {
-      return false;
-    }
-  }, 30_000);
+  await waitForStatus(agent, path.join(state, 'reported.json'));
   assert.equal(readFileSync(path.join(state, 'agent-id'), 'utf8').trim(), STORED_ID);
   assert.equal(await agent.stop(true), 0);
 });
@@ -234,6 +241,8 @@ test('state directory full at start (ENOSPC): the agent runs from memory with a 
   const recovered = (l: string): boolean => l.includes('queue journal created') || l.includes('queue journal writable again') || l.includes('state directory writable again');
   assert.deepEqual(agent.lines.filter(recovered), [], 'no recovery while the disk is full');
   assert.equal(agent.lines.filter((l) => l.includes('queue journal cannot be')).length, 1, 'one warning for the episode, not one per retry');
+  assert.equal(agent.lines.filter((l) => l.includes('state directory cannot be written')).length, 1, 'one warning for the episode, not one per retry');
+  assert.deepEqual(agent.lines.filter((l) => l.includes('lock taken over')), [], 'a lock that could not be written is not left behind (and "taken over" at every retry)');
 
   unlinkSync(filler);
   await agent.waitFor('the journal created', () => agent.lines.some((l) => l.includes('queue journal created')), 20_000);
@@ -243,5 +252,6 @@ test('state directory full at start (ENOSPC): the agent runs from memory with a 
   assert.equal(readFileSync(path.join(state, 'agent-id'), 'utf8').trim(), id, 'the id in use is the one stored');
   assert.ok(agent.messages().every((m) => m.AgentId === id), 'one agent id throughout');
   assert.match(readFileSync(path.join(state, 'agent.lock'), 'utf8'), new RegExp(`^${agent.process.pid} `));
+  await waitForStatus(agent, path.join(state, 'reported.json'));
   assert.equal(await agent.stop(true), 0);
 });
