@@ -99,7 +99,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   const detections = new DetectionStage({ stateDir, log: getLogger('detections') });
   detections.configure(store.current());
   const pipeline = await openPipeline(
-    { agentId, agentVersion: version, eventTypes: EVENT_TYPES, stateDir, transport: upstream.transport, log: getLogger('pipeline'), detections: detections.factory },
+    { agentId, agentVersion: version, eventTypes: EVENT_TYPES, stateDir, stateLockHeld: () => stateGuard.health().lock === 'held', transport: upstream.transport, log: getLogger('pipeline'), detections: detections.factory },
     store.current(),
   );
   let reporter: PropertyReporter | undefined;

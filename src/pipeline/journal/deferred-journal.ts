@@ -6,7 +6,9 @@ import type { HitUpdate, LiveRecord } from './journal-records';
 /**
  * The journal of an agent whose state directory could not hold one at start (full, read-only): the
  * queues work in memory, what is not written is counted, and every RECOVERY_EVERY_MS a flush tries to
- * create the journal again from the live records; once that succeeds it takes over.
+ * create the journal again from the live records; once that succeeds it takes over. It is created only
+ * while this agent holds the state directory's lock (`lockHeld`): an agent that started without one
+ * shares the directory with whoever takes it first and must not write a journal beside theirs.
  */
 export class DeferredJournal implements QueueJournal {
   private journal?: Journal;
@@ -21,6 +23,7 @@ export class DeferredJournal implements QueueJournal {
     error: unknown,
     private readonly log?: Logger,
     private readonly now: () => number = () => performance.now(),
+    private readonly lockHeld: () => boolean = () => true,
   ) {
     this.lastError = errorCode(error);
     this.lastAttempt = this.now();
@@ -60,6 +63,7 @@ export class DeferredJournal implements QueueJournal {
     const now = this.now();
     if (now - this.lastAttempt < RECOVERY_EVERY_MS) return;
     this.lastAttempt = now;
+    if (!this.lockHeld()) return;
     const records = [...live()];
     try {
       this.journal = Journal.create(this.dir, records, this.log);

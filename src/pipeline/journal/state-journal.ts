@@ -27,6 +27,8 @@ export interface StateJournalOptions {
   readonly dir: string;
   readonly clock: Clock;
   readonly log?: Logger;
+  /** Whether the state directory's lock is held: a deferred journal is created only then (deferred-journal.ts). */
+  readonly lockHeld?: () => boolean;
 }
 
 /**
@@ -50,7 +52,7 @@ export class StateJournal {
       journal = Journal.create(options.dir, [...recovery.records, ...recovery.windows], options.log);
     } catch (err) {
       options.log?.warn('queue journal cannot be created (state directory full or read-only?): events are kept in memory and still sent, but a restart would lose them; retrying every 5 s', { dir: options.dir, error: (err as NodeJS.ErrnoException).code ?? String(err) });
-      journal = new DeferredJournal(options.dir, err, options.log);
+      journal = new DeferredJournal(options.dir, err, options.log, undefined, options.lockHeld);
     }
     this.journal = journal;
     for (const r of [...recovery.records, ...recovery.windows]) if (r.seq >= this.seq) this.seq = r.seq + 1;

@@ -255,3 +255,59 @@ test('state directory full at start (ENOSPC): the agent runs from memory with a 
   await waitForStatus(agent, path.join(state, 'reported.json'));
   assert.equal(await agent.stop(true), 0);
 });
+
+// Two agents misconfigured onto one state directory that is read-only at start: neither holds a lock, so
+// the lock cannot keep them apart until it is writable; then only the one that takes the lock writes a
+// journal there (two journals in one directory would corrupt each other).
+test('state directory read-only at start shared by two agents: once writable, one takes the lock and only it writes the journal', { timeout: 120_000 }, async (t) => {
+  const skip = builtAgentSkipReason();
+  if (skip) return t.skip(`SKIP: ${skip}`);
+  if (process.getuid?.() !== 0) {
+    console.error('SKIP: not root: cannot mount a tmpfs');
+    return t.skip('SKIP: not root: cannot mount a tmpfs');
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-devfault-two-'));
+  const state = path.join(dir, 'state');
+  mkdirSync(state);
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', state], { stdio: 'pipe' });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    const why = `mount -t tmpfs failed: ${String((error as { stderr?: Buffer }).stderr ?? error).trim()}`;
+    console.error(`SKIP: ${why}`);
+    return t.skip(`SKIP: ${why}`);
+  }
+  writeFileSync(path.join(state, 'agent-id'), `${STORED_ID}\n`, { mode: 0o600 });
+  execFileSync('mount', ['-o', 'remount,ro', state]);
+  const agents = ['a', 'b'].map((name) => {
+    const own = path.join(dir, name);
+    mkdirSync(own);
+    return new StandaloneAgent(CONFIG, { dir: own, stateDir: state });
+  });
+  t.after(async () => {
+    await Promise.all(agents.map((a) => a.stop(true).catch(() => undefined)));
+    try {
+      execFileSync('umount', [state]);
+    } catch (error) {
+      console.error(`could not unmount ${state}: ${String(error)}`);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  for (const a of agents) await a.waitFor('the first message', () => a.messages().length > 0, 30_000);
+
+  execFileSync('mount', ['-o', 'remount,rw', state]);
+  const tookOver = (a: StandaloneAgent): boolean => a.lines.some((l) => l.includes('state directory writable again'));
+  const created = (a: StandaloneAgent): boolean => a.lines.some((l) => l.includes('queue journal created'));
+  await agents[0]!.waitFor('one agent to take the directory over', () => agents.some(tookOver), 20_000);
+  const winner = agents.find(tookOver)!;
+  const loser = agents.find((a) => a !== winner)!;
+  await winner.waitFor('the winner\'s journal', () => created(winner), 20_000);
+  // The loser retries every 5 s: two retry periods and more give it every chance to do the wrong thing.
+  await sleep(2 * RECOVERY_EVERY_MS + 2000);
+  assert.equal(tookOver(loser), false, 'the lock has one holder');
+  assert.equal(created(loser), false, 'no second journal in the directory');
+  assert.ok(loser.process.running && winner.process.running, 'both keep running (the loser from memory)');
+  assert.match(readFileSync(path.join(state, 'agent.lock'), 'utf8'), new RegExp(`^${winner.process.pid} `));
+  assert.equal(await winner.stop(true), 0);
+  assert.equal(await loser.stop(true), 0);
+});

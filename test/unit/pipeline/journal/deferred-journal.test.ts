@@ -39,3 +39,25 @@ test('deferred journal: counts what it cannot persist, retries every 5 s (not so
   const recovered = Journal.recover(dir);
   assert.deepEqual(recovered.records.map((r) => r.seq).sort(), [1, 2, 3], 'the live records and the later ones are on disk');
 });
+
+test('deferred journal: not created while the state directory lock is not held, even when the directory is writable', (t) => {
+  const base = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-deferred-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const dir = path.join(base, 'queues');
+  let now = 0;
+  let lockHeld = false;
+  const journal = new DeferredJournal(dir, Object.assign(new Error('ro'), { code: 'EROFS' }), undefined, () => now, () => lockHeld);
+  journal.appendAdd('High', 1, '{"a":1}');
+  const live = () => [{ queue: 'High' as const, seq: 1, json: '{"a":1}' }];
+  now = RECOVERY_EVERY_MS;
+  journal.flush(0, live);
+  assert.equal(readdirSync(base).includes('queues'), false, 'another agent may hold the directory: no journal beside its own');
+  assert.equal(journal.health().persisting, false);
+
+  lockHeld = true;
+  now = 2 * RECOVERY_EVERY_MS;
+  journal.flush(0, live);
+  assert.equal(journal.health().persisting, true, 'created once the lock is held');
+  journal.close();
+  assert.deepEqual(Journal.recover(dir).records.map((r) => r.seq), [1]);
+});
