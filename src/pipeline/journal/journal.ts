@@ -9,7 +9,8 @@ import { addLine, deleteLine, hitsLine, replay, windowLine, type HitUpdate, type
  * Replaying every segment in generation order rebuilds the queues and open aggregation windows; a torn
  * or damaged line is skipped with a warning and every intact record around it is kept. Compaction
  * writes the live records to a new generation, syncs it, then deletes the older ones; a crash in
- * between leaves both, and replaying both gives the same state.
+ * between leaves both, and replaying both gives the same state. With no live records the older ones are
+ * deleted first and one no-op record is written (rewrite()).
  */
 
 export interface RecoveryReport {
