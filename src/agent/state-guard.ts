@@ -36,7 +36,7 @@ export class StateGuard {
 
   static open(stateDir: string, log?: Logger, retryMs = STATE_RETRY_MS): StateGuard {
     if (writable(stateDir)) tightenStateDir(stateDir, log);
-    const stored = readAgentId(stateDir);
+    const stored = readAgentId(stateDir, log);
     const guard = new StateGuard(stateDir, stored ?? randomUUID(), log);
     guard.takeLock();
     if (stored === undefined) guard.storeId();

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../core/logger';
@@ -44,35 +43,26 @@ export function resolveStateDir(env: NodeJS.ProcessEnv = process.env, cwd = proc
   return fallback;
 }
 
-/** The agent id stored in <stateDir>/agent-id, when the file holds a valid one. */
-export function readAgentId(stateDir: string): string | undefined {
+/**
+ * The agent GUID stored in <stateDir>/agent-id (stable across restarts), when the file holds a valid
+ * one; a damaged file is logged (the caller generates a new id).
+ */
+export function readAgentId(stateDir: string, log?: Logger): string | undefined {
+  const file = path.join(stateDir, AGENT_ID_FILE);
+  let text: string;
   try {
-    const text = readFileSync(path.join(stateDir, AGENT_ID_FILE), 'utf8').trim();
-    return GUID.test(text) ? text.toLowerCase() : undefined;
+    text = readFileSync(file, 'utf8').trim();
   } catch {
     return undefined;
   }
+  if (GUID.test(text)) return text.toLowerCase();
+  log?.warn('agent id file is damaged: a new AgentId is generated', { file });
+  return undefined;
 }
 
 /** Stores `id` in <stateDir>/agent-id (throws when the directory cannot be written). */
 export function storeAgentId(stateDir: string, id: string): void {
   writeFileAtomic(path.join(stateDir, AGENT_ID_FILE), `${id}\n`);
-}
-
-/** The agent's GUID, kept in <stateDir>/agent-id so it is stable across restarts; a damaged file gets a new one. */
-export function loadAgentId(stateDir: string, log?: Logger): string {
-  const file = path.join(stateDir, AGENT_ID_FILE);
-  let text: string | undefined;
-  try {
-    text = readFileSync(file, 'utf8').trim();
-  } catch {
-    text = undefined;
-  }
-  if (text !== undefined && GUID.test(text)) return text.toLowerCase();
-  if (text !== undefined) log?.warn('agent id file is damaged: a new AgentId is generated', { file });
-  const id = randomUUID();
-  writeFileAtomic(file, `${id}\n`);
-  return id;
 }
 
 const LOCK_FILE = 'agent.lock';
