@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, statfsSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -10,13 +10,13 @@ import { MemorySettle, memorySample, pageOutRanges, type MemoryTrimAddon } from 
 import type { Logger } from '../../../src/core/logger';
 import { loadNativeAddon } from '../../../src/sources/host/common/native';
 import { repoRoot } from '../../harness/paths';
+import { privateNodeCopy } from '../../harness/private-node';
 
 /**
  * The settle step on the real kernel (native/memory_trim.c, src/agent/memory-settle.ts): a real child
  * process that touched many pages of its own executable gets them paged out, and keeps working.
  */
 
-const TMPFS_MAGIC = 0x01021994;
 const loaded = loadNativeAddon();
 const addon = loaded.addon?.pageOut && loaded.addon.mallocTrim ? (loaded.addon as unknown as MemoryTrimAddon) : undefined;
 const SKIP = process.platform !== 'linux' ? 'not Linux' : !addon ? `native addon without pageOut: ${loaded.addon ? loaded.file : loaded.reason}` : false;
@@ -26,25 +26,6 @@ function silentLog(lines: string[] = []): Logger {
   const at = (level: string) => (message: string, details?: Record<string, unknown>) => lines.push(`${level} ${message} ${JSON.stringify(details ?? {})}`);
   const log: Logger = { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), child: () => log };
   return log;
-}
-
-/**
- * A private copy of the node binary on a disk-backed file system: the kernel pages out only pages no
- * other process maps (this test runner maps the shared binary), and tmpfs pages cannot be dropped without swap.
- */
-function privateNode(): { bin: string; dir: string } {
-  for (const base of [os.tmpdir(), path.join(repoRoot(), 'build')]) {
-    try {
-      if (statfsSync(base).type === TMPFS_MAGIC) continue;
-      const dir = mkdtempSync(path.join(base, 'edgeguard-trim-'));
-      const bin = path.join(dir, 'node');
-      copyFileSync(process.execPath, bin);
-      return { bin, dir };
-    } catch {
-      continue;
-    }
-  }
-  throw new Error('no disk-backed directory for a copy of node (os.tmpdir() and build/ are tmpfs or unwritable)');
 }
 
 /** The child: touches much of node (TLS, crypto, zlib, ICU, http), settles on request, then works again. */
@@ -69,7 +50,7 @@ lines.on('line', (line) => {
 `;
 
 test('settle on a real child: its RssFile drops by more than half; content is intact afterwards', { skip: SKIP, timeout: 60_000 }, async (t) => {
-  const { bin, dir } = privateNode();
+  const { bin, dir } = privateNodeCopy();
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const child = spawn(bin, ['-e', CHILD, path.join(repoRoot(), 'dist', 'src', 'agent', 'memory-settle.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
   t.after(() => child.kill('SIGKILL'));
