@@ -9,6 +9,7 @@ import { CONFIG_KEY } from '../../../src/config/settings';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
 import { STATUS_KEY } from '../../../src/agent/property-reporter';
 import { referenceSchemaDir, repoRoot } from '../../harness/paths';
+import { freePort } from '../../harness/free-port';
 
 const validator = createSchemaValidator(referenceSchemaDir());
 const MAIN = path.join(repoRoot(), 'dist', 'src', 'main.js');
@@ -187,18 +188,6 @@ function readQueueText(dir: string): string {
   } catch {
     return '';
   }
-}
-
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 test('EDGEGUARD_METRICS_LISTEN: the agent serves Prometheus metrics on loopback', { timeout: 60_000 }, async (t) => {
