@@ -512,11 +512,10 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   h->started = 1;
   pthread_getcpuclockid(h->thread, &h->clock);
 
-  napi_value external;
-  h->refs++;
+  napi_value external; /* takes over our reference: finalize_handle drops it */
   if (napi_create_external(env, h, finalize_handle, NULL, &external) != napi_ok) {
-    h->refs--;
     stop_handle(h);
+    drop_ref(h);
     napi_throw_error(env, NULL, "could not create the handle object");
     return NULL;
   }
