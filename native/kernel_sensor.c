@@ -292,80 +292,62 @@ static int category_enabled(const char* name, const struct eg_config* cfg) {
   return cfg->files;
 }
 
-static int fill_prefixes(napi_env env, napi_value options, ks_handle* h) {
+/* options[key], an array, into the BPF map of the same name: put() writes one entry; 0 or an errno. */
+static int fill_map(napi_env env, napi_value options, ks_handle* h, const char* key, int (*put)(napi_env env, napi_value item, int fd)) {
   bool has = false;
-  if (napi_has_named_property(env, options, "prefixes", &has) != napi_ok || !has) return 0;
+  if (napi_has_named_property(env, options, key, &has) != napi_ok || !has) return 0;
   napi_value arr;
   uint32_t n = 0;
-  napi_get_named_property(env, options, "prefixes", &arr);
+  napi_get_named_property(env, options, key, &arr);
   if (napi_get_array_length(env, arr, &n) != napi_ok) return EINVAL;
-  int fd = map_fd(h->obj, "prefixes");
+  int fd = map_fd(h->obj, key);
   if (fd < 0) return errno;
   for (uint32_t i = 0; i < n; i++) {
     napi_value item;
     napi_get_element(env, arr, i, &item);
-    char path[EG_PREFIX_MAX + 1];
-    if (get_string_option(env, item, "path", path, sizeof path) != 1) return EINVAL;
-    uint32_t watch = (uint32_t)get_int_option(env, item, "watch", EG_WATCH_WRITE);
-    struct prefix_key key;
-    memset(&key, 0, sizeof key);
-    size_t len = strlen(path);
-    memcpy(key.data, path, len);
-    key.prefixlen = (uint32_t)len * 8;
-    if (bpf_map_update_elem(fd, &key, &watch, BPF_ANY) != 0) return errno;
+    int err = put(env, item, fd);
+    if (err != 0) return err;
   }
   return 0;
 }
 
-/* names: [{name, watch}] -> the `names` map (file names watched wherever they are, and the read-watched names). */
-static int fill_names(napi_env env, napi_value options, ks_handle* h) {
-  bool has = false;
-  if (napi_has_named_property(env, options, "names", &has) != napi_ok || !has) return 0;
-  napi_value arr;
-  uint32_t n = 0;
-  napi_get_named_property(env, options, "names", &arr);
-  if (napi_get_array_length(env, arr, &n) != napi_ok) return EINVAL;
-  int fd = map_fd(h->obj, "names");
-  if (fd < 0) return errno;
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value item;
-    char name[32];
-    memset(name, 0, sizeof name);
-    napi_get_element(env, arr, i, &item);
-    if (get_string_option(env, item, "name", name, sizeof name) != 1) return EINVAL;
-    uint8_t watch = (uint8_t)get_int_option(env, item, "watch", EG_WATCH_READ);
-    if (bpf_map_update_elem(fd, name, &watch, BPF_ANY) != 0) return errno;
-  }
-  return 0;
+/* prefixes: {path, watch} -> the `prefixes` LPM map (paths watched below a prefix). */
+static int put_prefix(napi_env env, napi_value item, int fd) {
+  char path[EG_PREFIX_MAX + 1];
+  if (get_string_option(env, item, "path", path, sizeof path) != 1) return EINVAL;
+  uint32_t watch = (uint32_t)get_int_option(env, item, "watch", EG_WATCH_WRITE);
+  struct prefix_key key;
+  memset(&key, 0, sizeof key);
+  size_t len = strlen(path);
+  memcpy(key.data, path, len);
+  key.prefixlen = (uint32_t)len * 8;
+  return bpf_map_update_elem(fd, &key, &watch, BPF_ANY) != 0 ? errno : 0;
 }
 
-/* inodes: [{ino, dev, watch}] -> the `inodes` map (dev in the kernel's encoding, MAJOR << 20 | MINOR). */
-static int fill_inodes(napi_env env, napi_value options, ks_handle* h) {
-  bool has = false;
-  if (napi_has_named_property(env, options, "inodes", &has) != napi_ok || !has) return 0;
-  napi_value arr;
-  uint32_t n = 0;
-  napi_get_named_property(env, options, "inodes", &arr);
-  if (napi_get_array_length(env, arr, &n) != napi_ok) return EINVAL;
-  int fd = map_fd(h->obj, "inodes");
-  if (fd < 0) return errno;
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value item, v;
-    napi_get_element(env, arr, i, &item);
-    struct {
-      uint64_t ino;
-      uint32_t dev, pad;
-    } key = {0, 0, 0};
-    double ino = 0, dev = 0;
-    if (napi_get_named_property(env, item, "ino", &v) != napi_ok || napi_get_value_double(env, v, &ino) != napi_ok) return EINVAL;
-    if (napi_get_named_property(env, item, "dev", &v) != napi_ok || napi_get_value_double(env, v, &dev) != napi_ok) return EINVAL;
-    if (ino < 0 || dev < 0 || dev > 4294967295.0) return EINVAL;
-    key.ino = (uint64_t)ino;
-    key.dev = (uint32_t)dev;
-    uint32_t watch = (uint32_t)get_int_option(env, item, "watch", EG_WATCH_READ);
-    if (bpf_map_update_elem(fd, &key, &watch, BPF_ANY) != 0) return errno;
-  }
-  return 0;
+/* names: {name, watch} -> the `names` map (file names watched wherever they are, and the read-watched names). */
+static int put_name(napi_env env, napi_value item, int fd) {
+  char name[32];
+  memset(name, 0, sizeof name);
+  if (get_string_option(env, item, "name", name, sizeof name) != 1) return EINVAL;
+  uint8_t watch = (uint8_t)get_int_option(env, item, "watch", EG_WATCH_READ);
+  return bpf_map_update_elem(fd, name, &watch, BPF_ANY) != 0 ? errno : 0;
+}
+
+/* inodes: {ino, dev, watch} -> the `inodes` map (dev in the kernel's encoding, MAJOR << 20 | MINOR). */
+static int put_inode(napi_env env, napi_value item, int fd) {
+  napi_value v;
+  struct {
+    uint64_t ino;
+    uint32_t dev, pad;
+  } key = {0, 0, 0};
+  double ino = 0, dev = 0;
+  if (napi_get_named_property(env, item, "ino", &v) != napi_ok || napi_get_value_double(env, v, &ino) != napi_ok) return EINVAL;
+  if (napi_get_named_property(env, item, "dev", &v) != napi_ok || napi_get_value_double(env, v, &dev) != napi_ok) return EINVAL;
+  if (ino < 0 || dev < 0 || dev > 4294967295.0) return EINVAL;
+  key.ino = (uint64_t)ino;
+  key.dev = (uint32_t)dev;
+  uint32_t watch = (uint32_t)get_int_option(env, item, "watch", EG_WATCH_READ);
+  return bpf_map_update_elem(fd, &key, &watch, BPF_ANY) != 0 ? errno : 0;
 }
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
@@ -463,15 +445,15 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     uint8_t one = 1;
     bpf_map_update_elem(map_fd(h->obj, "excluded"), &pid, &one, BPF_ANY);
   }
-  if ((err = fill_prefixes(env, argv[0], h)) != 0) {
+  if ((err = fill_map(env, argv[0], h, "prefixes", put_prefix)) != 0) {
     step = "sensitive path prefixes (each at most 128 bytes)";
     goto fail;
   }
-  if ((err = fill_names(env, argv[0], h)) != 0) {
+  if ((err = fill_map(env, argv[0], h, "names", put_name)) != 0) {
     step = "watched file names (each at most 30 bytes)";
     goto fail;
   }
-  if ((err = fill_inodes(env, argv[0], h)) != 0) {
+  if ((err = fill_map(env, argv[0], h, "inodes", put_inode)) != 0) {
     step = "watched file inodes";
     goto fail;
   }
