@@ -477,14 +477,11 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     goto fail;
   }
 
-  napi_value name;
-  napi_create_string_utf8(env, "edgeguard-kernel-sensor", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, h, tsfn_finalize, h, call_js, &h->tsfn) != napi_ok) {
+  if (create_batch_function(env, argv[1], "edgeguard-kernel-sensor", h, tsfn_finalize, call_js, &h->tsfn) != napi_ok) {
     err = EINVAL;
     step = "create threadsafe function (is onBatch a function?)";
     goto fail;
   }
-  napi_unref_threadsafe_function(env, h->tsfn);
   h->refs++; /* the threadsafe function's */
   if (pthread_create(&h->thread, NULL, consumer_main, h) != 0) {
     err = errno ? errno : EAGAIN;

@@ -97,6 +97,19 @@ static inline void *handle_argument(napi_env env, napi_callback_info info, const
 }
 
 /*
+ * The threadsafe function through which a reader thread hands batches to `js_fn` (call_js runs on the
+ * JS thread). Unreferenced: the readers alone do not keep Node alive; the owning source decides.
+ */
+static inline napi_status create_batch_function(napi_env env, napi_value js_fn, const char *name, void *context, napi_finalize finalize,
+                                                napi_threadsafe_function_call_js call_js, napi_threadsafe_function *out) {
+  napi_value resource_name;
+  napi_status status = napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name);
+  if (status == napi_ok) status = napi_create_threadsafe_function(env, js_fn, NULL, resource_name, 0, 1, context, finalize, context, call_js, out);
+  if (status == napi_ok) napi_unref_threadsafe_function(env, *out); /* cannot fail for a function just made */
+  return status;
+}
+
+/*
  * Queues `batch` for the JS thread unless `max_queued` batches already wait there (JS is not keeping
  * up: the caller drops the batch and counts what was lost, rather than grow without bound). 1 when
  * queued; the JS callback then takes it and decrements *queued. 0 when not: the batch is still the caller's.

@@ -838,15 +838,11 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     goto fail;
   }
 
-  napi_value name;
-  napi_create_string_utf8(env, "edgeguard-proc-connector", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, h, tsfn_finalize, h, call_js, &h->tsfn) != napi_ok) {
+  if (create_batch_function(env, argv[1], "edgeguard-proc-connector", h, tsfn_finalize, call_js, &h->tsfn) != napi_ok) {
     err = EINVAL;
     step = "create threadsafe function (is onBatch a function?)";
     goto fail;
   }
-  /* The readers alone do not keep Node alive; the owning source decides the process lifetime. */
-  napi_unref_threadsafe_function(env, h->tsfn);
 
   sem_init(&h->ready, 0, 0);
   for (int i = 0; i < h->nreaders; i++) {
