@@ -6,7 +6,7 @@ import type { Logger } from '../../../src/core/logger';
 import type { DesiredProperties } from '../../../src/upstream/upstream';
 import { createEdgeHubUpstream, NotConnectedError, type EdgeHubUpstream } from '../../../src/upstream/edgehub';
 import type { MessagePriority, OutgoingMessage } from '../../../src/core/transport';
-import { EdgeHubStandIn, edgeHubStandInSkipReason } from '../../harness/edgehub-standin';
+import { EdgeHubStandIn, edgeHubStandInSkipReason, type EdgeHubStandInOptions } from '../../harness/edgehub-standin';
 import { useIotEnvironment } from '../../harness/iot-environment';
 import { WorkloadStandIn } from '../../harness/workload-standin';
 
@@ -45,6 +45,15 @@ function settingValue(desired: DesiredProperties | undefined, name: string): unk
   return section?.[name]?.value;
 }
 
+/** An edgeHub stand-in and the dev-pair environment (connection string, CA) pointing at it; both undone after the file. */
+async function devPairHub(options?: EdgeHubStandInOptions): Promise<{ hub: EdgeHubStandIn; restore: () => void }> {
+  const hub = await EdgeHubStandIn.start(options);
+  cleanups.push(() => hub.close());
+  const restore = useIotEnvironment(hub.devEnvironment());
+  cleanups.push(restore);
+  return { hub, restore };
+}
+
 async function startedUpstream(): Promise<EdgeHubUpstream> {
   const upstream = createEdgeHubUpstream({ backoff: FAST_BACKOFF, operationTimeoutMs: 5000 });
   cleanups.push(() => upstream.close());
@@ -52,10 +61,7 @@ async function startedUpstream(): Promise<EdgeHubUpstream> {
 }
 
 test('dev pair: twin, security message with its properties, reported patch, desired push, direct methods', { skip }, async () => {
-  const hub = await EdgeHubStandIn.start({ desired: { [SETTINGS_KEY]: { maxMessageSizeInBytes: { value: 8192 } } } });
-  cleanups.push(() => hub.close());
-  const restore = useIotEnvironment(hub.devEnvironment());
-  cleanups.push(restore);
+  const { hub, restore } = await devPairHub({ desired: { [SETTINGS_KEY]: { maxMessageSizeInBytes: { value: 8192 } } } });
   const upstream = await startedUpstream();
   const desired = desiredRecorder(upstream);
   upstream.onMethod('echo', (payload) => ({ status: 201, payload: { echoed: payload } }));
@@ -158,10 +164,7 @@ test('a wrong module key is refused by the stand-in and retried without a crash'
 });
 
 test('module started before edgeHub: keeps retrying, connects when the broker comes up', { skip }, async () => {
-  const hub = await EdgeHubStandIn.start({ listen: false, desired: { [SETTINGS_KEY]: { snapshotFrequency: { value: 'PT1H' } } } });
-  cleanups.push(() => hub.close());
-  const restore = useIotEnvironment(hub.devEnvironment());
-  cleanups.push(restore);
+  const { hub, restore } = await devPairHub({ listen: false, desired: { [SETTINGS_KEY]: { snapshotFrequency: { value: 'PT1H' } } } });
   const upstream = await startedUpstream();
   const desired = desiredRecorder(upstream);
   await upstream.start();
@@ -183,10 +186,7 @@ test('module started before edgeHub: keeps retrying, connects when the broker co
 });
 
 test('edgeHub outage: sends reject, reconnect re-fetches the twin (patch made offline seen), queued report delivered', { skip }, async () => {
-  const hub = await EdgeHubStandIn.start({ desired: { [SETTINGS_KEY]: { snapshotFrequency: { value: 'PT1H' } } } });
-  cleanups.push(() => hub.close());
-  const restore = useIotEnvironment(hub.devEnvironment());
-  cleanups.push(restore);
+  const { hub, restore } = await devPairHub({ desired: { [SETTINGS_KEY]: { snapshotFrequency: { value: 'PT1H' } } } });
   const upstream = await startedUpstream();
   const desired = desiredRecorder(upstream);
   await upstream.start();
@@ -229,10 +229,7 @@ test('edgeHub outage: sends reject, reconnect re-fetches the twin (patch made of
 });
 
 test('malformed twin messages from edgeHub are logged and survived: garbage desired patch, garbage twin response', { skip }, async () => {
-  const hub = await EdgeHubStandIn.start({ desired: { [SETTINGS_KEY]: { snapshotFrequency: { value: 'PT1H' } } } });
-  cleanups.push(() => hub.close());
-  const restore = useIotEnvironment(hub.devEnvironment());
-  cleanups.push(restore);
+  const { hub, restore } = await devPairHub({ desired: { [SETTINGS_KEY]: { snapshotFrequency: { value: 'PT1H' } } } });
   hub.corruptTwinResponses = 1;
   const upstream = createEdgeHubUpstream({ backoff: FAST_BACKOFF, operationTimeoutMs: 1500 });
   cleanups.push(() => upstream.close());
