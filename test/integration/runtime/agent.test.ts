@@ -10,6 +10,7 @@ import { createSchemaValidator } from '../../../src/core/schema-validator';
 import { STATUS_KEY } from '../../../src/agent/property-reporter';
 import { referenceSchemaDir, repoRoot } from '../../harness/paths';
 import { freePort } from '../../harness/free-port';
+import { standaloneEnvironment } from '../../harness/standalone-agent';
 
 const validator = createSchemaValidator(referenceSchemaDir());
 const MAIN = path.join(repoRoot(), 'dist', 'src', 'main.js');
@@ -28,9 +29,7 @@ class AgentProcess {
   readonly exited: Promise<number | null>;
 
   constructor(dir: string, extraEnv: Record<string, string> = {}) {
-    const env: NodeJS.ProcessEnv = { ...process.env, EDGEGUARD_STATE_DIR: path.join(dir, 'state'), EDGEGUARD_CONFIG: path.join(dir, 'edgeguard.yaml'), ...extraEnv };
-    for (const name of ['IOTEDGE_WORKLOADURI', 'EdgeHubConnectionString', 'IotHubConnectionString']) delete env[name];
-    this.child = spawn(process.execPath, [MAIN], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [MAIN], { cwd: dir, env: standaloneEnvironment(dir, extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
     let pending = '';
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       pending += chunk;
