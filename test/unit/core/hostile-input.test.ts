@@ -79,6 +79,13 @@ describe('safe reader', () => {
       assert.ok(readRegularFile('/proc/self/status', 1024 * 1024).toString().includes('Pid:'));
       assert.throws(() => readRegularFile('/proc/self/status', 16), (e: Error) => e instanceof UnsafeFileError && e.code === 'EFBIG');
       assert.equal(readRegularPrefix('/proc/self/status', 16).length, 16);
+      // Growing past the first 4 KB buffer: a /proc file (size 0) and a regular file larger than 4 KB.
+      const maps = readRegularFile('/proc/self/maps', 1024 * 1024).toString();
+      assert.ok(maps.length > 4096 && maps.endsWith('\n'), `read whole: ${maps.length} bytes`);
+      assert.equal(readRegularPrefix('/proc/self/maps', 5000).length, 5000);
+      writeFileSync(path.join(dir, 'big'), 'y'.repeat(10_000));
+      assert.equal(readRegularFile(path.join(dir, 'big'), 10_000).toString(), 'y'.repeat(10_000));
+      assert.equal(readRegularPrefix(path.join(dir, 'big'), 9_000).length, 9_000);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
