@@ -14,6 +14,15 @@ export function builtAgentSkipReason(): string | undefined {
   return existsSync(builtAgentPath()) ? undefined : `built agent missing at ${builtAgentPath()}: run npm run build first`;
 }
 
+/** Skips test `t` loudly (a SKIP line on stderr) when the built agent is missing; true when skipped. */
+export function skipUnlessBuilt(t: { skip(message?: string): void }): boolean {
+  const reason = builtAgentSkipReason();
+  if (reason === undefined) return false;
+  console.error(`SKIP: ${reason}`);
+  t.skip(`SKIP: ${reason}`);
+  return true;
+}
+
 /** The agent run as a separate process (`node dist/src/main.js`), its output kept line by line. */
 export class AgentProcess {
   /** stdout and stderr, line by line as they came. */

@@ -8,12 +8,13 @@ import { test } from 'node:test';
 import { CONFIG_KEY } from '../../../src/config/settings';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
 import { STATUS_KEY } from '../../../src/agent/property-reporter';
-import { referenceSchemaDir, repoRoot } from '../../harness/paths';
+import { referenceSchemaDir } from '../../harness/paths';
+import { builtAgentPath, skipUnlessBuilt } from '../../harness/agent-process';
 import { freePort } from '../../harness/free-port';
 import { standaloneEnvironment } from '../../harness/standalone-agent';
 
 const validator = createSchemaValidator(referenceSchemaDir());
-const MAIN = path.join(repoRoot(), 'dist', 'src', 'main.js');
+const MAIN = builtAgentPath();
 
 interface Message {
   AgentId: string;
@@ -92,12 +93,7 @@ function setupDir(t: { after(fn: () => void): void }, config: string): string {
 const FAST = 'highPriorityMessageFrequency: PT1S\nlowPriorityMessageFrequency: PT1S\nsnapshotFrequency: PT1S\n';
 
 test('standalone agent: schema-valid messages on stdout within seconds, live config file, SIGTERM exits 0', { timeout: 90_000 }, async (t) => {
-  if (!existsSync(MAIN)) {
-    const reason = `SKIP: ${MAIN} not built (npm run build)`;
-    console.error(reason);
-    t.skip(reason);
-    return;
-  }
+  if (skipUnlessBuilt(t)) return;
   const dir = setupDir(t, FAST + 'logLevel: debug\n');
   const agent = new AgentProcess(dir, { EDGEGUARD_LOG_LEVEL: 'info' });
   t.after(() => agent.kill());
@@ -147,12 +143,7 @@ test('standalone agent: schema-valid messages on stdout within seconds, live con
 });
 
 test('SIGTERM flushes queued events; AgentId is the same across runs', { timeout: 90_000 }, async (t) => {
-  if (!existsSync(MAIN)) {
-    const reason = `SKIP: ${MAIN} not built (npm run build)`;
-    console.error(reason);
-    t.skip(reason);
-    return;
-  }
+  if (skipUnlessBuilt(t)) return;
   // Long frequencies: nothing is sent until the SIGTERM flush.
   const dir = setupDir(t, 'highPriorityMessageFrequency: PT1H\nlowPriorityMessageFrequency: PT1H\nsnapshotFrequency: PT1H\ncollectorEnabledProcessEvents: false\n');
   const first = new AgentProcess(dir);
@@ -190,12 +181,7 @@ function readQueueText(dir: string): string {
 }
 
 test('EDGEGUARD_METRICS_LISTEN: the agent serves Prometheus metrics on loopback', { timeout: 60_000 }, async (t) => {
-  if (!existsSync(MAIN)) {
-    const reason = `SKIP: ${MAIN} not built (npm run build)`;
-    console.error(reason);
-    t.skip(reason);
-    return;
-  }
+  if (skipUnlessBuilt(t)) return;
   const dir = setupDir(t, FAST);
   const port = await freePort();
   const agent = new AgentProcess(dir, { EDGEGUARD_METRICS_LISTEN: `127.0.0.1:${port}` });
@@ -215,12 +201,7 @@ test('EDGEGUARD_METRICS_LISTEN: the agent serves Prometheus metrics on loopback'
 });
 
 test('a second agent on the same state directory refuses to start with a clear error; the first keeps running', { timeout: 60_000 }, async (t) => {
-  if (!existsSync(MAIN)) {
-    const reason = `SKIP: ${MAIN} not built (npm run build)`;
-    console.error(reason);
-    t.skip(reason);
-    return;
-  }
+  if (skipUnlessBuilt(t)) return;
   const dir = setupDir(t, 'collectorEnabledProcessEvents: false\ncollectorEnabledContainerRuntime: false\ncollectorEnabledDeploymentManifests: false\n');
   const first = new AgentProcess(dir);
   t.after(() => first.signal('SIGKILL'));

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { AgentProcess, builtAgentSkipReason } from '../../harness/agent-process';
+import { AgentProcess, skipUnlessBuilt } from '../../harness/agent-process';
 import { reportedSourceStatus } from '../../harness/reported-status';
 import { printedMessages, standaloneEnvironment, type PrintedMessage } from '../../harness/standalone-agent';
 import { cleanDeployment, moduleDef } from '../../unit/rules/fixtures';
@@ -69,16 +69,6 @@ class Agent {
     clearInterval(this.watchdog);
     if (this.process.running) await this.process.stop('SIGTERM').catch(() => this.process.stop('SIGKILL').catch(() => undefined));
   }
-}
-
-function skipUnlessBuilt(t: TestContext): boolean {
-  const reason = builtAgentSkipReason();
-  if (reason) {
-    console.error(`SKIP: ${reason}`);
-    t.skip(reason);
-    return true;
-  }
-  return false;
 }
 
 /** Agents started in each test: stopped before their directory is removed. */
