@@ -47,6 +47,7 @@
 #include "napi_util.h"
 #include "netlink_util.h"
 #include "sock_diag.h"
+#include "memory_trim.h"
 
 #define CMDLINE_MAX 16384
 #define STATUS_MAX 4096
@@ -933,6 +934,7 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   sock_diag_register(env, exports);
+  memory_trim_register(env, exports);
   return exports;
 }
 
