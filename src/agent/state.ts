@@ -1,4 +1,5 @@
-import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { accessSync, closeSync, constants, linkSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../core/logger';
 import { writeFileAtomic } from '../core/atomic-write';
@@ -142,10 +143,25 @@ export class StateDirInUseError extends Error {
 }
 
 /**
- * Creates the lock file (fails with EEXIST when there is one). A lock created but not written (a full
- * disk) is removed again: an empty lock left behind would be "taken over" at every retry.
+ * Creates the lock file whole or not at all (fails with EEXIST when there is one): the text goes to a
+ * private file first, which is then hard-linked to the lock's name. Created in place, a lock would be
+ * empty for a moment, and another agent starting at the same time would read it as stale, remove it
+ * and take one too. On a full disk nothing is left behind. File systems without hard links (EPERM,
+ * ENOTSUP) get an exclusive create, removed again when it cannot be written.
  */
 function writeLock(file: string, text: string): void {
+  // Unique: agents in two containers sharing a volume can have the same pid.
+  const staged = `${file}.${randomUUID()}.tmp`;
+  try {
+    writeFileSync(staged, text, { mode: 0o600 });
+    linkSync(staged, file);
+    return;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw error;
+  } finally {
+    rmSync(staged, { force: true });
+  }
   const fd = openSync(file, 'wx', 0o600);
   try {
     writeFileSync(fd, text);
