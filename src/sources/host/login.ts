@@ -272,7 +272,7 @@ class LoginCollector implements Source {
       }
       this.saveCursors();
       if (this.journal) {
-        void this.journal.follower.poll();
+        void this.journal.follower.pollIfChanged();
         // The journal stands in for the missing auth.log: its absence is no problem then.
         if (!this.journalProblem) found.add('authlog');
         else problems.push(this.journalProblem);
