@@ -1,4 +1,5 @@
-import { registerHooks, type ResolveFnOutput } from 'node:module';
+import * as nodeModule from 'node:module';
+import type { ResolveFnOutput } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -70,11 +71,15 @@ module.exports = new Proxy(${exportsKind === 'function' ? 'function deferred() {
 
 let installed = false;
 
-/** Installs the list as module hooks (once per process). */
-export function installLeanModules(list: readonly LeanModule[] = LEAN_MODULES): void {
-  if (installed) return;
+/**
+ * Installs the list as module hooks (once per process). Returns false where the runtime has no
+ * synchronous module hooks (Node < 22.15; the agent ships on 24): everything loads as published.
+ */
+export function installLeanModules(list: readonly LeanModule[] = LEAN_MODULES): boolean {
+  if (installed) return true;
+  if (typeof nodeModule.registerHooks !== 'function') return false;
   installed = true;
-  registerHooks({
+  nodeModule.registerHooks({
     resolve(specifier, context, nextResolve): ResolveFnOutput {
       const entry = list.find((e) => e.specifier === specifier && requiredFrom(context.parentURL, e.from));
       if (!entry) return nextResolve(specifier, context);
@@ -91,4 +96,5 @@ export function installLeanModules(list: readonly LeanModule[] = LEAN_MODULES): 
       return { format: 'commonjs', source: deferredSource(fileURLToPath(rest.slice(colon + 1)), kind), shortCircuit: true };
     },
   });
+  return true;
 }
