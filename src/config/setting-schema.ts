@@ -48,23 +48,44 @@ export function wrappedSettingSchema(def: SettingDefinition): JsonSchema {
   return { type: 'object', properties: { value: settingValueSchema(def) }, required: ['value'] };
 }
 
-/** Validates setting values against their definitions; one compiled validator per setting. */
+/**
+ * Validates setting values against their definitions; one compiled validator per setting, compiled on
+ * the setting's first check (each validator is generated code kept in the heap; most settings are
+ * never set, issue 12). `compileAll()` compiles every one now (tests: a schema ajv refuses fails there).
+ */
 export class SettingValidator {
   private readonly validators = new Map<string, ValidateFunction>();
+  private readonly definitions = new Map<string, SettingDefinition>();
+  private readonly ajv: Ajv;
 
   constructor(catalogue: readonly SettingDefinition[]) {
-    const ajv = new Ajv({ allErrors: false, strict: true });
-    ajv.addFormat(DURATION_FORMAT, { type: 'string', validate: (text: string) => (parseDuration(text) ?? 0) > 0 });
+    this.ajv = new Ajv({ allErrors: false, strict: true });
+    this.ajv.addFormat(DURATION_FORMAT, { type: 'string', validate: (text: string) => (parseDuration(text) ?? 0) > 0 });
     for (const def of catalogue) {
       if (def.type === 'integer' && (def.minimum === undefined || def.maximum === undefined)) throw new Error(`integer setting ${def.name} needs a minimum and a maximum`);
       if (def.type === 'duration') durationBounds(def);
-      this.validators.set(def.name, ajv.compile(settingValueSchema(def)));
+      this.definitions.set(def.name, def);
     }
+  }
+
+  /** Compiles every setting's validator now. */
+  compileAll(): void {
+    for (const name of this.definitions.keys()) this.validator(name);
+  }
+
+  private validator(name: string): ValidateFunction | undefined {
+    let validate = this.validators.get(name);
+    const def = this.definitions.get(name);
+    if (!validate && def) {
+      validate = this.ajv.compile(settingValueSchema(def));
+      this.validators.set(name, validate);
+    }
+    return validate;
   }
 
   /** Undefined when `value` is a valid value of setting `def`, else why not (never quoting the value). */
   check(def: SettingDefinition, value: unknown): string | undefined {
-    const validate = this.validators.get(def.name);
+    const validate = this.validator(def.name);
     if (!validate) return 'unknown setting';
     if (!validate(value)) return expectation(def);
     if (def.type === 'duration') {
