@@ -8,8 +8,9 @@ import { fileURLToPath } from 'node:url';
  * device and unminified builds of packages that ship a minified one. One list, in one place:
  *  - `minified`: the same package's own minified build (same version, same API) instead of its
  *    commented source;
- *  - `deferred`: a stand-in that loads the real module on first use (a call or a property read), so
- *    nothing breaks if a code path the agent does not take today starts using it.
+ *  - `deferred`: a stand-in that loads the real module on first use (a call or a property read; a
+ *    property written before is written to the real module when it loads), so nothing breaks if a
+ *    code path the agent does not take today starts using it.
  * Nothing in node_modules is edited. test/unit/agent/lean-modules.test.ts checks each entry still
  * behaves; README "Footprint" gives what the list saves.
  */
@@ -32,6 +33,7 @@ export const LEAN_MODULES: readonly LeanModule[] = [
   { specifier: 'machina', kind: 'minified', target: 'machina/lib/machina.min.js', why: 'the IoT SDK state machines: 62 KB against 9.5 KB' },
   { specifier: 'tar-fs', from: 'dockerode', kind: 'deferred', exports: 'object', why: 'dockerode packs a build context with it (buildImage); the agent never builds images' },
   { specifier: './ws', from: 'mqtt/lib/connect/index.js', kind: 'deferred', exports: 'function', why: 'MQTT over WebSockets (ws): the agent speaks MQTT over TLS to edgeHub' },
+  { specifier: '@colors/colors/safe', from: 'logform', kind: 'deferred', exports: 'object', why: "winston's colorize formats (ANSI colours, 11 modules); the agent's log lines are plain text" },
   { specifier: 'typedarray.prototype.slice', from: 'traverse', kind: 'deferred', exports: 'function', why: 'traverse (twin patches) copies typed arrays with it, ~100 es-abstract modules; twins hold JSON' },
 ];
 
@@ -56,13 +58,19 @@ export function deferredSource(realPath: string, exportsKind: 'function' | 'obje
   construct: (_t, args) => Reflect.construct(load(), args),
   get: (_t, key) => load()[key],`
       : `get: (_t, key) => load()[key],
-  set: (_t, key, value) => { load()[key] = value; return true; },
+  set: (_t, key, value) => { if (real) real[key] = value; else pending.push([key, value]); return true; },
   has: (_t, key) => key in load(),
   ownKeys: () => Reflect.ownKeys(load()),
   getOwnPropertyDescriptor: (_t, key) => { const d = Reflect.getOwnPropertyDescriptor(load(), key); return d && { ...d, configurable: true }; },`;
   return `'use strict';
 let real;
-const load = () => (real ??= require(${real}));
+const pending = [];
+const load = () => {
+  if (real) return real;
+  real = require(${real});
+  for (const [key, value] of pending.splice(0)) real[key] = value;
+  return real;
+};
 module.exports = new Proxy(${exportsKind === 'function' ? 'function deferred() {}' : '{}'}, {
   ${traps}
 });

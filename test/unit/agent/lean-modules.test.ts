@@ -21,7 +21,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('lean modules (issue 12: the agent loads less)', () => {
   test('every entry is tested below', () => {
-    assert.deepEqual(LEAN_MODULES.map((e) => e.specifier).sort(), ['./ws', 'async', 'lodash', 'machina', 'tar-fs', 'typedarray.prototype.slice']);
+    assert.deepEqual(LEAN_MODULES.map((e) => e.specifier).sort(), ['./ws', '@colors/colors/safe', 'async', 'lodash', 'machina', 'tar-fs', 'typedarray.prototype.slice']);
     for (const e of LEAN_MODULES) assert.ok(e.why.length > 10 && (e.kind === 'minified' ? e.target : e.exports), e.specifier);
   });
 
@@ -108,6 +108,17 @@ describe('lean modules (issue 12: the agent loads less)', () => {
     assert.ok(loaded('/node_modules/typedarray.prototype.slice/'), 'loaded on first use');
   });
 
+  test("@colors/colors: deferred in winston's formats until a colorize, which then colours (with the flags set before)", () => {
+    type Format = { options: object; transform(i: object, o: object): { level: string } };
+    const logform = requireFrom('winston/lib/winston.js')('logform') as { format: { colorize(o: object): Format } };
+    assert.ok(!loaded('/node_modules/@colors/colors/'), 'colors not loaded with winston');
+    // logform sets colors.enabled = true when it loads; a non-TTY stdout would otherwise disable colours.
+    const colorize = logform.format.colorize({ level: true, colors: { info: 'blue' } });
+    const info = colorize.transform({ level: 'info', [Symbol.for('level')]: 'info', message: 'hi' }, colorize.options);
+    assert.equal(info.level, '\u001b[34minfo\u001b[39m');
+    assert.ok(loaded('/node_modules/@colors/colors/'), 'loaded on first use');
+  });
+
   test("the agent's entry installs the hooks before anything loads its packages", () => {
     // The edgeHub upstream (the IoT SDK) is loaded when the agent starts in edgeHub mode: load it as it does.
     const dist = (file: string) => JSON.stringify(path.join(root, 'dist/src', file));
@@ -115,7 +126,7 @@ describe('lean modules (issue 12: the agent loads less)', () => {
     const modules = JSON.parse(execFileSync(process.execPath, ['-e', probe], { encoding: 'utf8' })) as string[];
     assert.ok(modules.some((m) => m.endsWith('/node_modules/lodash/lodash.min.js')), 'lodash.min.js');
     assert.ok(!modules.some((m) => m.endsWith('/node_modules/lodash/lodash.js')), 'no lodash.js');
-    for (const absent of ['/node_modules/tar-stream/', '/node_modules/ws/', '/node_modules/es-abstract/']) {
+    for (const absent of ['/node_modules/tar-stream/', '/node_modules/ws/', '/node_modules/es-abstract/', '/@colors/colors/']) {
       assert.ok(!modules.some((m) => m.includes(absent)), `${absent} not loaded by the agent's modules`);
     }
   });
