@@ -34,6 +34,7 @@ export const LEAN_MODULES: readonly LeanModule[] = [
   { specifier: 'tar-fs', from: 'dockerode', kind: 'deferred', exports: 'object', why: 'dockerode packs a build context with it (buildImage); the agent never builds images' },
   { specifier: './ws', from: 'mqtt/lib/connect/index.js', kind: 'deferred', exports: 'function', why: 'MQTT over WebSockets (ws): the agent speaks MQTT over TLS to edgeHub' },
   { specifier: '@colors/colors/safe', from: 'logform', kind: 'deferred', exports: 'object', why: "winston's colorize formats (ANSI colours, 11 modules); the agent's log lines are plain text" },
+  { specifier: '@so-ric/colorspace', from: '@dabh/diagnostics', kind: 'deferred', exports: 'function', why: "winston's debug namespaces pick a colour with it (47 KB bundle, 0.4 MB of heap), only under DEBUG=" },
   { specifier: 'typedarray.prototype.slice', from: 'traverse', kind: 'deferred', exports: 'function', why: 'traverse (twin patches) copies typed arrays with it, ~100 es-abstract modules; twins hold JSON' },
 ];
 

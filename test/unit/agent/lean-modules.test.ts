@@ -21,7 +21,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('lean modules (issue 12: the agent loads less)', () => {
   test('every entry is tested below', () => {
-    assert.deepEqual(LEAN_MODULES.map((e) => e.specifier).sort(), ['./ws', '@colors/colors/safe', 'async', 'lodash', 'machina', 'tar-fs', 'typedarray.prototype.slice']);
+    assert.deepEqual(LEAN_MODULES.map((e) => e.specifier).sort(), ['./ws', '@colors/colors/safe', '@so-ric/colorspace', 'async', 'lodash', 'machina', 'tar-fs', 'typedarray.prototype.slice']);
     for (const e of LEAN_MODULES) assert.ok(e.why.length > 10 && (e.kind === 'minified' ? e.target : e.exports), e.specifier);
   });
 
@@ -119,6 +119,16 @@ describe('lean modules (issue 12: the agent loads less)', () => {
     assert.ok(loaded('/node_modules/@colors/colors/'), 'loaded on first use');
   });
 
+  test("@so-ric/colorspace: deferred in winston's diagnostics until a namespace is coloured", () => {
+    const diagnostics = requireFrom('winston/lib/winston.js')('@dabh/diagnostics') as (name: string) => unknown;
+    const colorspace = requireFrom('@dabh/diagnostics/modifiers/namespace.js')('@so-ric/colorspace') as (name: string) => { toString(): string };
+    assert.equal(typeof diagnostics('edgeguard:test'), 'function');
+    assert.ok(!loaded('/node_modules/@so-ric/colorspace/'), 'colorspace not loaded with diagnostics');
+    assert.match(String(colorspace('winston')), /^#[0-9a-f]{6}$/);
+    assert.equal(String(colorspace('winston')), String(colorspace('winston')), 'a namespace always gets the same colour');
+    assert.ok(loaded('/node_modules/@so-ric/colorspace/'), 'loaded on first use');
+  });
+
   test("the agent's entry installs the hooks before anything loads its packages", () => {
     // The edgeHub upstream (the IoT SDK) is loaded when the agent starts in edgeHub mode: load it as it does.
     const dist = (file: string) => JSON.stringify(path.join(root, 'dist/src', file));
@@ -126,7 +136,7 @@ describe('lean modules (issue 12: the agent loads less)', () => {
     const modules = JSON.parse(execFileSync(process.execPath, ['-e', probe], { encoding: 'utf8' })) as string[];
     assert.ok(modules.some((m) => m.endsWith('/node_modules/lodash/lodash.min.js')), 'lodash.min.js');
     assert.ok(!modules.some((m) => m.endsWith('/node_modules/lodash/lodash.js')), 'no lodash.js');
-    for (const absent of ['/node_modules/tar-stream/', '/node_modules/ws/', '/node_modules/es-abstract/', '/@colors/colors/']) {
+    for (const absent of ['/node_modules/tar-stream/', '/node_modules/ws/', '/node_modules/es-abstract/', '/@colors/colors/', '/@so-ric/colorspace/']) {
       assert.ok(!modules.some((m) => m.includes(absent) && !m.startsWith('edgeguard-deferred:')), `${absent} not loaded by the agent's modules`);
     }
   });
