@@ -148,10 +148,16 @@ export async function run(): Promise<void> {
     const agentEnv = (name: string): NodeJS.ProcessEnv => childEnvironment({ ...hub.devEnvironment(), EDGEGUARD_STATE_DIR: path.join(tmp, name), EDGEGUARD_HOST_ROOT: '/' });
     const main = path.join(root, 'dist', 'src', 'main.js');
     const agent = node([...flags, main], agentEnv('agent'));
-    // Each flag set beside the image's: none, semi-space only, and the interpreter-only set with Sparkplug
-    // (the baseline compiler, cheap code) kept, or with Sparkplug and Maglev kept.
-    const flagSets = [[] as string[], flags.slice(0, 1), flags.filter((f) => f !== '--no-sparkplug'), flags.filter((f) => f !== '--no-sparkplug' && f !== '--no-maglev')];
-    const variants = flagSets.filter((f, i) => flagSets.findIndex((g) => g.join(' ') === f.join(' ')) === i && f.join(' ') !== flags.join(' ')).map((f) => ({ flags: f, child: node([...f, main], agentEnv(`agent${f.length}`)) }));
+    // Each flag set beside the image's: none, semi-space only, the interpreter-only set with Sparkplug
+    // (the baseline compiler, cheap code) kept, or with Sparkplug and Maglev kept, and without --optimize-for-size.
+    const flagSets = [
+      [] as string[],
+      flags.slice(0, 1),
+      flags.filter((f) => f !== '--no-sparkplug'),
+      flags.filter((f) => f !== '--no-sparkplug' && f !== '--no-maglev'),
+      flags.filter((f) => f !== '--optimize-for-size'),
+    ];
+    const variants = flagSets.filter((f, i) => flagSets.findIndex((g) => g.join(' ') === f.join(' ')) === i && f.join(' ') !== flags.join(' ')).map((f, i) => ({ flags: f, child: node([...f, main], agentEnv(`agent-variant${i}`)) }));
     children.push(bare, deps, agent, ...variants.map((v) => v.child));
 
     let containerPid: number | undefined;
