@@ -19,6 +19,11 @@ describe('SettingValidator (validators compiled on first check)', () => {
     assert.equal(validator.check({ ...def, name: 'noSuchSetting' }, true), 'unknown setting');
   });
 
+  test('a schema the meta-schema refuses fails at compileAll (compiling alone does not check it)', () => {
+    const bad = { name: 'badInteger', type: 'integer', minimum: 'one', maximum: 10, default: 5 } as unknown as SettingDefinition;
+    assert.throws(() => new SettingValidator([bad]).compileAll(), /setting badInteger: invalid schema: .*minimum must be number/);
+  });
+
   test('a schema ajv refuses fails at compileAll, not silently', () => {
     const bad = { name: 'badEnum', type: 'enum', values: [], default: 'x' } as unknown as SettingDefinition;
     assert.throws(() => new SettingValidator([bad]).compileAll(), /enum/);
