@@ -129,6 +129,14 @@ describe('lean modules (issue 12: the agent loads less)', () => {
     assert.ok(loaded('/node_modules/@so-ric/colorspace/'), 'loaded on first use');
   });
 
+  // Last: it loads the real tar-fs, which the tar-fs test above checks is not loaded before first use.
+  test('an entry applies only to the package it names, not to one whose name starts the same', () => {
+    const elsewhere = requireFrom('dockerode-lookalike/index.js')('tar-fs') as object;
+    const deferred = requireFrom('dockerode/lib/util.js')('tar-fs') as object;
+    assert.notEqual(elsewhere, deferred, 'the real module, not the stand-in');
+    assert.equal(elsewhere, require(path.join(root, 'node_modules/tar-fs/index.js')));
+  });
+
   test("the agent's entry installs the hooks before anything loads its packages", () => {
     // The edgeHub upstream (the IoT SDK) is loaded when the agent starts in edgeHub mode: load it as it does.
     const dist = (file: string) => JSON.stringify(path.join(root, 'dist/src', file));
