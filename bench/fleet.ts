@@ -4,7 +4,8 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { eventType } from '../src/agent/event-registry';
 import { readExportFile } from '../src/fleet/export/index';
-import { prng, sampleRecording, simulateFleet, type DeviceDay, type FleetDay } from '../src/fleet/simulate/fleet-model';
+import { sampleRecording, simulateFleet, type DeviceDay, type FleetDay } from '../src/fleet/simulate/fleet-model';
+import { seededRandom } from '../src/core/seeded-random';
 import { writeExport, type ExportFormat, type RoutedMessage } from '../src/fleet/simulate/export-writer';
 
 /**
@@ -51,7 +52,7 @@ export function capacityTable(day: FleetDay): string {
 function sliceMessages(devices: readonly DeviceDay[], lines: readonly string[]): RoutedMessage[] {
   const events: string[] = [];
   for (const line of lines) for (const e of (JSON.parse(line) as { Events: unknown[] }).Events) events.push(JSON.stringify(e));
-  const rand = prng(7);
+  const rand = seededRandom(7);
   const start = Date.UTC(2026, 11, 1, 10);
   const out: RoutedMessage[] = [];
   let cursor = 0;

@@ -9,7 +9,9 @@ import type Dockerode from 'dockerode';
 import { dockerForTests, ensureTestImage, TestContainers } from '../test/harness/docker';
 import { EdgeHubStandIn, edgeHubStandInSkipReason } from '../test/harness/edgehub-standin';
 import { childEnvironment } from '../test/harness/iot-environment';
+import { privateNodeCopy } from '../test/harness/private-node';
 import { createRequestFromTemplate } from '../test/harness/template-container';
+import { FIRST_SETTLE_MS } from '../src/agent/memory-settle';
 
 /**
  * Footprint of the agent idle and under load (issue 12: <= 64 MB VmRSS, < 1 % of a core idle), in the
@@ -18,13 +20,16 @@ import { createRequestFromTemplate } from '../test/harness/template-container';
  *  - the agent as `npm start` runs it in edgeHub mode (the stand-in, production frequencies);
  *  - the agent in the container deployed from deployment.template.json (edgeguard:local-amd64, when
  *    `npm run image` built it on DOCKER_HOST), with the container's cgroup memory figure beside it;
+ *  - the agent with its memory trim off (EDGEGUARD_MEMORY_TRIM=off; src/agent/memory-settle.ts), both
+ *    from private copies of node, with their page faults: the trim's share;
  *  - growth under load, one minute each: 10,000 execs/min, 1,000 connections/min, 100 container
  *    events/min, then edgeHub away until the 2.5 MB cache is full.
  * EDGEGUARD_FOOTPRINT_QUICK=1 shortens warm-up and windows (for trying a change; not for the README).
  */
 
 const QUICK = process.env.EDGEGUARD_FOOTPRINT_QUICK === '1';
-const WARMUP_MS = QUICK ? 12_000 : 30_000;
+/** Past the agent's first memory settle (FIRST_SETTLE_MS after it is up) and the working set's return. */
+const WARMUP_MS = FIRST_SETTLE_MS + (QUICK ? 30_000 : 60_000);
 const WINDOW_MS = QUICK ? 8_000 : 20_000;
 const LOAD_MS = QUICK ? 20_000 : 60_000;
 /** Idle CPU is taken over this many windows and the median printed (the machine is shared: single windows are noisy). */
@@ -52,6 +57,13 @@ function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]); // utime + stime (all threads)
+}
+
+/** Minor and major page faults so far (fields 10 and 12 of /proc/<pid>/stat). */
+function faults(pid: number): { minor: number; major: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { minor: Number(fields[7]), major: Number(fields[9]) };
 }
 
 function cgroupMemory(pid: number): number | undefined {
@@ -101,8 +113,8 @@ function line(name: string, s: Sample & { cpu?: number }, extra = ''): void {
 
 /** The last 4 KB of each child's stderr, printed when it exits before it is measured. */
 const stderrTails = new Map<number, string>();
-function node(args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+function node(args: string[], env: NodeJS.ProcessEnv = process.env, bin = process.execPath): ChildProcess {
+  const child = spawn(bin, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr?.on('data', (d: Buffer) => stderrTails.set(child.pid!, ((stderrTails.get(child.pid!) ?? '') + d.toString()).slice(-4096)));
   child.on('exit', (code, signal) => {
     if (signal !== 'SIGKILL') console.log(`  !!! ${args.join(' ')} exited (${code ?? signal}):\n${stderrTails.get(child.pid!) ?? ''}`);
@@ -136,8 +148,15 @@ export async function run(): Promise<void> {
   const children: ChildProcess[] = [];
   const cleanups: Array<() => Promise<unknown> | unknown> = [];
   try {
-    const hub = await EdgeHubStandIn.start();
-    cleanups.push(() => hub.close());
+    // One edgeHub stand-in per agent: it admits one module identity, and agents sharing one take the
+    // MQTT session from each other in a loop (a reconnect every second or so, which their figures would include).
+    const hubs: EdgeHubStandIn[] = [];
+    const newHub = async (): Promise<EdgeHubStandIn> => {
+      const h = await EdgeHubStandIn.start();
+      hubs.push(h);
+      cleanups.push(() => h.close());
+      return h;
+    };
     const docker = await dockerForTests();
     const engine: Dockerode | undefined = 'skip' in docker ? undefined : docker.connection.docker;
 
@@ -145,11 +164,27 @@ export async function run(): Promise<void> {
     const deps = node(['-e', `${DEPENDENCIES.map((d) => `require(${JSON.stringify(d)});`).join(' ')} ${IDLE}`], { ...process.env, NODE_PATH: path.join(root, 'node_modules') });
     // The agent as npm start and the image run it (their V8 flags), and without each flag, for each one's share.
     const flags = imageNodeFlags(root);
-    const agentEnv = (name: string): NodeJS.ProcessEnv => childEnvironment({ ...hub.devEnvironment(), EDGEGUARD_STATE_DIR: path.join(tmp, name), EDGEGUARD_HOST_ROOT: '/' });
+    const agentEnv = async (name: string, trim = 'on'): Promise<NodeJS.ProcessEnv> =>
+      childEnvironment({ ...(await newHub()).devEnvironment(), EDGEGUARD_STATE_DIR: path.join(tmp, name), EDGEGUARD_HOST_ROOT: '/', EDGEGUARD_MEMORY_TRIM: trim });
     const main = path.join(root, 'dist', 'src', 'main.js');
-    const agent = node([...flags, main], agentEnv('agent'));
+    // The memory trim pages out only what no other process maps: the agent, and its twin without the
+    // trim, run from private copies of node, as in the container (its own node binary) on a device.
+    const copy = (): string | undefined => {
+      try {
+        const c = privateNodeCopy();
+        cleanups.push(() => rmSync(c.dir, { recursive: true, force: true }));
+        return c.bin;
+      } catch (error) {
+        console.log(`  (${error instanceof Error ? error.message : String(error)}: the agents share the node binary, the trim's share is understated)`);
+        return undefined;
+      }
+    };
+    const agent = node([...flags, main], await agentEnv('agent'), copy());
+    const untrimmed = node([...flags, main], await agentEnv('agent-untrimmed', 'off'), copy());
     // Each flag set beside the image's: none, semi-space only, the interpreter-only set with Sparkplug
-    // (the baseline compiler, cheap code) kept, or with Sparkplug and Maglev kept, and without --optimize-for-size.
+    // (the baseline compiler, cheap code) kept, or with Sparkplug and Maglev kept, and without
+    // --optimize-for-size; without the memory trim (they share the node binary), so compare them with
+    // the untrimmed agent.
     const flagSets = [
       [] as string[],
       flags.slice(0, 1),
@@ -157,12 +192,14 @@ export async function run(): Promise<void> {
       flags.filter((f) => f !== '--no-sparkplug' && f !== '--no-maglev'),
       flags.filter((f) => f !== '--optimize-for-size'),
     ];
-    const variants = flagSets.filter((f, i) => flagSets.findIndex((g) => g.join(' ') === f.join(' ')) === i && f.join(' ') !== flags.join(' ')).map((f, i) => ({ flags: f, child: node([...f, main], agentEnv(`agent-variant${i}`)) }));
-    children.push(bare, deps, agent, ...variants.map((v) => v.child));
+    const variantSpecs = flagSets.filter((f, i) => flagSets.findIndex((g) => g.join(' ') === f.join(' ')) === i && f.join(' ') !== flags.join(' ')).map((f, i) => ({ flags: f, env: agentEnv(`agent-variant${i}`, 'off') }));
+    const variants = await Promise.all(variantSpecs.map(async (v) => ({ flags: v.flags, child: node([...v.flags, main], await v.env) })));
+    children.push(bare, deps, agent, untrimmed, ...variants.map((v) => v.child));
 
     let containerPid: number | undefined;
     if (engine && (await engine.getImage(IMAGE).inspect().catch(() => undefined))) {
       const runId = randomBytes(4).toString('hex');
+      const hub = await newHub();
       const { request, volume } = createRequestFromTemplate(IMAGE, runId, { EdgeHubConnectionString: hub.connectionString(), EdgeModuleCACertificateFile: '/run/edgehub-ca.pem' });
       (request.HostConfig!.Binds as string[]).push(`${hub.caFile}:/run/edgehub-ca.pem:ro`);
       const container = await engine.createContainer(request);
@@ -176,23 +213,29 @@ export async function run(): Promise<void> {
 
     console.log(`idle: ${WARMUP_MS / 1000} s warm-up, then the median CPU of ${WINDOWS} windows of ${WINDOW_MS / 1000} s; Node ${process.version}; agent in edgeHub mode at production frequencies (the machine is shared: CPU figures are noisy)`);
     await sleep(WARMUP_MS);
-    const pids = [bare.pid!, deps.pid!, agent.pid!, ...(containerPid ? [containerPid] : []), ...variants.map((v) => v.child.pid!)];
+    const pids = [bare.pid!, deps.pid!, agent.pid!, ...(containerPid ? [containerPid] : []), untrimmed.pid!, ...variants.map((v) => v.child.pid!)];
+    const faultsBefore = [agent.pid!, untrimmed.pid!].map(faults);
     const idle = await medianWindow(pids, WINDOW_MS);
     line('bare node', idle[0]!);
     line('node + the six packages loaded', idle[1]!);
     line(`agent, npm start (edgeHub mode)`, idle[2]!, `  flags: ${flags.join(' ')}`);
     if (containerPid) line('agent in the template container', idle[3]!, `  cgroup ${mb(cgroupMemory(containerPid))} MB`);
     const offset = containerPid ? 4 : 3;
-    variants.forEach((v, i) => line(`agent with ${v.flags.length ? v.flags.join(' ') : 'no V8 flags'}`, idle[offset + i]!));
+    line('agent, EDGEGUARD_MEMORY_TRIM=off', idle[offset]!);
+    const faultsAfter = [agent.pid!, untrimmed.pid!].map(faults);
+    console.log(`  (page faults over the idle windows, minor/major: agent ${faultsAfter[0]!.minor - faultsBefore[0]!.minor}/${faultsAfter[0]!.major - faultsBefore[0]!.major}, trim off ${faultsAfter[1]!.minor - faultsBefore[1]!.minor}/${faultsAfter[1]!.major - faultsBefore[1]!.major})`);
+    variants.forEach((v, i) => line(`agent with ${v.flags.length ? v.flags.join(' ') : 'no V8 flags'}, trim off`, idle[offset + 1 + i]!));
     console.log(`  (CPU of each window, %: ${idle.map((s) => s.cpus.map((c) => c.toFixed(2)).join('/')).join('  ')})`);
     for (const v of variants) v.child.kill('SIGKILL');
     if (IDLE_ONLY) return;
 
-    // Growth under load, measured on the npm-start agent (and the container's, which sees the same host).
-    const measured = containerPid ? [agent.pid!, containerPid] : [agent.pid!];
+    // Growth under load, measured on the npm-start agent, its twin without the memory trim (the pages a
+    // load needs come back) and the container's agent, which sees the same host.
+    const measured = [agent.pid!, untrimmed.pid!, ...(containerPid ? [containerPid] : [])];
     const report = (what: string, samples: Array<Sample & { cpu: number }>): void => {
       line(`agent after ${what}`, samples[0]!, `  (+${(samples[0]!.vmRss - idle[2]!.vmRss).toFixed(1)} MB)`);
-      if (containerPid) line('  in the container', samples[1]!, `  (+${(samples[1]!.vmRss - idle[3]!.vmRss).toFixed(1)} MB)  cgroup ${mb(cgroupMemory(containerPid))} MB`);
+      line('  with the memory trim off', samples[1]!, `  (+${(samples[1]!.vmRss - idle[offset]!.vmRss).toFixed(1)} MB)`);
+      if (containerPid) line('  in the container', samples[2]!, `  (+${(samples[2]!.vmRss - idle[3]!.vmRss).toFixed(1)} MB)  cgroup ${mb(cgroupMemory(containerPid))} MB`);
     };
     console.log(`under load, ${LOAD_MS / 1000} s each:`);
     let stop = every(10_000, () => spawn('/bin/true', { stdio: 'ignore' }));
@@ -225,12 +268,12 @@ export async function run(): Promise<void> {
     }
 
     // edgeHub away: events pile up in the queues until the 2.5 MB cache is full (execs with long command lines).
-    await hub.stopListener();
+    for (const h of hubs) await h.stopListener();
     const longArg = 'x'.repeat(2000);
     stop = every(20_000, () => spawn('/bin/true', [longArg, String(Math.random())], { stdio: 'ignore' }));
     report('edgeHub away, cache filled (2.5 MB)', await window(measured, LOAD_MS));
     stop();
-    await hub.startListener();
+    for (const h of hubs) await h.startListener();
   } finally {
     for (const c of children) c.kill('SIGKILL');
     for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => undefined);

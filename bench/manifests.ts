@@ -1,16 +1,12 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { packageRoot } from '../src/core/package-path';
 import { analyseDeployment } from '../src/rules/index';
 import { parseJsonText } from '../src/rules/json-text';
 
-function repoRoot(): string {
-  // dist/bench/manifests.js -> repo
-  return path.resolve(__dirname, '..', '..');
-}
-
 function corpus(): Array<{ name: string; text: string }> {
-  const dir = path.resolve(repoRoot(), '..', 'shared', 'corpus', 'manifests');
+  const dir = path.resolve(packageRoot(), '..', 'shared', 'corpus', 'manifests');
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
@@ -83,9 +79,9 @@ export async function run(): Promise<void> {
   console.log('manifests: analysed %s manifests/s on one core (parse + all rules; target >= 2,000/s), %d findings per pass', perSecond.toFixed(0), Math.round(findings / (analysed / files.length)));
   console.log('manifests: baseline JSON.parse alone %s manifests/s (analysis = %s x the cost of JSON.parse)', parsePerSecond.toFixed(0), (parsePerSecond / perSecond).toFixed(1));
 
-  const cli = path.join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
+  const cli = path.join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
   const sample = files.find((f) => f.name.includes('blobstorage')) ?? files[0]!;
-  const samplePath = path.resolve(repoRoot(), '..', 'shared', 'corpus', 'manifests', sample.name);
+  const samplePath = path.resolve(packageRoot(), '..', 'shared', 'corpus', 'manifests', sample.name);
   const runs = 15;
   await spawnSeries(['-e', ''], 2);
   const baseline = await spawnSeries(['-e', 'process.stdout.write("x")'], runs);

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "bpf/sensor_events.h"
+#include "napi_util.h"
 
 #define MAX_LINKS 32
 #define MAX_NAMES 32
@@ -131,50 +132,13 @@ static void log_last_line(char* out, size_t size) {
 
 /* ---------- helpers ---------- */
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static napi_value throw_step(napi_env env, const char* step, int err) {
   char detail[400];
   log_last_line(detail, sizeof detail);
+  if (!detail[0]) return throw_errno(env, step, err);
   char msg[700];
-  if (detail[0])
-    snprintf(msg, sizeof msg, "%s: %s (libbpf: %s)", step, strerror(err), detail);
-  else
-    snprintf(msg, sizeof msg, "%s: %s", step, strerror(err));
-  napi_throw_error(env, err == EPERM || err == EACCES ? "EPERM" : NULL, msg);
-  return NULL;
-}
-
-static int get_int(napi_env env, napi_value obj, const char* key, int fallback) {
-  bool has = false;
-  if (napi_has_named_property(env, obj, key, &has) != napi_ok || !has) return fallback;
-  napi_value v;
-  int32_t out;
-  napi_get_named_property(env, obj, key, &v);
-  napi_valuetype t;
-  napi_typeof(env, v, &t);
-  if (t == napi_boolean) {
-    bool b;
-    napi_get_value_bool(env, v, &b);
-    return b ? 1 : 0;
-  }
-  if (napi_get_value_int32(env, v, &out) != napi_ok) return fallback;
-  return out;
-}
-
-static int get_string(napi_env env, napi_value obj, const char* key, char* out, size_t size) {
-  bool has = false;
-  out[0] = '\0';
-  if (napi_has_named_property(env, obj, key, &has) != napi_ok || !has) return 0;
-  napi_value v;
-  size_t len;
-  napi_get_named_property(env, obj, key, &v);
-  if (napi_get_value_string_utf8(env, v, out, size, &len) != napi_ok) return -1;
-  return len >= size - 1 ? -1 : 1;
+  snprintf(msg, sizeof msg, "%s: %s (libbpf: %s)", step, strerror(err), detail);
+  return throw_with_errno(env, err, msg);
 }
 
 /* A map's fd, or -1 (errno ENOENT) when the object has no such map (an object from another build). */
@@ -195,10 +159,6 @@ static void free_batch(ks_batch* b) {
   free(b);
 }
 
-static void free_external(napi_env env, void* data, void* hint) {
-  free(data);
-}
-
 static void call_js(napi_env env, napi_value js_cb, void* context, void* data) {
   ks_handle* h = context;
   ks_batch* b = data;
@@ -208,7 +168,7 @@ static void call_js(napi_env env, napi_value js_cb, void* context, void* data) {
     return;
   }
   napi_value buf;
-  if (napi_create_external_buffer(env, b->len, b->data, free_external, NULL, &buf) != napi_ok) {
+  if (napi_create_external_buffer(env, b->len, b->data, free_buffer_data, NULL, &buf) != napi_ok) {
     free_batch(b);
     return;
   }
@@ -226,18 +186,12 @@ static void flush(ks_handle* h) {
     free_batch(b);
     return;
   }
-  if (atomic_load(&h->queued) >= h->max_queued) {
-    atomic_fetch_add(&h->dropped_records, (long long)b->records);
-    free_batch(b);
+  if (hand_over_batch(h->tsfn, b, &h->queued, h->max_queued)) {
+    atomic_fetch_add(&h->batches, 1);
     return;
   }
-  atomic_fetch_add(&h->queued, 1);
-  atomic_fetch_add(&h->batches, 1);
-  if (napi_call_threadsafe_function(h->tsfn, b, napi_tsfn_nonblocking) != napi_ok) {
-    atomic_fetch_sub(&h->queued, 1);
-    atomic_fetch_add(&h->dropped_records, (long long)b->records);
-    free_batch(b);
-  }
+  atomic_fetch_add(&h->dropped_records, (long long)b->records);
+  free_batch(b);
 }
 
 static int on_sample(void* ctx, void* data, size_t size) {
@@ -282,9 +236,7 @@ static void* consumer_main(void* arg) {
   }
   ring_buffer__consume(h->rb);
   flush(h);
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  atomic_store(&h->thread_cpu_ns_final, (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+  atomic_store(&h->thread_cpu_ns_final, thread_cpu_ns());
   return NULL;
 }
 
@@ -340,80 +292,62 @@ static int category_enabled(const char* name, const struct eg_config* cfg) {
   return cfg->files;
 }
 
-static int fill_prefixes(napi_env env, napi_value options, ks_handle* h) {
+/* options[key], an array, into the BPF map of the same name: put() writes one entry; 0 or an errno. */
+static int fill_map(napi_env env, napi_value options, ks_handle* h, const char* key, int (*put)(napi_env env, napi_value item, int fd)) {
   bool has = false;
-  if (napi_has_named_property(env, options, "prefixes", &has) != napi_ok || !has) return 0;
+  if (napi_has_named_property(env, options, key, &has) != napi_ok || !has) return 0;
   napi_value arr;
   uint32_t n = 0;
-  napi_get_named_property(env, options, "prefixes", &arr);
+  napi_get_named_property(env, options, key, &arr);
   if (napi_get_array_length(env, arr, &n) != napi_ok) return EINVAL;
-  int fd = map_fd(h->obj, "prefixes");
+  int fd = map_fd(h->obj, key);
   if (fd < 0) return errno;
   for (uint32_t i = 0; i < n; i++) {
     napi_value item;
     napi_get_element(env, arr, i, &item);
-    char path[EG_PREFIX_MAX + 1];
-    if (get_string(env, item, "path", path, sizeof path) != 1) return EINVAL;
-    uint32_t watch = (uint32_t)get_int(env, item, "watch", EG_WATCH_WRITE);
-    struct prefix_key key;
-    memset(&key, 0, sizeof key);
-    size_t len = strlen(path);
-    memcpy(key.data, path, len);
-    key.prefixlen = (uint32_t)len * 8;
-    if (bpf_map_update_elem(fd, &key, &watch, BPF_ANY) != 0) return errno;
+    int err = put(env, item, fd);
+    if (err != 0) return err;
   }
   return 0;
 }
 
-/* names: [{name, watch}] -> the `names` map (file names watched wherever they are, and the read-watched names). */
-static int fill_names(napi_env env, napi_value options, ks_handle* h) {
-  bool has = false;
-  if (napi_has_named_property(env, options, "names", &has) != napi_ok || !has) return 0;
-  napi_value arr;
-  uint32_t n = 0;
-  napi_get_named_property(env, options, "names", &arr);
-  if (napi_get_array_length(env, arr, &n) != napi_ok) return EINVAL;
-  int fd = map_fd(h->obj, "names");
-  if (fd < 0) return errno;
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value item;
-    char name[32];
-    memset(name, 0, sizeof name);
-    napi_get_element(env, arr, i, &item);
-    if (get_string(env, item, "name", name, sizeof name) != 1) return EINVAL;
-    uint8_t watch = (uint8_t)get_int(env, item, "watch", EG_WATCH_READ);
-    if (bpf_map_update_elem(fd, name, &watch, BPF_ANY) != 0) return errno;
-  }
-  return 0;
+/* prefixes: {path, watch} -> the `prefixes` LPM map (paths watched below a prefix). */
+static int put_prefix(napi_env env, napi_value item, int fd) {
+  char path[EG_PREFIX_MAX + 1];
+  if (get_string_option(env, item, "path", path, sizeof path) != 1) return EINVAL;
+  uint32_t watch = (uint32_t)get_int_option(env, item, "watch", EG_WATCH_WRITE);
+  struct prefix_key key;
+  memset(&key, 0, sizeof key);
+  size_t len = strlen(path);
+  memcpy(key.data, path, len);
+  key.prefixlen = (uint32_t)len * 8;
+  return bpf_map_update_elem(fd, &key, &watch, BPF_ANY) != 0 ? errno : 0;
 }
 
-/* inodes: [{ino, dev, watch}] -> the `inodes` map (dev in the kernel's encoding, MAJOR << 20 | MINOR). */
-static int fill_inodes(napi_env env, napi_value options, ks_handle* h) {
-  bool has = false;
-  if (napi_has_named_property(env, options, "inodes", &has) != napi_ok || !has) return 0;
-  napi_value arr;
-  uint32_t n = 0;
-  napi_get_named_property(env, options, "inodes", &arr);
-  if (napi_get_array_length(env, arr, &n) != napi_ok) return EINVAL;
-  int fd = map_fd(h->obj, "inodes");
-  if (fd < 0) return errno;
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value item, v;
-    napi_get_element(env, arr, i, &item);
-    struct {
-      uint64_t ino;
-      uint32_t dev, pad;
-    } key = {0, 0, 0};
-    double ino = 0, dev = 0;
-    if (napi_get_named_property(env, item, "ino", &v) != napi_ok || napi_get_value_double(env, v, &ino) != napi_ok) return EINVAL;
-    if (napi_get_named_property(env, item, "dev", &v) != napi_ok || napi_get_value_double(env, v, &dev) != napi_ok) return EINVAL;
-    if (ino < 0 || dev < 0 || dev > 4294967295.0) return EINVAL;
-    key.ino = (uint64_t)ino;
-    key.dev = (uint32_t)dev;
-    uint32_t watch = (uint32_t)get_int(env, item, "watch", EG_WATCH_READ);
-    if (bpf_map_update_elem(fd, &key, &watch, BPF_ANY) != 0) return errno;
-  }
-  return 0;
+/* names: {name, watch} -> the `names` map (file names watched wherever they are, and the read-watched names). */
+static int put_name(napi_env env, napi_value item, int fd) {
+  char name[32];
+  memset(name, 0, sizeof name);
+  if (get_string_option(env, item, "name", name, sizeof name) != 1) return EINVAL;
+  uint8_t watch = (uint8_t)get_int_option(env, item, "watch", EG_WATCH_READ);
+  return bpf_map_update_elem(fd, name, &watch, BPF_ANY) != 0 ? errno : 0;
+}
+
+/* inodes: {ino, dev, watch} -> the `inodes` map (dev in the kernel's encoding, MAJOR << 20 | MINOR). */
+static int put_inode(napi_env env, napi_value item, int fd) {
+  napi_value v;
+  struct {
+    uint64_t ino;
+    uint32_t dev, pad;
+  } key = {0, 0, 0};
+  double ino = 0, dev = 0;
+  if (napi_get_named_property(env, item, "ino", &v) != napi_ok || napi_get_value_double(env, v, &ino) != napi_ok) return EINVAL;
+  if (napi_get_named_property(env, item, "dev", &v) != napi_ok || napi_get_value_double(env, v, &dev) != napi_ok) return EINVAL;
+  if (ino < 0 || dev < 0 || dev > 4294967295.0) return EINVAL;
+  key.ino = (uint64_t)ino;
+  key.dev = (uint32_t)dev;
+  uint32_t watch = (uint32_t)get_int_option(env, item, "watch", EG_WATCH_READ);
+  return bpf_map_update_elem(fd, &key, &watch, BPF_ANY) != 0 ? errno : 0;
 }
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
@@ -425,18 +359,18 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   char object_path[PATH_MAX];
-  if (get_string(env, argv[0], "objectPath", object_path, sizeof object_path) != 1) {
+  if (get_string_option(env, argv[0], "objectPath", object_path, sizeof object_path) != 1) {
     napi_throw_type_error(env, NULL, "objectPath must be a string");
     return NULL;
   }
   struct eg_config cfg = {
-      .process = (uint32_t)get_int(env, argv[0], "process", 1),
-      .network = (uint32_t)get_int(env, argv[0], "network", 1),
-      .files = (uint32_t)get_int(env, argv[0], "files", 1),
+      .process = (uint32_t)get_int_option(env, argv[0], "process", 1),
+      .network = (uint32_t)get_int_option(env, argv[0], "network", 1),
+      .files = (uint32_t)get_int_option(env, argv[0], "files", 1),
   };
-  int exclude_pid = get_int(env, argv[0], "excludePid", 0);
+  int exclude_pid = get_int_option(env, argv[0], "excludePid", 0);
   cfg.exclude_tree = exclude_pid > 0;
-  uint32_t ring = (uint32_t)get_int(env, argv[0], "ringBufferBytes", 1 << 20);
+  uint32_t ring = (uint32_t)get_int_option(env, argv[0], "ringBufferBytes", 1 << 20);
   long page = sysconf(_SC_PAGESIZE);
   if (ring < (uint32_t)page) ring = (uint32_t)page;
   while (ring & (ring - 1)) ring &= ring - 1; /* a power of two, rounded down */
@@ -444,11 +378,11 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   ks_handle* h = calloc(1, sizeof *h);
   if (!h) return throw_step(env, "out of memory", ENOMEM);
   h->refs = 1;
-  h->max_batch_bytes = (size_t)get_int(env, argv[0], "maxBatchBytes", 256 * 1024);
+  h->max_batch_bytes = (size_t)get_int_option(env, argv[0], "maxBatchBytes", 256 * 1024);
   if (h->max_batch_bytes < 32 * 1024) h->max_batch_bytes = 32 * 1024;
-  h->flush_ms = get_int(env, argv[0], "flushMs", 20);
+  h->flush_ms = get_int_option(env, argv[0], "flushMs", 20);
   if (h->flush_ms < 0) h->flush_ms = 0;
-  h->max_queued = get_int(env, argv[0], "maxQueuedBatches", 64);
+  h->max_queued = get_int_option(env, argv[0], "maxQueuedBatches", 64);
   if (h->max_queued < 1) h->max_queued = 1;
   h->ring_bytes = ring;
 
@@ -511,15 +445,15 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     uint8_t one = 1;
     bpf_map_update_elem(map_fd(h->obj, "excluded"), &pid, &one, BPF_ANY);
   }
-  if ((err = fill_prefixes(env, argv[0], h)) != 0) {
+  if ((err = fill_map(env, argv[0], h, "prefixes", put_prefix)) != 0) {
     step = "sensitive path prefixes (each at most 128 bytes)";
     goto fail;
   }
-  if ((err = fill_names(env, argv[0], h)) != 0) {
+  if ((err = fill_map(env, argv[0], h, "names", put_name)) != 0) {
     step = "watched file names (each at most 30 bytes)";
     goto fail;
   }
-  if ((err = fill_inodes(env, argv[0], h)) != 0) {
+  if ((err = fill_map(env, argv[0], h, "inodes", put_inode)) != 0) {
     step = "watched file inodes";
     goto fail;
   }
@@ -543,14 +477,11 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     goto fail;
   }
 
-  napi_value name;
-  napi_create_string_utf8(env, "edgeguard-kernel-sensor", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, h, tsfn_finalize, h, call_js, &h->tsfn) != napi_ok) {
+  if (create_batch_function(env, argv[1], "edgeguard-kernel-sensor", h, tsfn_finalize, call_js, &h->tsfn) != napi_ok) {
     err = EINVAL;
     step = "create threadsafe function (is onBatch a function?)";
     goto fail;
   }
-  napi_unref_threadsafe_function(env, h->tsfn);
   h->refs++; /* the threadsafe function's */
   if (pthread_create(&h->thread, NULL, consumer_main, h) != 0) {
     err = errno ? errno : EAGAIN;
@@ -560,11 +491,10 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   h->started = 1;
   pthread_getcpuclockid(h->thread, &h->clock);
 
-  napi_value external;
-  h->refs++;
+  napi_value external; /* takes over our reference: finalize_handle drops it */
   if (napi_create_external(env, h, finalize_handle, NULL, &external) != napi_ok) {
-    h->refs--;
     stop_handle(h);
+    drop_ref(h);
     napi_throw_error(env, NULL, "could not create the handle object");
     return NULL;
   }
@@ -582,28 +512,10 @@ fail:
   return throw_step(env, step, err ? err : EINVAL);
 }
 
-static ks_handle* get_handle(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  void* data = NULL;
-  if (argc < 1 || napi_get_value_external(env, argv[0], &data) != napi_ok || !data) {
-    napi_throw_type_error(env, NULL, "expected a handle from sensorOpen()");
-    return NULL;
-  }
-  return data;
-}
-
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  ks_handle* h = get_handle(env, info);
+  ks_handle* h = handle_argument(env, info, "expected a handle from sensorOpen()");
   if (h) stop_handle(h);
   return NULL;
-}
-
-static void set_num(napi_env env, napi_value o, const char* key, double v) {
-  napi_value val;
-  napi_create_double(env, v, &val);
-  napi_set_named_property(env, o, key, val);
 }
 
 static napi_value names_array(napi_env env, char (*names)[48], int n) {
@@ -618,19 +530,19 @@ static napi_value names_array(napi_env env, char (*names)[48], int n) {
 }
 
 static napi_value js_stats(napi_env env, napi_callback_info info) {
-  ks_handle* h = get_handle(env, info);
+  ks_handle* h = handle_argument(env, info, "expected a handle from sensorOpen()");
   if (!h) return NULL;
   napi_value o;
   napi_create_object(env, &o);
-  set_num(env, o, "records", (double)atomic_load(&h->records));
-  set_num(env, o, "bytes", (double)atomic_load(&h->bytes));
-  set_num(env, o, "batches", (double)atomic_load(&h->batches));
-  set_num(env, o, "droppedRecords", (double)atomic_load(&h->dropped_records));
-  set_num(env, o, "ringBufferBytes", (double)h->ring_bytes);
+  set_double(env, o, "records", (double)atomic_load(&h->records));
+  set_double(env, o, "bytes", (double)atomic_load(&h->bytes));
+  set_double(env, o, "batches", (double)atomic_load(&h->batches));
+  set_double(env, o, "droppedRecords", (double)atomic_load(&h->dropped_records));
+  set_double(env, o, "ringBufferBytes", (double)h->ring_bytes);
   double cpu = (double)atomic_load(&h->thread_cpu_ns_final);
   struct timespec ts;
   if (!h->closed && h->started && clock_gettime(h->clock, &ts) == 0) cpu = (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-  set_num(env, o, "threadCpuNs", cpu);
+  set_double(env, o, "threadCpuNs", cpu);
   napi_value drops;
   napi_create_array_with_length(env, 8, &drops);
   int ncpu = libbpf_num_possible_cpus();

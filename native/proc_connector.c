@@ -44,8 +44,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "napi_util.h"
 #include "netlink_util.h"
 #include "sock_diag.h"
+#include "memory_trim.h"
 
 #define CMDLINE_MAX 16384
 #define STATUS_MAX 4096
@@ -131,12 +133,6 @@ typedef struct pe_handle {
 } pe_handle;
 
 /* ---------- helpers ---------- */
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static ssize_t read_at(int dir_fd, const char *rel, char *buf, size_t size) {
   int fd = openat(dir_fd, rel, O_RDONLY | O_CLOEXEC);
@@ -399,18 +395,9 @@ static void flush_locked(pe_handle *h) {
     free_batch(b);
     return;
   }
-  if (atomic_load(&h->queued_batches) >= h->max_queued_batches) {
-    /* JS is not keeping up: drop rather than grow without bound, and count what was lost. */
-    atomic_fetch_add(&h->dropped_events, (long long)b->count);
-    free_batch(b);
-    return;
-  }
-  atomic_fetch_add(&h->queued_batches, 1);
-  if (napi_call_threadsafe_function(h->tsfn, b, napi_tsfn_nonblocking) != napi_ok) {
-    atomic_fetch_sub(&h->queued_batches, 1);
-    atomic_fetch_add(&h->dropped_events, (long long)b->count);
-    free_batch(b);
-  }
+  if (hand_over_batch(h->tsfn, b, &h->queued_batches, h->max_queued_batches)) return;
+  atomic_fetch_add(&h->dropped_events, (long long)b->count);
+  free_batch(b);
 }
 
 /*
@@ -561,9 +548,7 @@ static void *reader_main(void *arg) {
     flush_if_due(h, 0);
   }
   flush_if_due(h, 1);
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  atomic_fetch_add(&h->thread_cpu_ns_final, (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+  atomic_fetch_add(&h->thread_cpu_ns_final, thread_cpu_ns());
   return NULL;
 }
 
@@ -659,25 +644,6 @@ static int wait_ack(int sock, uint32_t nonce) {
 }
 
 /* ---------- N-API entry points ---------- */
-
-static napi_value throw_errno(napi_env env, const char *what, int err) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  char code[32];
-  snprintf(code, sizeof code, "E%d", err);
-  napi_throw_error(env, err == EPERM || err == EACCES ? "EPERM" : code, msg);
-  return NULL;
-}
-
-static int get_int_prop(napi_env env, napi_value obj, const char *key, int fallback) {
-  bool has = false;
-  if (napi_has_named_property(env, obj, key, &has) != napi_ok || !has) return fallback;
-  napi_value v;
-  int32_t out;
-  napi_get_named_property(env, obj, key, &v);
-  if (napi_get_value_int32(env, v, &out) != napi_ok) return fallback;
-  return out;
-}
 
 /* Stops and joins the readers that started, unregisters and closes every socket and fd. */
 static void stop_readers(pe_handle *h) {
@@ -821,22 +787,16 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   char proc_root[PATH_MAX] = "/proc";
-  napi_value v;
-  bool has = false;
-  if (napi_has_named_property(env, argv[0], "procRoot", &has) == napi_ok && has) {
-    napi_get_named_property(env, argv[0], "procRoot", &v);
-    size_t len;
-    if (napi_get_value_string_utf8(env, v, proc_root, sizeof proc_root, &len) != napi_ok) {
-      napi_throw_type_error(env, NULL, "procRoot must be a string");
-      return NULL;
-    }
+  if (get_string_option(env, argv[0], "procRoot", proc_root, sizeof proc_root) < 0) {
+    napi_throw_type_error(env, NULL, "procRoot must be a string");
+    return NULL;
   }
-  int rcvbuf = get_int_prop(env, argv[0], "receiveBufferBytes", 8 * 1024 * 1024);
-  int max_batch = get_int_prop(env, argv[0], "maxBatch", 512);
-  int flush_ms = get_int_prop(env, argv[0], "flushMs", 20);
-  int max_queued = get_int_prop(env, argv[0], "maxQueuedBatches", 64);
-  int priority_mode = get_int_prop(env, argv[0], "realtime", 1) ? PRIORITY_REALTIME : PRIORITY_NORMAL;
-  int per_cpu = get_int_prop(env, argv[0], "perCpuReaders", 1) != 0;
+  int rcvbuf = get_int_option(env, argv[0], "receiveBufferBytes", 8 * 1024 * 1024);
+  int max_batch = get_int_option(env, argv[0], "maxBatch", 512);
+  int flush_ms = get_int_option(env, argv[0], "flushMs", 20);
+  int max_queued = get_int_option(env, argv[0], "maxQueuedBatches", 64);
+  int priority_mode = get_int_option(env, argv[0], "realtime", 1) ? PRIORITY_REALTIME : PRIORITY_NORMAL;
+  int per_cpu = get_int_option(env, argv[0], "perCpuReaders", 1) != 0;
   if (max_batch < 1) max_batch = 1;
   if (flush_ms < 0) flush_ms = 0;
   if (max_queued < 1) max_queued = 1;
@@ -879,15 +839,11 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     goto fail;
   }
 
-  napi_value name;
-  napi_create_string_utf8(env, "edgeguard-proc-connector", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, h, tsfn_finalize, h, call_js, &h->tsfn) != napi_ok) {
+  if (create_batch_function(env, argv[1], "edgeguard-proc-connector", h, tsfn_finalize, call_js, &h->tsfn) != napi_ok) {
     err = EINVAL;
     step = "create threadsafe function (is onBatch a function?)";
     goto fail;
   }
-  /* The readers alone do not keep Node alive; the owning source decides the process lifetime. */
-  napi_unref_threadsafe_function(env, h->tsfn);
 
   sem_init(&h->ready, 0, 0);
   for (int i = 0; i < h->nreaders; i++) {
@@ -927,26 +883,14 @@ fail:
   return throw_errno(env, step, err);
 }
 
-static pe_handle *get_handle(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  void *data = NULL;
-  if (argc < 1 || napi_get_value_external(env, argv[0], &data) != napi_ok || !data) {
-    napi_throw_type_error(env, NULL, "expected a handle from open()");
-    return NULL;
-  }
-  return data;
-}
-
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  pe_handle *h = get_handle(env, info);
+  pe_handle *h = handle_argument(env, info, "expected a handle from open()");
   if (h) stop_handle(h);
   return NULL;
 }
 
 static napi_value js_stats(napi_env env, napi_callback_info info) {
-  pe_handle *h = get_handle(env, info);
+  pe_handle *h = handle_argument(env, info, "expected a handle from open()");
   if (!h) return NULL;
   napi_value o;
   napi_create_object(env, &o);
@@ -990,6 +934,7 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   sock_diag_register(env, exports);
+  memory_trim_register(env, exports);
   return exports;
 }
 

@@ -15,6 +15,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "napi_util.h"
 #include "netlink_util.h"
 #include "sock_diag.h"
 
@@ -25,13 +26,6 @@
 /* Hard ceiling of a caller's maxRecords (48 MB); the default keeps a dump to 3 MB. */
 #define MAX_RECORDS (1024 * 1024)
 #define DEFAULT_MAX_RECORDS 65536
-
-static napi_value throw_errno(napi_env env, const char* what, int err) {
-  char message[160];
-  snprintf(message, sizeof message, "%s: %s", what, strerror(err));
-  napi_throw_error(env, NULL, message);
-  return NULL;
-}
 
 /* Per-recv wait: the kernel answers a dump at once; a silent socket must not hang the JS thread. */
 #define RECV_TIMEOUT_MS 2000
@@ -133,16 +127,6 @@ static int dump_once(uint32_t family, uint32_t protocol, uint32_t states, dump_r
   return err;
 }
 
-static void free_records(napi_env env, void* data, void* hint) {
-  free(data);
-}
-
-static void set_number(napi_env env, napi_value obj, const char* key, double v) {
-  napi_value val;
-  napi_create_double(env, v, &val);
-  napi_set_named_property(env, obj, key, val);
-}
-
 // sockDiagDump(family: 2 | 10, protocol: 6 | 17, states: bitmask of 1 << TCP state, maxRecords?) -> Buffer
 // The Buffer carries `droppedRecords` (beyond maxRecords, not returned) and `interrupted` (the
 // kernel's tables changed during every attempt: the dump may miss or repeat a socket).
@@ -185,14 +169,14 @@ static napi_value js_sock_diag_dump(napi_env env, napi_callback_info info) {
     st = napi_create_buffer(env, 0, &data, &result);
   } else {
     // The records are handed over, not copied: one allocation of at most max_records x 48 bytes.
-    st = napi_create_external_buffer(env, res.count * RECORD_BYTES, res.out, free_records, NULL, &result);
+    st = napi_create_external_buffer(env, res.count * RECORD_BYTES, res.out, free_buffer_data, NULL, &result);
     if (st != napi_ok) free(res.out);
   }
   if (st != napi_ok) {
     napi_throw_error(env, NULL, "sock_diag: buffer allocation failed");
     return NULL;
   }
-  set_number(env, result, "droppedRecords", (double)res.dropped);
+  set_double(env, result, "droppedRecords", (double)res.dropped);
   napi_value interrupted;
   napi_get_boolean(env, res.interrupted != 0, &interrupted);
   napi_set_named_property(env, result, "interrupted", interrupted);

@@ -7,6 +7,7 @@ import { EVENT_TYPES } from './agent/event-registry';
 import { startMetrics } from './agent/metrics';
 import { PropertyReporter, reportedDocument, type AgentIdentity, type ReportInputs } from './agent/property-reporter';
 import { SourceManager } from './agent/source-manager';
+import { scheduleMemorySettle } from './agent/memory-settle';
 import { loadAgentId, lockStateDir, resolveStateDir } from './agent/state';
 import { subscribeComponents } from './agent/subscribers';
 import { createUpstream, selectMode } from './agent/upstream-factory';
@@ -150,8 +151,10 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
     alerts: detections.alertCounts(),
   }));
   log.info('EdgeGuard running', { sources: Object.entries(manager.statuses()).map(([n, s]) => `${n}:${s.state}`).join(',') });
+  // Start-up-only pages (module compilation, ICU, OpenSSL init) go back to the device once it is up.
+  const memorySettle = scheduleMemorySettle(env, getLogger('memory'));
 
-  const stop = (): Promise<void> => (stopping ??= stopInOrder({ manager, pipeline, reporter, metrics, upstream, unlockStateDir, log, detections }));
+  const stop = (): Promise<void> => (stopping ??= (memorySettle.stop(), stopInOrder({ manager, pipeline, reporter, metrics, upstream, unlockStateDir, log, detections })));
   return { agentId, mode, stateDir, stop };
 }
 

@@ -54,24 +54,31 @@ function tooLarge(maxBytes: number): UnsafeFileError {
   return new UnsafeFileError('EFBIG', `is larger than ${maxBytes} bytes`);
 }
 
-/** Reads from `fd` until end of file; throws EFBIG as soon as more than `maxBytes` arrived. */
-function readAll(fd: number, sizeHint: number, maxBytes: number): Buffer {
-  // /proc and /sys files report size 0: start small and grow.
-  let buffer = Buffer.allocUnsafe(Math.min(Math.max(sizeHint, 4096), maxBytes) + 1);
+/**
+ * Reads from `fd` until end of file or until `limit` bytes arrived, whichever is first. The buffer starts
+ * at `start` bytes and doubles as data arrives: a large limit costs nothing for a small file (/proc and
+ * /sys files report size 0, so their size is no guide).
+ */
+function readUpTo(fd: number, start: number, limit: number): Buffer {
+  let buffer = Buffer.allocUnsafe(start);
   let length = 0;
   for (;;) {
     if (length === buffer.length) {
-      if (length > maxBytes) throw tooLarge(maxBytes);
-      const next = Buffer.allocUnsafe(Math.min(buffer.length * 2, maxBytes + 1));
+      if (length >= limit) break;
+      const next = Buffer.allocUnsafe(Math.min(buffer.length * 2, limit));
       buffer.copy(next, 0, 0, length);
       buffer = next;
     }
     const n = readSync(fd, buffer, length, buffer.length - length, null);
     if (n === 0) break;
     length += n;
-    if (length > maxBytes) throw tooLarge(maxBytes);
   }
   return buffer.subarray(0, length);
+}
+
+/** The first buffer size for a file `size` bytes long read up to `cap` bytes. */
+function startSize(size: number, cap: number): number {
+  return Math.min(Math.max(size, 4096), cap);
 }
 
 /** The whole content of a regular file of at most `maxBytes`; throws UnsafeFileError or the fs error. */
@@ -79,7 +86,10 @@ export function readRegularFile(file: string, maxBytes: number): Buffer {
   const { fd, stat } = openRegularFile(file);
   try {
     if (stat.size > maxBytes) throw tooLarge(maxBytes);
-    return readAll(fd, stat.size, maxBytes);
+    // One byte beyond the cap tells a file that grew past it; one beyond the size spares a doubling at the end.
+    const content = readUpTo(fd, startSize(stat.size, maxBytes) + 1, maxBytes + 1);
+    if (content.length > maxBytes) throw tooLarge(maxBytes);
+    return content;
   } finally {
     closeSync(fd);
   }
@@ -97,21 +107,7 @@ export function readRegularText(file: string, maxBytes: number): string {
 export function readRegularPrefix(file: string, maxBytes: number): Buffer {
   const { fd, stat } = openRegularFile(file);
   try {
-    // Grown as data arrives: a large cap costs nothing for a small file (/proc files report size 0).
-    let buffer = Buffer.allocUnsafe(Math.min(Math.max(stat.size, 4096), maxBytes));
-    let length = 0;
-    for (;;) {
-      if (length === buffer.length) {
-        if (length >= maxBytes) break;
-        const next = Buffer.allocUnsafe(Math.min(buffer.length * 2, maxBytes));
-        buffer.copy(next, 0, 0, length);
-        buffer = next;
-      }
-      const n = readSync(fd, buffer, length, buffer.length - length, null);
-      if (n === 0) break;
-      length += n;
-    }
-    return buffer.subarray(0, length);
+    return readUpTo(fd, startSize(stat.size, maxBytes), maxBytes);
   } finally {
     closeSync(fd);
   }

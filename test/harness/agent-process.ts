@@ -14,26 +14,41 @@ export function builtAgentSkipReason(): string | undefined {
   return existsSync(builtAgentPath()) ? undefined : `built agent missing at ${builtAgentPath()}: run npm run build first`;
 }
 
+/** Skips test `t` loudly (a SKIP line on stderr) when the built agent is missing; true when skipped. */
+export function skipUnlessBuilt(t: { skip(message?: string): void }): boolean {
+  const reason = builtAgentSkipReason();
+  if (reason === undefined) return false;
+  console.error(`SKIP: ${reason}`);
+  t.skip(`SKIP: ${reason}`);
+  return true;
+}
+
 /** The agent run as a separate process (`node dist/src/main.js`), its output kept line by line. */
 export class AgentProcess {
+  /** stdout and stderr, line by line as they came. */
   readonly lines: string[] = [];
+  /** stdout alone (messages, in standalone mode; the log goes to stderr). */
+  readonly stdoutLines: string[] = [];
   private readonly child: ChildProcess;
   private readonly exited: Promise<number | null>;
 
   constructor(env: NodeJS.ProcessEnv) {
     this.child = spawn(process.execPath, [builtAgentPath()], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let pending = '';
-    const collect = (chunk: Buffer): void => {
-      pending += chunk.toString('utf8');
-      const parts = pending.split('\n');
-      pending = parts.pop() ?? '';
-      for (const line of parts) {
-        this.lines.push(line);
-        if (process.env.EDGEGUARD_TEST_VERBOSE) console.error(`[agent ${this.child.pid}] ${line}`);
-      }
+    const collect = (also?: string[]): ((chunk: Buffer) => void) => {
+      let pending = '';
+      return (chunk) => {
+        pending += chunk.toString('utf8');
+        const parts = pending.split('\n');
+        pending = parts.pop() ?? '';
+        for (const line of parts) {
+          this.lines.push(line);
+          also?.push(line);
+          if (process.env.EDGEGUARD_TEST_VERBOSE) console.error(`[agent ${this.child.pid}] ${line}`);
+        }
+      };
     };
-    this.child.stdout?.on('data', collect);
-    this.child.stderr?.on('data', collect);
+    this.child.stdout?.on('data', collect(this.stdoutLines));
+    this.child.stderr?.on('data', collect());
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
   }
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { mergePatch } from '../../src/core/json-merge-patch';
 import { makeTestCertificates, opensslSkipReason, type TestCertificates } from './certificates';
+import { freePort } from './free-port';
 
 /** Why the edgeHub stand-in cannot run here (then the test skips loudly), or undefined. */
 export function edgeHubStandInSkipReason(): string | undefined {
@@ -81,18 +82,6 @@ function decodeTopicProperties(segment: string): Record<string, string> {
     out[key] = eq >= 0 ? decodeURIComponent(pair.slice(eq + 1)) : '';
   }
   return out;
-}
-
-async function freePort(): Promise<number> {
-  const server = tls.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 /**

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AgentProcess } from './agent-process';
+import { reportedSourceStatus } from './reported-status';
 
 /** One message as the standalone agent prints it on stdout. */
 export interface PrintedMessage {
@@ -13,11 +14,36 @@ export interface PrintedMessage {
 const MODULE_VARIABLES = ['IOTEDGE_WORKLOADURI', 'EdgeHubConnectionString', 'IotHubConnectionString'];
 
 /**
+ * What the built agent needs to run standalone with `dir` holding its edgeguard.yaml and (unless
+ * `stateDir` says otherwise) its state directory: none of the IoT Edge variables of this process.
+ */
+export function standaloneEnvironment(dir: string, extra: Record<string, string> = {}, stateDir = path.join(dir, 'state')): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, EDGEGUARD_STATE_DIR: stateDir, EDGEGUARD_CONFIG: path.join(dir, 'edgeguard.yaml'), ...extra };
+  for (const name of MODULE_VARIABLES) delete env[name];
+  return env;
+}
+
+/** The messages among output lines: those that parse as JSON objects. */
+export function printedMessages(lines: readonly string[]): PrintedMessage[] {
+  const out: PrintedMessage[] = [];
+  for (const line of lines) {
+    if (!line.startsWith('{')) continue;
+    try {
+      out.push(JSON.parse(line) as PrintedMessage);
+    } catch {
+      // a log line that happens to start with a brace: not a message
+    }
+  }
+  return out;
+}
+
+/**
  * The built agent run standalone in a fresh directory (its config file and state directory), through
  * test/harness/agent-process.ts. Messages are the stdout lines that parse as JSON objects.
  */
 export class StandaloneAgent {
   readonly dir: string;
+  readonly stateDir: string;
   readonly process: AgentProcess;
   private readonly ownsDir: boolean;
 
@@ -25,15 +51,8 @@ export class StandaloneAgent {
     this.ownsDir = options.dir === undefined;
     this.dir = options.dir ?? mkdtempSync(path.join(os.tmpdir(), 'edgeguard-hardening-'));
     writeFileSync(path.join(this.dir, 'edgeguard.yaml'), config);
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      EDGEGUARD_STATE_DIR: options.stateDir ?? path.join(this.dir, 'state'),
-      EDGEGUARD_CONFIG: path.join(this.dir, 'edgeguard.yaml'),
-      EDGEGUARD_LOG_LEVEL: 'info',
-      ...options.env,
-    };
-    for (const name of MODULE_VARIABLES) delete env[name];
-    this.process = new AgentProcess(env);
+    this.stateDir = options.stateDir ?? path.join(this.dir, 'state');
+    this.process = new AgentProcess(standaloneEnvironment(this.dir, { EDGEGUARD_LOG_LEVEL: 'info', ...options.env }, this.stateDir));
   }
 
   get lines(): readonly string[] {
@@ -41,20 +60,15 @@ export class StandaloneAgent {
   }
 
   messages(): PrintedMessage[] {
-    const out: PrintedMessage[] = [];
-    for (const line of this.process.lines) {
-      if (!line.startsWith('{')) continue;
-      try {
-        out.push(JSON.parse(line) as PrintedMessage);
-      } catch {
-        // a log line that happens to start with a brace: not a message
-      }
-    }
-    return out;
+    return printedMessages(this.process.lines);
   }
 
   events(name: string): PrintedMessage['Events'] {
     return this.messages().flatMap((m) => m.Events.filter((e) => e.Name === name));
+  }
+
+  sourceStatus(source: string): ReturnType<typeof reportedSourceStatus> {
+    return reportedSourceStatus(this.stateDir, source);
   }
 
   async waitFor(what: string, predicate: () => boolean, timeoutMs = 20_000): Promise<void> {

@@ -1,25 +1,15 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { packagePath, packageRoot } from '../../core/package-path';
 import { SchemaSet } from './columns';
 import { armTemplate } from '../deploy/arm-template';
 import { sentinelFunctionsTemplate } from '../deploy/sentinel-functions';
 import { fleetWorkbook } from '../deploy/workbook';
 import { fleetTables, tablesScript } from './tables';
 
-/** The repository root, from src/fleet/adx or dist/src/fleet/adx. */
-export function repoRoot(): string {
-  let dir = __dirname;
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('repository root not found');
-    dir = parent;
-  }
-  return dir;
-}
-
 /** Microsoft's message schemas: ../shared beside the checkout, or EDGEGUARD_REFERENCE_SCHEMAS. */
 export function referenceMessageSchemaDir(env: NodeJS.ProcessEnv = process.env): string {
-  const dir = env.EDGEGUARD_REFERENCE_SCHEMAS ?? path.resolve(repoRoot(), '..', 'shared', 'reference', 'azure-iot-security', 'security_message', 'schemas');
+  const dir = env.EDGEGUARD_REFERENCE_SCHEMAS ?? path.resolve(packageRoot(), '..', 'shared', 'reference', 'azure-iot-security', 'security_message', 'schemas');
   if (!existsSync(path.join(dir, 'message_v1_0.json'))) {
     throw new Error(`Microsoft's security message schemas (message_v1_0.json) are not in ${dir}: put shared/ beside the checkout or set EDGEGUARD_REFERENCE_SCHEMAS`);
   }
@@ -27,7 +17,7 @@ export function referenceMessageSchemaDir(env: NodeJS.ProcessEnv = process.env):
 }
 
 export function defaultSchemaSet(): SchemaSet {
-  return new SchemaSet(path.join(repoRoot(), 'schemas', 'events'), referenceMessageSchemaDir());
+  return new SchemaSet(packagePath('schemas/events'), referenceMessageSchemaDir());
 }
 
 export const TABLES_SCRIPT = path.join('fleet', 'adx', 'tables.kql');
@@ -52,7 +42,7 @@ export function armTemplateText(tables: string, functions: string): string {
 
 /** `npm run fleet:generate`: rewrites fleet/adx/tables.kql from the schemas and the ARM template that inlines the scripts. */
 export function generate(): string[] {
-  const root = repoRoot();
+  const root = packageRoot();
   const tablesFile = path.join(root, TABLES_SCRIPT);
   mkdirSync(path.dirname(tablesFile), { recursive: true });
   const tables = tablesScript(fleetTables(defaultSchemaSet()));

@@ -5,6 +5,7 @@
  * IoT Hub units, Event Hubs throughput units, ADX ingestion per day.
  */
 import type { Priority } from '../../core/event-types';
+import { seededRandom } from '../../core/seeded-random';
 
 /** Default priority of an event type by name (the agent's registry: src/agent/event-registry). */
 export type PriorityOf = (eventName: string) => Priority | undefined;
@@ -93,19 +94,6 @@ export interface DeviceDay {
   readonly smallMessages: number;
 }
 
-/** A small seeded PRNG (mulberry32): the same fleet on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-
 /** Packs a queue's bytes of one send into messages of at most maxBytes; returns [messages, units, small]. */
 function pack(eventBytes: number, events: number, envelope: number, maxBytes: number): { messages: number; units: number; bytes: number; small: number } {
   if (events <= 0) return { messages: 0, units: 0, bytes: 0, small: 0 };
@@ -181,7 +169,7 @@ export interface FleetDay {
 
 /** The fleet: `devices` devices with ids gateway-00001…, profiles by share, ±30 % jitter, seeded. */
 export function simulateFleet(sample: RecordingSample, devices: number, priorityOf: PriorityOf, seed = 14): { day: FleetDay; devices: DeviceDay[] } {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const days: DeviceDay[] = [];
   for (let i = 0; i < devices; i++) {
     let r = rand();

@@ -7,18 +7,7 @@ import { analyseDeployment } from '../../../src/rules/index';
 import { JsonSyntaxError, parseJsonText } from '../../../src/rules/json-text';
 import { corpusDir } from '../../harness/paths';
 import { hasStackTrace, runCli } from './run-cli';
-
-/** mulberry32: a small seeded PRNG, so every run mutates the same way. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../../src/core/seeded-random';
 
 type Json = unknown;
 const REPLACEMENTS: Json[] = [null, true, 'true', 0, -1, 1e308, '', '${VAR}', [], {}, [null], { '': {} }, 'x'.repeat(1000), '{"HostConfig":', ['a=b', 7]];
@@ -63,7 +52,7 @@ const texts = files.map((f) => readFileSync(path.join(corpusDir(), f), 'utf8'));
 
 describe('fuzz: mutated corpus files', () => {
   test('analyseDeployment never throws on structurally mutated manifests (2,000 cases)', () => {
-    const rand = prng(20241122);
+    const rand = seededRandom(20241122);
     let findings = 0;
     for (let i = 0; i < 2000; i++) {
       const doc = mutateValue(JSON.parse(texts[i % texts.length]!), rand);
@@ -85,7 +74,7 @@ describe('fuzz: mutated corpus files', () => {
   });
 
   test('the reader either parses or gives a JsonSyntaxError with a position (2,000 cases)', () => {
-    const rand = prng(7);
+    const rand = seededRandom(7);
     let invalid = 0;
     for (let i = 0; i < 2000; i++) {
       const text = mutateText(texts[i % texts.length]!, rand);
@@ -103,7 +92,7 @@ describe('fuzz: mutated corpus files', () => {
   test('the CLI exits 0, 1 or 2 with no stack trace on mutated files', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-fuzz-'));
     try {
-      const rand = prng(99);
+      const rand = seededRandom(99);
       const names: string[] = [];
       for (let i = 0; i < 120; i++) {
         const base = texts[i % texts.length]!;

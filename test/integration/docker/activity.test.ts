@@ -6,6 +6,7 @@ import { containerRuntimeSource } from '../../../src/sources/docker/index';
 import { execIn, openDockerTests, TEST_IMAGE, testDockerSocket, type TestContainers } from '../../harness/docker';
 import { referenceSchemaDir } from '../../harness/paths';
 import { SourceHarness, type RecordedEvent } from '../../harness/source-harness';
+import { waitUntil } from '../../harness/wait-until';
 
 type Item = Record<string, unknown>;
 
@@ -35,11 +36,7 @@ function activities(h: SourceHarness, filter: (item: Item) => boolean): Array<{ 
 async function runningSource(): Promise<SourceHarness> {
   const h = new SourceHarness(containerRuntimeSource);
   await h.start();
-  const deadline = Date.now() + 10_000;
-  while (h.lastStatus()?.state !== 'running') {
-    if (Date.now() > deadline) throw new Error(`source not running: ${JSON.stringify(h.lastStatus())}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitUntil(() => h.lastStatus()?.state === 'running', 10_000, () => `the source running (status: ${JSON.stringify(h.lastStatus())})`, 20);
   return h;
 }
 

@@ -6,8 +6,9 @@ import type { Logger } from '../../../src/core/logger';
 import type { DesiredProperties } from '../../../src/upstream/upstream';
 import { createEdgeHubUpstream, NotConnectedError, type EdgeHubUpstream } from '../../../src/upstream/edgehub';
 import type { MessagePriority, OutgoingMessage } from '../../../src/core/transport';
-import { EdgeHubStandIn, edgeHubStandInSkipReason } from '../../harness/edgehub-standin';
+import { EdgeHubStandIn, edgeHubStandInSkipReason, type EdgeHubStandInOptions } from '../../harness/edgehub-standin';
 import { useIotEnvironment } from '../../harness/iot-environment';
+import { waitUntil } from '../../harness/wait-until';
 import { WorkloadStandIn } from '../../harness/workload-standin';
 
 const skip = edgeHubStandInSkipReason();
@@ -32,17 +33,18 @@ function desiredRecorder(upstream: EdgeHubUpstream): { seen: DesiredProperties[]
   return { seen, latest: () => seen[seen.length - 1] };
 }
 
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 function settingValue(desired: DesiredProperties | undefined, name: string): unknown {
   const section = desired?.[SETTINGS_KEY] as Record<string, { value?: unknown }> | undefined;
   return section?.[name]?.value;
+}
+
+/** An edgeHub stand-in and the dev-pair environment (connection string, CA) pointing at it; both undone after the file. */
+async function devPairHub(options?: EdgeHubStandInOptions): Promise<{ hub: EdgeHubStandIn; restore: () => void }> {
+  const hub = await EdgeHubStandIn.start(options);
+  cleanups.push(() => hub.close());
+  const restore = useIotEnvironment(hub.devEnvironment());
+  cleanups.push(restore);
+  return { hub, restore };
 }
 
 async function startedUpstream(): Promise<EdgeHubUpstream> {
@@ -52,10 +54,7 @@ async function startedUpstream(): Promise<EdgeHubUpstream> {
 }
 
 test('dev pair: twin, security message with its properties, reported patch, desired push, direct methods', { skip }, async () => {
-  const hub = await EdgeHubStandIn.start({ desired: { [SETTINGS_KEY]: { maxMessageSizeInBytes: { value: 8192 } } } });
-  cleanups.push(() => hub.close());
-  const restore = useIotEnvironment(hub.devEnvironment());
-  cleanups.push(restore);
+  const { hub, restore } = await devPairHub({ desired: { [SETTINGS_KEY]: { maxMessageSizeInBytes: { value: 8192 } } } });
   const upstream = await startedUpstream();
   const desired = desiredRecorder(upstream);
   upstream.onMethod('echo', (payload) => ({ status: 201, payload: { echoed: payload } }));
@@ -64,7 +63,7 @@ test('dev pair: twin, security message with its properties, reported patch, desi
   });
   await upstream.start();
 
-  await until(() => desired.seen.length > 0, 10_000, 'desired properties from the twin GET');
+  await waitUntil(() => desired.seen.length > 0, 10_000, 'desired properties from the twin GET');
   assert.equal(upstream.connectionState(), 'connected');
   assert.equal(settingValue(desired.latest(), 'maxMessageSizeInBytes'), 8192);
   assert.ok(hub.twinGets >= 1);
@@ -92,7 +91,7 @@ test('dev pair: twin, security message with its properties, reported patch, desi
 
   const before = desired.seen.length;
   await hub.patchDesired({ [SETTINGS_KEY]: { snapshotFrequency: { value: 'PT5M' } } });
-  await until(() => desired.seen.length > before, 5000, 'desired patch');
+  await waitUntil(() => desired.seen.length > before, 5000, 'desired patch');
   const merged = desired.latest();
   assert.equal(settingValue(merged, 'snapshotFrequency'), 'PT5M', 'the patch arrived');
   assert.equal(settingValue(merged, 'maxMessageSizeInBytes'), 8192, 'merged with what the GET gave: the full document, not the patch');
@@ -121,7 +120,7 @@ test('workload API: trust bundle and SAS signing through the unix socket, then t
   const desired = desiredRecorder(upstream);
   await upstream.start();
 
-  await until(() => desired.seen.length > 0, 10_000, 'desired properties over the workload-API connection');
+  await waitUntil(() => desired.seen.length > 0, 10_000, 'desired properties over the workload-API connection');
   assert.equal(settingValue(desired.latest(), 'lowPriorityMessageFrequency'), 'PT1M');
   assert.ok(workload.requests.some((r) => r.method === 'GET' && r.url.startsWith('/trust-bundle') && r.status === 200), 'trust bundle fetched');
   const sign = workload.requests.find((r) => r.method === 'POST' && r.url.startsWith(`/modules/${hub.moduleId}/genid/${workload.generationId}/sign`));
@@ -158,10 +157,7 @@ test('a wrong module key is refused by the stand-in and retried without a crash'
 });
 
 test('module started before edgeHub: keeps retrying, connects when the broker comes up', { skip }, async () => {
-  const hub = await EdgeHubStandIn.start({ listen: false, desired: { [SETTINGS_KEY]: { snapshotFrequency: { value: 'PT1H' } } } });
-  cleanups.push(() => hub.close());
-  const restore = useIotEnvironment(hub.devEnvironment());
-  cleanups.push(restore);
+  const { hub, restore } = await devPairHub({ listen: false, desired: { [SETTINGS_KEY]: { snapshotFrequency: { value: 'PT1H' } } } });
   const upstream = await startedUpstream();
   const desired = desiredRecorder(upstream);
   await upstream.start();
@@ -172,7 +168,7 @@ test('module started before edgeHub: keeps retrying, connects when the broker co
   await assert.rejects(upstream.reportProperties({ status: { state: 'starting' } }), NotConnectedError);
 
   await hub.startListener();
-  await until(() => desired.seen.length > 0, 10_000, 'desired properties once edgeHub is up');
+  await waitUntil(() => desired.seen.length > 0, 10_000, 'desired properties once edgeHub is up');
   assert.equal(settingValue(desired.latest(), 'snapshotFrequency'), 'PT1H');
   await hub.waitForReported((r) => (r.status as { state?: string } | undefined)?.state === 'starting', 5000);
   const sent = message('High');
@@ -183,18 +179,15 @@ test('module started before edgeHub: keeps retrying, connects when the broker co
 });
 
 test('edgeHub outage: sends reject, reconnect re-fetches the twin (patch made offline seen), queued report delivered', { skip }, async () => {
-  const hub = await EdgeHubStandIn.start({ desired: { [SETTINGS_KEY]: { snapshotFrequency: { value: 'PT1H' } } } });
-  cleanups.push(() => hub.close());
-  const restore = useIotEnvironment(hub.devEnvironment());
-  cleanups.push(restore);
+  const { hub, restore } = await devPairHub({ desired: { [SETTINGS_KEY]: { snapshotFrequency: { value: 'PT1H' } } } });
   const upstream = await startedUpstream();
   const desired = desiredRecorder(upstream);
   await upstream.start();
-  await until(() => desired.seen.length > 0, 10_000, 'first desired');
+  await waitUntil(() => desired.seen.length > 0, 10_000, 'first desired');
   const getsBefore = hub.twinGets;
 
   await hub.stopListener();
-  await until(() => upstream.connectionState() !== 'connected', 5000, 'the upstream to notice the outage');
+  await waitUntil(() => upstream.connectionState() !== 'connected', 5000, 'the upstream to notice the outage');
   await assert.rejects(upstream.transport.send(message('High')), NotConnectedError);
   await assert.rejects(upstream.reportProperties({ status: { offlineSince: 'outage' } }), NotConnectedError);
   hub.patchDesiredSilently({ [SETTINGS_KEY]: { snapshotFrequency: { value: 'PT2M' } } });
@@ -203,7 +196,7 @@ test('edgeHub outage: sends reject, reconnect re-fetches the twin (patch made of
 
   const seenBefore = desired.seen.length;
   await hub.startListener();
-  await until(() => desired.seen.length > seenBefore, 10_000, 'desired properties after the reconnect');
+  await waitUntil(() => desired.seen.length > seenBefore, 10_000, 'desired properties after the reconnect');
   assert.equal(settingValue(desired.latest(), 'snapshotFrequency'), 'PT2M', 'the patch made while offline is seen through the fresh twin GET');
   assert.ok(hub.twinGets > getsBefore);
   await hub.waitForReported((r) => (r.status as { offlineSince?: string } | undefined)?.offlineSince === 'outage', 5000);
@@ -215,9 +208,9 @@ test('edgeHub outage: sends reject, reconnect re-fetches the twin (patch made of
   hub.refuseReportedPatches = 1;
   await assert.rejects(upstream.reportProperties({ refused: true }), /reported patch refused/);
   await hub.stopListener();
-  await until(() => upstream.connectionState() !== 'connected', 5000, 'second outage');
+  await waitUntil(() => upstream.connectionState() !== 'connected', 5000, 'second outage');
   await hub.startListener();
-  await until(() => upstream.connectionState() === 'connected', 10_000, 'second reconnect');
+  await waitUntil(() => upstream.connectionState() === 'connected', 10_000, 'second reconnect');
   await upstream.reportProperties({ after: true });
   assert.equal(hub.reported.after, true);
   assert.equal(hub.reported.refused, undefined);
@@ -229,23 +222,20 @@ test('edgeHub outage: sends reject, reconnect re-fetches the twin (patch made of
 });
 
 test('malformed twin messages from edgeHub are logged and survived: garbage desired patch, garbage twin response', { skip }, async () => {
-  const hub = await EdgeHubStandIn.start({ desired: { [SETTINGS_KEY]: { snapshotFrequency: { value: 'PT1H' } } } });
-  cleanups.push(() => hub.close());
-  const restore = useIotEnvironment(hub.devEnvironment());
-  cleanups.push(restore);
+  const { hub, restore } = await devPairHub({ desired: { [SETTINGS_KEY]: { snapshotFrequency: { value: 'PT1H' } } } });
   hub.corruptTwinResponses = 1;
   const upstream = createEdgeHubUpstream({ backoff: FAST_BACKOFF, operationTimeoutMs: 1500 });
   cleanups.push(() => upstream.close());
   const desired = desiredRecorder(upstream);
   await upstream.start();
-  await until(() => desired.seen.length > 0, 15_000, 'desired properties after a corrupt twin response');
+  await waitUntil(() => desired.seen.length > 0, 15_000, 'desired properties after a corrupt twin response');
   assert.ok(hub.twinGets >= 2, 'the corrupt GET was retried on a new connection');
   assert.equal(settingValue(desired.latest(), 'snapshotFrequency'), 'PT1H');
 
   const seen = desired.seen.length;
   await hub.publishRaw(`$iothub/twin/PATCH/properties/desired/?$version=99`, 'not json{');
   await hub.patchDesired({ [SETTINGS_KEY]: { snapshotFrequency: { value: 'PT3M' } } });
-  await until(() => desired.seen.length > seen, 5000, 'the valid patch after the garbage one');
+  await waitUntil(() => desired.seen.length > seen, 5000, 'the valid patch after the garbage one');
   assert.equal(settingValue(desired.latest(), 'snapshotFrequency'), 'PT3M');
   assert.equal(upstream.connectionState(), 'connected', 'still connected: nothing crashed');
   const sent = message('High');
@@ -283,7 +273,7 @@ test('a broken environment (CA file missing, workload socket absent) is retried 
     const { log, lines } = capturingLogger();
     const upstream = createEdgeHubUpstream({ log, backoff: FAST_BACKOFF });
     await upstream.start();
-    await until(() => lines.filter((l) => l.includes('edgeHub not reachable, retrying')).length >= 2, 5000, 'two logged retries');
+    await waitUntil(() => lines.filter((l) => l.includes('edgeHub not reachable, retrying')).length >= 2, 5000, 'two logged retries');
     assert.notEqual(upstream.connectionState(), 'connected');
     assert.ok(lines.some((l) => /ENOENT/.test(l)), `the cause is logged: ${lines.join('\n')}`);
     assert.ok(!lines.some((l) => l.includes(hub.sharedAccessKey)), 'the key never reaches a log line');
@@ -300,7 +290,7 @@ test('a broken environment (CA file missing, workload socket absent) is retried 
   const upstream = createEdgeHubUpstream({ log, backoff: { initialDelayMs: 50, maxDelayMs: 100 } });
   await upstream.start();
   const retries = (): number => lines.filter((l) => l.includes('edgeHub not reachable, retrying')).length;
-  await until(() => retries() >= 5, 5000, 'five logged retries');
+  await waitUntil(() => retries() >= 5, 5000, 'five logged retries');
   await sleep(1500);
   assert.equal(retries(), 5, 'about 15 more attempts, none logged');
   await upstream.close();

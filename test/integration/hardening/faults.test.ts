@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { STATUS_KEY } from '../../../src/agent/property-reporter';
+import { reportedSourceStatus } from '../../harness/reported-status';
+import { standaloneEnvironment } from '../../harness/standalone-agent';
 
 const CHILD = path.join(__dirname, 'faulty-agent-child.js');
 
@@ -13,9 +14,7 @@ function runChild(t: { after(fn: () => void): void }, mode: string) {
   // In `agent` mode nothing is sent on schedule before the fault: only the flush can print the queued event.
   const every = mode === 'agent' ? 'PT1H' : 'PT1S';
   writeFileSync(path.join(dir, 'edgeguard.yaml'), `highPriorityMessageFrequency: ${every}\nlowPriorityMessageFrequency: ${every}\nsnapshotFrequency: PT1M\n`);
-  const env: NodeJS.ProcessEnv = { ...process.env, EDGEGUARD_STATE_DIR: path.join(dir, 'state'), EDGEGUARD_CONFIG: path.join(dir, 'edgeguard.yaml') };
-  for (const name of ['IOTEDGE_WORKLOADURI', 'EdgeHubConnectionString', 'IotHubConnectionString']) delete env[name];
-  const child = spawn(process.execPath, [CHILD, mode], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CHILD, mode], { env: standaloneEnvironment(dir), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));
@@ -38,22 +37,10 @@ function runChild(t: { after(fn: () => void): void }, mode: string) {
 test('a source whose callback throws is marked failed and restarted with backoff; the agent keeps running', { timeout: 60_000 }, async (t) => {
   const run = runChild(t, 'source');
   await run.waitFor('the first crash', () => /source crashed/.test(run.output()));
-  const reported = path.join(run.dir, 'state', 'reported.json');
-  await run.waitFor('Faulty failed in reported.json', () => {
-    try {
-      return /^crashed: faulty source bug 1/.test(JSON.parse(readFileSync(reported, 'utf8'))[STATUS_KEY].sources.Faulty.reason);
-    } catch {
-      return false;
-    }
-  });
+  const faulty = (): ReturnType<typeof reportedSourceStatus> => reportedSourceStatus(path.join(run.dir, 'state'), 'Faulty');
+  await run.waitFor('Faulty failed in reported.json', () => /^crashed: faulty source bug 1/.test(faulty()?.reason ?? ''));
   await run.waitFor('the third start (after two crashes, backoff 1 s then 2 s)', () => run.output().includes('faulty source start 3'));
-  await run.waitFor('Faulty running again in reported.json', () => {
-    try {
-      return JSON.parse(readFileSync(reported, 'utf8'))[STATUS_KEY].sources.Faulty.state === 'running';
-    } catch {
-      return false;
-    }
-  });
+  await run.waitFor('Faulty running again in reported.json', () => faulty()?.state === 'running');
   assert.equal(run.child.exitCode, null, 'the agent is still running');
   assert.match(run.output(), /crashes=2/);
   run.child.kill('SIGTERM');

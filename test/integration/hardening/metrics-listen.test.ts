@@ -1,19 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import { test } from 'node:test';
 import { builtAgentSkipReason } from '../../harness/agent-process';
+import { freePort } from '../../harness/free-port';
 import { QUIET_SOURCES, StandaloneAgent } from '../../harness/standalone-agent';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 /** Local addresses (hex, as /proc/net/tcp writes them) of the sockets listening on `port`. */
 function listeners(port: number): string[] {

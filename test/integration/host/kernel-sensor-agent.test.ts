@@ -1,23 +1,24 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { STATUS_KEY } from '../../../src/agent/property-reporter';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
 import { defaultObjectPath, loadSensorAddon } from '../../../src/sources/host/kernel-sensor/sensor';
-import { referenceSchemaDir, repoRoot } from '../../harness/paths';
+import { builtAgentSkipReason } from '../../harness/agent-process';
+import { referenceSchemaDir } from '../../harness/paths';
+import { StandaloneAgent } from '../../harness/standalone-agent';
 
 // The kernel sensor through the agent process (standalone): a file change and a short-lived process
 // made by another process come out on stdout as schema-valid messages; the twin status names the method.
 
-const MAIN = path.join(repoRoot(), 'dist', 'src', 'main.js');
 const validator = createSchemaValidator(referenceSchemaDir());
 
 function skipReason(): string | false {
   if (process.getuid?.() !== 0) return 'SKIPPED: the kernel sensor needs root';
-  if (!existsSync(MAIN)) return `SKIPPED: ${MAIN} not built (npm run build)`;
+  const unbuilt = builtAgentSkipReason();
+  if (unbuilt) return `SKIPPED: ${unbuilt}`;
   const loaded = loadSensorAddon();
   if ('reason' in loaded) return `SKIPPED: ${loaded.reason}`;
   try {
@@ -30,83 +31,47 @@ function skipReason(): string | false {
 const SKIP = skipReason();
 if (SKIP) console.error(SKIP);
 
-interface Message {
-  Events: Array<{ Name: string; Payload: Array<Record<string, unknown>> }>;
+function isValidMessage(line: string): boolean {
+  try {
+    return validator.validateMessage(JSON.parse(line)).valid;
+  } catch {
+    return false;
+  }
 }
 
 test('agent: FileOperation and ProcessCreate from the kernel sensor reach stdout; the reported status names the eBPF method', { skip: SKIP, timeout: 90_000 }, async () => {
   const dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'h-ebpf-agent-')));
   const watched = path.join(dir, 'watched');
   mkdirSync(watched);
-  writeFileSync(
-    path.join(dir, 'edgeguard.yaml'),
-    [
-      'highPriorityMessageFrequency: PT1S',
-      'lowPriorityMessageFrequency: PT1S',
-      'snapshotFrequency: PT1H',
-      'aggregationEnabledProcessCreate: false',
-      `fileOperationsWatchPaths: ["${watched}/"]`,
-      'collectorEnabledContainerRuntime: false',
-      'collectorEnabledDeploymentManifests: false',
-      '',
-    ].join('\n'),
-  );
+  const config = [
+    'highPriorityMessageFrequency: PT1S',
+    'lowPriorityMessageFrequency: PT1S',
+    'snapshotFrequency: PT1H',
+    'aggregationEnabledProcessCreate: false',
+    `fileOperationsWatchPaths: ["${watched}/"]`,
+    'collectorEnabledContainerRuntime: false',
+    'collectorEnabledDeploymentManifests: false',
+    '',
+  ].join('\n');
   // Started before the agent: not in EdgeGuard's own tree, so not excluded in the kernel.
   const writer: ChildProcess = spawn('sh', ['-c', `read go; echo x > ${watched}/changed; /bin/true h-ebpf-agent-marker`], { stdio: ['pipe', 'ignore', 'ignore'] });
-  const env: NodeJS.ProcessEnv = { ...process.env, EDGEGUARD_STATE_DIR: path.join(dir, 'state'), EDGEGUARD_CONFIG: path.join(dir, 'edgeguard.yaml') };
-  for (const name of ['IOTEDGE_WORKLOADURI', 'EdgeHubConnectionString', 'IotHubConnectionString']) delete env[name];
-  const agent = spawn(process.execPath, [MAIN], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const messages: Message[] = [];
-  const invalid: string[] = [];
-  let stderr = '';
-  let pending = '';
-  agent.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    pending += chunk;
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      try {
-        const m = JSON.parse(line) as Message;
-        if (validator.validateMessage(m).valid) messages.push(m);
-        else invalid.push(line.slice(0, 300));
-      } catch {
-        invalid.push(line.slice(0, 300));
-      }
-    }
-  });
-  agent.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const events = (name: string): Array<Record<string, unknown>> => messages.flatMap((m) => m.Events.filter((e) => e.Name === name).flatMap((e) => e.Payload));
-  const waitFor = async (what: string, ok: () => boolean, ms = 30_000): Promise<void> => {
-    const deadline = Date.now() + ms;
-    while (!ok()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${stderr.slice(-3000)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
-  const reportedFile = path.join(dir, 'state', 'reported.json');
-  const sourceStatus = (name: string): { state?: string; method?: string } | undefined => {
-    try {
-      return JSON.parse(readFileSync(reportedFile, 'utf8'))[STATUS_KEY].sources[name];
-    } catch {
-      return undefined;
-    }
-  };
+  const agent = new StandaloneAgent(config, { dir });
+  const payloads = (name: string): Array<Record<string, unknown>> => agent.events(name).flatMap((e) => e.Payload);
   try {
-    await waitFor('FileOperations running', () => sourceStatus('FileOperations')?.state === 'running');
-    await waitFor('ProcessEvents on the sensor', () => /eBPF/.test(sourceStatus('ProcessEvents')?.method ?? ''));
+    await agent.waitFor('FileOperations running', () => agent.sourceStatus('FileOperations')?.state === 'running', 30_000);
+    await agent.waitFor('ProcessEvents on the sensor', () => /eBPF/.test(agent.sourceStatus('ProcessEvents')?.method ?? ''), 30_000);
     writer.stdin!.end('go\n');
-    await waitFor('the FileOperation on stdout', () => events('FileOperation').some((p) => p.Path === path.join(watched, 'changed')));
-    await waitFor('the ProcessCreate on stdout', () => events('ProcessCreate').some((p) => p.CommandLine === '/bin/true h-ebpf-agent-marker'));
-    const op = events('FileOperation').find((p) => p.Path === path.join(watched, 'changed'))!;
+    await agent.waitFor('the FileOperation on stdout', () => payloads('FileOperation').some((p) => p.Path === path.join(watched, 'changed')), 30_000);
+    await agent.waitFor('the ProcessCreate on stdout', () => payloads('ProcessCreate').some((p) => p.CommandLine === '/bin/true h-ebpf-agent-marker'), 30_000);
+    const op = payloads('FileOperation').find((p) => p.Path === path.join(watched, 'changed'))!;
     assert.equal(op.Operation, 'OpenForWrite');
     assert.equal(op.ProcessId, writer.pid);
-    assert.deepEqual(invalid, []);
-    assert.match(sourceStatus('Connections')?.method ?? '', /eBPF/);
+    const invalid = agent.process.stdoutLines.filter((line) => !isValidMessage(line)).map((line) => line.slice(0, 300));
+    assert.deepEqual(invalid, [], 'every stdout line is a schema-valid message');
+    assert.match(agent.sourceStatus('Connections')?.method ?? '', /eBPF/);
   } finally {
     writer.kill();
-    agent.kill('SIGTERM');
-    await new Promise((r) => agent.once('exit', r));
+    await agent.stop(true).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -8,10 +8,13 @@ import { test } from 'node:test';
 import { CONFIG_KEY } from '../../../src/config/settings';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
 import { STATUS_KEY } from '../../../src/agent/property-reporter';
-import { referenceSchemaDir, repoRoot } from '../../harness/paths';
+import { referenceSchemaDir } from '../../harness/paths';
+import { builtAgentPath, skipUnlessBuilt } from '../../harness/agent-process';
+import { freePort } from '../../harness/free-port';
+import { standaloneEnvironment } from '../../harness/standalone-agent';
 
 const validator = createSchemaValidator(referenceSchemaDir());
-const MAIN = path.join(repoRoot(), 'dist', 'src', 'main.js');
+const MAIN = builtAgentPath();
 
 interface Message {
   AgentId: string;
@@ -27,9 +30,7 @@ class AgentProcess {
   readonly exited: Promise<number | null>;
 
   constructor(dir: string, extraEnv: Record<string, string> = {}) {
-    const env: NodeJS.ProcessEnv = { ...process.env, EDGEGUARD_STATE_DIR: path.join(dir, 'state'), EDGEGUARD_CONFIG: path.join(dir, 'edgeguard.yaml'), ...extraEnv };
-    for (const name of ['IOTEDGE_WORKLOADURI', 'EdgeHubConnectionString', 'IotHubConnectionString']) delete env[name];
-    this.child = spawn(process.execPath, [MAIN], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [MAIN], { cwd: dir, env: standaloneEnvironment(dir, extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
     let pending = '';
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       pending += chunk;
@@ -92,12 +93,7 @@ function setupDir(t: { after(fn: () => void): void }, config: string): string {
 const FAST = 'highPriorityMessageFrequency: PT1S\nlowPriorityMessageFrequency: PT1S\nsnapshotFrequency: PT1S\n';
 
 test('standalone agent: schema-valid messages on stdout within seconds, live config file, SIGTERM exits 0', { timeout: 90_000 }, async (t) => {
-  if (!existsSync(MAIN)) {
-    const reason = `SKIP: ${MAIN} not built (npm run build)`;
-    console.error(reason);
-    t.skip(reason);
-    return;
-  }
+  if (skipUnlessBuilt(t)) return;
   const dir = setupDir(t, FAST + 'logLevel: debug\n');
   const agent = new AgentProcess(dir, { EDGEGUARD_LOG_LEVEL: 'info' });
   t.after(() => agent.kill());
@@ -147,12 +143,7 @@ test('standalone agent: schema-valid messages on stdout within seconds, live con
 });
 
 test('SIGTERM flushes queued events; AgentId is the same across runs', { timeout: 90_000 }, async (t) => {
-  if (!existsSync(MAIN)) {
-    const reason = `SKIP: ${MAIN} not built (npm run build)`;
-    console.error(reason);
-    t.skip(reason);
-    return;
-  }
+  if (skipUnlessBuilt(t)) return;
   // Long frequencies: nothing is sent until the SIGTERM flush.
   const dir = setupDir(t, 'highPriorityMessageFrequency: PT1H\nlowPriorityMessageFrequency: PT1H\nsnapshotFrequency: PT1H\ncollectorEnabledProcessEvents: false\n');
   const first = new AgentProcess(dir);
@@ -189,25 +180,8 @@ function readQueueText(dir: string): string {
   }
 }
 
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 test('EDGEGUARD_METRICS_LISTEN: the agent serves Prometheus metrics on loopback', { timeout: 60_000 }, async (t) => {
-  if (!existsSync(MAIN)) {
-    const reason = `SKIP: ${MAIN} not built (npm run build)`;
-    console.error(reason);
-    t.skip(reason);
-    return;
-  }
+  if (skipUnlessBuilt(t)) return;
   const dir = setupDir(t, FAST);
   const port = await freePort();
   const agent = new AgentProcess(dir, { EDGEGUARD_METRICS_LISTEN: `127.0.0.1:${port}` });
@@ -227,12 +201,7 @@ test('EDGEGUARD_METRICS_LISTEN: the agent serves Prometheus metrics on loopback'
 });
 
 test('a second agent on the same state directory refuses to start with a clear error; the first keeps running', { timeout: 60_000 }, async (t) => {
-  if (!existsSync(MAIN)) {
-    const reason = `SKIP: ${MAIN} not built (npm run build)`;
-    console.error(reason);
-    t.skip(reason);
-    return;
-  }
+  if (skipUnlessBuilt(t)) return;
   const dir = setupDir(t, 'collectorEnabledProcessEvents: false\ncollectorEnabledContainerRuntime: false\ncollectorEnabledDeploymentManifests: false\n');
   const first = new AgentProcess(dir);
   t.after(() => first.signal('SIGKILL'));

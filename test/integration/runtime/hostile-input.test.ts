@@ -4,8 +4,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { STATUS_KEY } from '../../../src/agent/property-reporter';
-import { AgentProcess, builtAgentSkipReason } from '../../harness/agent-process';
+import { AgentProcess, skipUnlessBuilt } from '../../harness/agent-process';
+import { reportedSourceStatus } from '../../harness/reported-status';
+import { printedMessages, standaloneEnvironment, type PrintedMessage } from '../../harness/standalone-agent';
 import { cleanDeployment, moduleDef } from '../../unit/rules/fixtures';
 
 /**
@@ -19,10 +20,6 @@ import { cleanDeployment, moduleDef } from '../../unit/rules/fixtures';
 /** Far below what the hostile inputs cost before (16.8 GB for /dev/zero, 1.8 GB for the alias bomb). */
 const RSS_LIMIT_KB = 600 * 1024;
 
-interface Message {
-  Events: Array<{ Name: string; Payload: Array<Record<string, unknown>> }>;
-}
-
 class Agent {
   readonly process: AgentProcess;
   peakRssKb = 0;
@@ -32,9 +29,7 @@ class Agent {
     readonly dir: string,
     env: Record<string, string> = {},
   ) {
-    const base: NodeJS.ProcessEnv = { ...process.env, EDGEGUARD_STATE_DIR: path.join(dir, 'state'), EDGEGUARD_CONFIG: path.join(dir, 'edgeguard.yaml'), ...env };
-    for (const name of ['IOTEDGE_WORKLOADURI', 'EdgeHubConnectionString', 'IotHubConnectionString']) delete base[name];
-    this.process = new AgentProcess(base);
+    this.process = new AgentProcess(standaloneEnvironment(dir, env));
     running.push(this);
     // A runaway reader is killed before it hurts the shared machine; the test then fails on the RSS.
     this.watchdog = setInterval(() => {
@@ -53,30 +48,12 @@ class Agent {
     }
   }
 
-  messages(): Message[] {
-    const out: Message[] = [];
-    for (const line of this.process.lines) {
-      if (!line.startsWith('{')) continue;
-      try {
-        out.push(JSON.parse(line) as Message);
-      } catch {
-        // a log line
-      }
-    }
-    return out;
+  events(name: string): PrintedMessage['Events'] {
+    return printedMessages(this.process.lines).flatMap((m) => m.Events.filter((e) => e.Name === name));
   }
 
-  events(name: string): Message['Events'] {
-    return this.messages().flatMap((m) => m.Events.filter((e) => e.Name === name));
-  }
-
-  sourceStatus(name: string): { state?: string; reason?: string } | undefined {
-    try {
-      const doc = JSON.parse(readFileSync(path.join(this.dir, 'state', 'reported.json'), 'utf8'));
-      return doc[STATUS_KEY]?.sources?.[name];
-    } catch {
-      return undefined;
-    }
+  sourceStatus(name: string): ReturnType<typeof reportedSourceStatus> {
+    return reportedSourceStatus(path.join(this.dir, 'state'), name);
   }
 
   async waitFor(what: string, predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
@@ -92,16 +69,6 @@ class Agent {
     clearInterval(this.watchdog);
     if (this.process.running) await this.process.stop('SIGTERM').catch(() => this.process.stop('SIGKILL').catch(() => undefined));
   }
-}
-
-function skipUnlessBuilt(t: TestContext): boolean {
-  const reason = builtAgentSkipReason();
-  if (reason) {
-    console.error(`SKIP: ${reason}`);
-    t.skip(reason);
-    return true;
-  }
-  return false;
 }
 
 /** Agents started in each test: stopped before their directory is removed. */

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import type { PipelineStats } from '../../../src/pipeline/types';
 import { MetricsServer, parseListenAddress, type AgentMetrics } from '../../../src/agent/metrics';
 import { iotEdgeLabels, PrometheusMetrics, type IotEdgeLabels } from '../../../src/agent/prometheus';
+import { freePort } from '../../harness/free-port';
 
 const stats: PipelineStats = {
   queued: { High: { events: 2, bytes: 900 }, Low: { events: 5, bytes: 2000 }, Operational: { events: 0, bytes: 0 } },
@@ -124,13 +125,3 @@ test('serves GET /metrics on loopback with live figures, 404 elsewhere, 500 when
     await live.close();
   }
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = http.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}

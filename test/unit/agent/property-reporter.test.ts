@@ -13,6 +13,7 @@ import type { ReportedSourceStatus } from '../../../src/agent/source-manager';
 import { StandaloneUpstream } from '../../../src/upstream/standalone-upstream';
 import { ALL_SOURCES } from '../../../src/sources/index';
 import { settingsCatalogue } from '../../../src/agent/catalogue';
+import { waitUntil } from '../../harness/wait-until';
 
 const catalogue = settingsCatalogue(ALL_SOURCES);
 
@@ -153,14 +154,6 @@ test('standalone upstream: reported patches merge into <stateDir>/reported.json'
   reporter.close();
   await upstream.close();
 });
-
-async function waitUntil(predicate: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 test('the status stays small and twin-safe: unknown settings are capped, keys have no $ . or space', () => {
   const f = fixture();

@@ -12,6 +12,7 @@ import { SourceManager } from '../../../src/agent/source-manager';
 import { SourceUnavailableError, type SourceContext, type SourceDefinition } from '../../../src/sources/source';
 import { SYSTEM_INFORMATION } from '../../../src/sources/host/system-information';
 import { settingsCatalogue } from '../../../src/agent/catalogue';
+import { waitUntil } from '../../harness/wait-until';
 
 /** A source that records its lifecycle; `behaviour` decides how start/snapshot/emit misbehave. */
 class FakeSource {
@@ -205,14 +206,6 @@ test('a source whose stop hangs is abandoned after the stop timeout', async (t) 
   await manager.stopAll();
   assert.ok(Date.now() - started < 2000);
 });
-
-async function waitUntil(predicate: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 test('snapshot direct method: 3 calls at once, then 429 with retryAfterSeconds until the bucket refills; oversized name lists refused', async () => {
   const { RateLimiter } = await import('../../../src/agent/rate-limit');

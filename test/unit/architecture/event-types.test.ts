@@ -8,16 +8,10 @@ import { packagePath } from '../../../src/core/package-path';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
 import { ALL_SOURCES } from '../../../src/sources/index';
 import { referenceSchemaDir } from '../../harness/paths';
+import { tsFilesUnder } from '../../harness/ts-files';
 
 const officialDir = path.join(referenceSchemaDir(), 'security_message', 'schemas');
 const ownDir = packagePath('schemas/events');
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const full = path.join(dir, e.name);
-    return e.isDirectory() ? sourceFiles(full) : e.name.endsWith('.ts') ? [full] : [];
-  });
-}
 
 test('every declared event type has its schema: official ones in Microsoft\'s set, own ones in schemas/events', () => {
   const official = readdirSync(officialDir).map((f) => readFileSync(path.join(officialDir, f), 'utf8'));
@@ -54,7 +48,7 @@ test('every event the code creates is declared: createEvent names in src/ are in
   const declared = new Set(EVENT_TYPES.map((t) => t.name));
   const created = new Set<string>();
   const constants = new Map<string, string>();
-  const texts = sourceFiles(packagePath('src')).map((f) => readFileSync(f, 'utf8'));
+  const texts = tsFilesUnder(packagePath('src')).map((f) => readFileSync(f, 'utf8'));
   for (const text of texts) for (const m of text.matchAll(/\bconst\s+([A-Z_]+)\s*=\s*'([A-Za-z]+)'/g)) constants.set(m[1]!, m[2]!);
   for (const text of texts) {
     for (const m of text.matchAll(/\bcreateEvent\(\s*(?:'([A-Za-z]+)'|([A-Z_]+)\b)/g)) {

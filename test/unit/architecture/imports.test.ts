@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { packagePath } from '../../../src/core/package-path';
+import { tsFilesUnder } from '../../harness/ts-files';
 
 /**
  * The import rules of docs/architecture.md, enforced: between its `imports:begin` / `imports:end`
@@ -36,14 +37,6 @@ function rules(): Rule[] {
   return out;
 }
 
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const full = path.join(dir, e.name);
-    if (e.isDirectory()) return sourceFiles(full);
-    return e.name.endsWith('.ts') ? [full] : [];
-  });
-}
-
 /** Relative module specifiers of a TypeScript file: import/export … from, import(), require(). */
 export function importSpecifiers(text: string): string[] {
   const specs: string[] = [];
@@ -68,7 +61,7 @@ test('no import runs up the chain: every relative import of src/ is allowed by d
   const upward: string[] = [];
   const undeclared = new Set<string>();
   let imports = 0;
-  const files = sourceFiles(path.join(root, 'src')).map((f) => path.relative(root, f).split(path.sep).join('/'));
+  const files = tsFilesUnder(path.join(root, 'src')).map((f) => path.relative(root, f).split(path.sep).join('/'));
   for (const file of files) {
     const from = owner(table, file);
     if (!from) {

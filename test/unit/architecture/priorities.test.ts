@@ -1,25 +1,18 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { packagePath } from '../../../src/core/package-path';
+import { tsFilesUnder } from '../../harness/ts-files';
 
 /**
  * Issue 9: the pipeline routes `eventPriority<Name> = Off`; a source that gates on a priority itself
  * freezes the value it read (or reads it only when an event happens to arrive) and hides events from
  * the detections stage, which sees every raw event. No source may read an event priority.
  */
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const full = path.join(dir, e.name);
-    if (e.isDirectory()) return sourceFiles(full);
-    return e.name.endsWith('.ts') ? [full] : [];
-  });
-}
-
 test('no source gates on an event priority (the pipeline routes Off)', () => {
   const root = packagePath('src/sources');
-  const files = sourceFiles(root);
+  const files = tsFilesUnder(root);
   assert.ok(files.length > 20, `the sources are found (${files.length} files under ${root})`);
   const offenders = files.flatMap((file) =>
     readFileSync(file, 'utf8')

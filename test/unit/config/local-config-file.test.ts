@@ -8,6 +8,7 @@ import { LocalConfigError, LocalConfigFile, parseLocalConfig, resolveConfigPath 
 import { CONFIG_KEY } from '../../../src/config/settings';
 import { ALL_SOURCES } from '../../../src/sources/index';
 import { settingsCatalogue } from '../../../src/agent/catalogue';
+import { waitUntil } from '../../harness/wait-until';
 
 const catalogue = settingsCatalogue(ALL_SOURCES);
 
@@ -106,11 +107,3 @@ test('the file is re-read on change; a broken edit keeps the previous settings a
   assert.match(errors[1]!, /cannot be read \(ENOENT\)/);
   assert.deepEqual(config.current(), { snapshotFrequency: { value: 'PT3M' } });
 });
-
-async function waitUntil(predicate: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -7,20 +7,12 @@ import { describe, test } from 'node:test';
 import { confinedHostPath } from '../../../src/core/host-path';
 import { readRegularFile, readRegularPrefix, UnsafeFileError } from '../../../src/core/safe-read';
 import { escapeControl, escapeJsonOutput } from '../../../src/core/text-escape';
+import { seededRandom } from '../../../src/core/seeded-random';
 import { loadYaml, YamlError } from '../../../src/core/yaml';
 import { mergeCaseVariants } from '../../../src/rules/case-keys';
 import { echoName, echoValue } from '../../../src/rules/echo';
 import { globMatch } from '../../../src/rules/overrides';
 import { replaceTemplatePlaceholders } from '../../../src/rules/template-placeholders';
-
-/** A small deterministic generator: property tests must be repeatable. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 function randomText(next: () => number, alphabet: string, max: number): string {
   const n = Math.floor(next() * max);
@@ -37,7 +29,7 @@ function timed(run: () => void): number {
 
 describe('template placeholders (linear replacement of /"?\\$\\{[^}]*\\}"?/g)', () => {
   test('the same result as the regex on 5,000 random strings', () => {
-    const next = random(11);
+    const next = seededRandom(11);
     for (let i = 0; i < 5000; i++) {
       const text = randomText(next, '${}"a', 40);
       assert.equal(replaceTemplatePlaceholders(text, 'null'), text.replace(/"?\$\{[^}]*\}"?/g, 'null'), JSON.stringify(text));
@@ -53,7 +45,7 @@ describe('template placeholders (linear replacement of /"?\\$\\{[^}]*\\}"?/g)', 
 
 describe('module patterns in rule settings (globMatch, no regex)', () => {
   test('the same answers as the `.*` regex on 5,000 random pattern/name pairs', () => {
-    const next = random(7);
+    const next = seededRandom(7);
     for (let i = 0; i < 5000; i++) {
       const pattern = randomText(next, 'ab*', 8);
       const name = randomText(next, 'ab', 10);
@@ -87,6 +79,13 @@ describe('safe reader', () => {
       assert.ok(readRegularFile('/proc/self/status', 1024 * 1024).toString().includes('Pid:'));
       assert.throws(() => readRegularFile('/proc/self/status', 16), (e: Error) => e instanceof UnsafeFileError && e.code === 'EFBIG');
       assert.equal(readRegularPrefix('/proc/self/status', 16).length, 16);
+      // Growing past the first 4 KB buffer: a /proc file (size 0) and a regular file larger than 4 KB.
+      const maps = readRegularFile('/proc/self/maps', 1024 * 1024).toString();
+      assert.ok(maps.length > 4096 && maps.endsWith('\n'), `read whole: ${maps.length} bytes`);
+      assert.equal(readRegularPrefix('/proc/self/maps', 5000).length, 5000);
+      writeFileSync(path.join(dir, 'big'), 'y'.repeat(10_000));
+      assert.equal(readRegularFile(path.join(dir, 'big'), 10_000).toString(), 'y'.repeat(10_000));
+      assert.equal(readRegularPrefix(path.join(dir, 'big'), 9_000).length, 9_000);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,50 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openPipeline } from '../../../src/pipeline/pipeline';
-import type { Clock } from '../../../src/pipeline/types';
 import { RateLimiter } from '../../../src/agent/rate-limit';
-import { AGENT, config, login, processCreate, RecordingTransport, settle, tempDir } from '../pipeline/helpers';
+import { AGENT, config, FakeClock, login, processCreate, RecordingTransport, tempDir } from '../pipeline/helpers';
 
-/**
- * A device without an RTC: the wall clock (now()) is stepped by NTP while timers, like Node's, run on
- * monotonic time. step() moves the wall clock only; advance() moves both and fires due timers.
- */
-class SteppedClock implements Clock {
-  private mono = 0;
-  private offset = Date.parse('2026-11-23T10:00:00.000Z');
-  private timers: Array<{ id: number; due: number; fn: () => void }> = [];
-  private nextId = 1;
-  now(): number {
-    return this.mono + this.offset;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const timer = { id: this.nextId++, due: this.mono + Math.max(0, ms), fn };
-    this.timers.push(timer);
-    return timer.id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers = this.timers.filter((x) => x.id !== handle);
-  }
-  step(ms: number): void {
-    this.offset += ms;
-  }
-  async advance(ms: number): Promise<void> {
-    const end = this.mono + ms;
-    await settle();
-    for (;;) {
-      this.timers.sort((a, b) => a.due - b.due || a.id - b.id);
-      const next = this.timers[0];
-      if (next === undefined || next.due > end) break;
-      this.timers.shift();
-      this.mono = next.due;
-      next.fn();
-      await settle();
-    }
-    this.mono = end;
-    await settle();
-  }
-}
-
+// A device without an RTC: NTP steps the wall clock (FakeClock.step) while timers run on monotonic time.
 const SETTINGS = { highPriorityMessageFrequency: 'PT10S', lowPriorityMessageFrequency: 'PT1M', aggregationIntervalProcessCreate: 'PT30S' };
 
 for (const [label, stepMs] of [
@@ -52,7 +12,7 @@ for (const [label, stepMs] of [
   ['back 3 h', -3 * 3_600_000],
 ] as const) {
   test(`clock stepped ${label}: sends and aggregation windows keep their period, neither stalled nor in a burst`, async (t) => {
-    const clock = new SteppedClock();
+    const clock = new FakeClock();
     const transport = new RecordingTransport();
     const pipeline = await openPipeline({ ...AGENT, stateDir: tempDir(t), transport, clock }, config(SETTINGS));
     t.after(() => pipeline.close(100));

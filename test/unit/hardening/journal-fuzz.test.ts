@@ -8,20 +8,10 @@ import { Journal } from '../../../src/pipeline/journal/journal';
 import { addLine, deleteLine, hitsLine, windowLine } from '../../../src/pipeline/journal/journal-records';
 import { createEvent } from '../../../src/core/event';
 import type { MessagePriority } from '../../../src/core/priority';
+import { seededRandom } from '../../../src/core/seeded-random';
 
 // Issue 11, beyond the list: the journal reader over mutated segments (bit flips, truncation, garbage
 // and crafted lines) never throws, stays fast, and never hands back a record that is not a JSON object.
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function signed(body: string): string {
   return `${crc32(body).toString(16).padStart(8, '0')}\t${body}\n`;
@@ -93,7 +83,7 @@ function mutate(text: string, r: () => number): string {
 
 test('journal fuzz: 400 mutated segments; recover never throws, stays fast, returns only JSON-object records of known seqs', { timeout: 120_000 }, (t) => {
   const seed = Number(process.env.EDGEGUARD_FUZZ_SEED ?? 11);
-  const r = prng(seed);
+  const r = seededRandom(seed);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-journal-fuzz-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   for (let i = 0; i < 400; i++) {

@@ -5,6 +5,7 @@ import { settingsCatalogue } from '../../../src/agent/catalogue';
 import { CONFIG_KEY, type SettingDefinition } from '../../../src/config/settings';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
 import { referenceSchemaDir } from '../../harness/paths';
+import { seededRandom } from '../../../src/core/seeded-random';
 
 // Issue 11, beyond the list: random and hostile desired documents never crash the store, never change a
 // setting whose value failed validation, and every rejected value gives a ConfigurationError.
@@ -12,18 +13,6 @@ import { referenceSchemaDir } from '../../harness/paths';
 const catalogue = settingsCatalogue();
 const byName = new Map(catalogue.map((d) => [d.name, d]));
 const schemas = createSchemaValidator(referenceSchemaDir());
-
-/** Deterministic PRNG (mulberry32): a failure names its seed and replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function deep(depth: number, leaf: unknown): unknown {
   let v: unknown = leaf;
@@ -84,7 +73,7 @@ function hostileDocument(r: () => number): Record<string, unknown> {
 
 test('twin fuzz: 1,500 hostile desired documents; no crash, no invalid value applied, every rejection reported', { timeout: 120_000 }, () => {
   const seed = Number(process.env.EDGEGUARD_FUZZ_SEED ?? 11);
-  const r = prng(seed);
+  const r = seededRandom(seed);
   const store = new ConfigStore(catalogue);
   let rejections = 0;
   for (let i = 0; i < 1500; i++) {

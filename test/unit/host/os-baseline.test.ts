@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import type { SettingValue } from '../../../src/config/settings';
+import type { SecurityEvent } from '../../../src/core/event';
 import { createSchemaValidator } from '../../../src/core/schema-validator';
 import { BASELINE_CHECKS } from '../../../src/sources/host/baseline/checks';
 import { readSshdConfig } from '../../../src/sources/host/baseline/sshd-config';
@@ -10,6 +12,7 @@ import { OS_BASELINE_EVENT, osBaselineSource, runBaseline } from '../../../src/s
 import { HostTree } from '../../harness/host-tree';
 import { referenceSchemaDir, repoRoot } from '../../harness/paths';
 import { SourceHarness } from '../../harness/source-harness';
+import type { SourceStatus } from '../../../src/sources/source';
 
 const validator = createSchemaValidator(referenceSchemaDir());
 const notRoot = process.getuid?.() !== 0 ? 'prepared trees need root-owned files: run the tests as root' : undefined;
@@ -65,6 +68,18 @@ function results(root: string, disabled: string[] = [], scanLimit?: number): Map
   return new Map(runBaseline(root, { disabled, scanLimit }).map((r) => [r.check.id, r.outcome]));
 }
 
+/** One OSBaseline snapshot through the source (started and stopped around it): the event and the status after it. */
+async function snapshotThroughSource(root: string, settings: Record<string, SettingValue> = {}): Promise<{ event: SecurityEvent | undefined; status: SourceStatus | undefined }> {
+  const harness = new SourceHarness(osBaselineSource, settings, root);
+  try {
+    const source = await harness.start();
+    await source.snapshot?.();
+    return { event: harness.eventsNamed(OS_BASELINE_EVENT)[0], status: harness.lastStatus() };
+  } finally {
+    await harness.stop();
+  }
+}
+
 test('check table: ≥ 20 checks, unique stable ids, all severities valid', () => {
   assert.ok(BASELINE_CHECKS.length >= 20);
   const ids = BASELINE_CHECKS.map((c) => c.id);
@@ -91,18 +106,11 @@ test('hardened host tree: every check passes, the event is empty and schema-vali
     const notPassed = [...outcomes].filter(([, o]) => o.result !== 'Pass').map(([id, o]) => `${id} ${o.result}: ${o.detail}`);
     assert.deepEqual(notPassed, []);
     assert.match(outcomes.get('EG-OSB-002')!.detail, /PasswordAuthentication no/, 'the Match block does not override the global value');
-    const harness = new SourceHarness(osBaselineSource, {}, tree.root);
-    try {
-      const source = await harness.start();
-      await source.snapshot?.();
-      const [event] = harness.eventsNamed(OS_BASELINE_EVENT);
-      assert.ok(event);
-      assert.equal(event.IsEmpty, true);
-      assert.deepEqual(validator.validateEvent(event).errors, []);
-      assert.deepEqual(harness.lastStatus(), { state: 'running' });
-    } finally {
-      await harness.stop();
-    }
+    const { event, status } = await snapshotThroughSource(tree.root);
+    assert.ok(event);
+    assert.equal(event.IsEmpty, true);
+    assert.deepEqual(validator.validateEvent(event).errors, []);
+    assert.deepEqual(status, { state: 'running' });
   } finally {
     tree.remove();
   }
@@ -145,22 +153,15 @@ test('weak host tree: the expected checks fail, with details and no secret', { s
     assert.match(detail('EG-OSB-018'), /\/etc\/aziot\/config\.toml, \/var\/lib\/aziot\/keyd\/keys\/device-id/);
     assert.match(detail('EG-OSB-032'), /\/etc\/drop\/.*\/usr\/bin\/evil|\/usr\/bin\/evil.*\/etc\/drop\//);
 
-    const harness = new SourceHarness(osBaselineSource, { osBaselineDisabledChecks: ['EG-OSB-005'] }, t.root);
-    try {
-      const source = await harness.start();
-      await source.snapshot?.();
-      const [event] = harness.eventsNamed(OS_BASELINE_EVENT);
-      assert.ok(event);
-      assert.deepEqual(validator.validateEvent(event).errors, []);
-      assert.equal(event.Payload.length, failed.length - 1, 'only Fail/Err sent; the disabled check not at all');
-      assert.ok(event.Payload.every((p) => p.Result === 'Fail' && p.Error === ''));
-      const root = event.Payload.find((p) => p.CceId === 'EG-OSB-001')!;
-      assert.equal(root.Severity, 'Critical');
-      assert.match((root.ExtraDetails as Record<string, string>).Remediation!, /PermitRootLogin no/);
-      assert.doesNotMatch(JSON.stringify(event), /ThisIsAFakeButSecret|key material/);
-    } finally {
-      await harness.stop();
-    }
+    const { event } = await snapshotThroughSource(t.root, { osBaselineDisabledChecks: ['EG-OSB-005'] });
+    assert.ok(event);
+    assert.deepEqual(validator.validateEvent(event).errors, []);
+    assert.equal(event.Payload.length, failed.length - 1, 'only Fail/Err sent; the disabled check not at all');
+    assert.ok(event.Payload.every((p) => p.Result === 'Fail' && p.Error === ''));
+    const root = event.Payload.find((p) => p.CceId === 'EG-OSB-001')!;
+    assert.equal(root.Severity, 'Critical');
+    assert.match((root.ExtraDetails as Record<string, string>).Remediation!, /PermitRootLogin no/);
+    assert.doesNotMatch(JSON.stringify(event), /ThisIsAFakeButSecret|key material/);
   } finally {
     t.remove();
   }
@@ -191,18 +192,12 @@ test('errors: unreadable or malformed inputs give Err results, the other checks 
     assert.equal(outcomes.get('EG-OSB-009')!.result, 'Pass');
     assert.equal(outcomes.get('EG-OSB-033')!.result, 'Pass');
 
-    const harness = new SourceHarness(osBaselineSource, { osBaselineScanLimit: 100 }, t.root);
-    try {
-      const source = await harness.start();
-      await source.snapshot?.();
-      const [event] = harness.eventsNamed(OS_BASELINE_EVENT);
-      assert.deepEqual(validator.validateEvent(event).errors, []);
-      const err = event!.Payload.find((p) => p.CceId === 'EG-OSB-008')!;
-      assert.deepEqual([err.Result, err.Error], ['Err', 'EISDIR on /etc/shadow']);
-      assert.equal(harness.lastStatus()?.state, 'degraded');
-    } finally {
-      await harness.stop();
-    }
+    const { event, status } = await snapshotThroughSource(t.root, { osBaselineScanLimit: 100 });
+    assert.ok(event);
+    assert.deepEqual(validator.validateEvent(event).errors, []);
+    const err = event.Payload.find((p) => p.CceId === 'EG-OSB-008')!;
+    assert.deepEqual([err.Result, err.Error], ['Err', 'EISDIR on /etc/shadow']);
+    assert.equal(status?.state, 'degraded');
   } finally {
     t.remove();
   }
@@ -246,15 +241,8 @@ test('live machine: every check runs without crashing and the event is schema-va
   const runs = runBaseline('/');
   assert.equal(runs.length, BASELINE_CHECKS.length);
   for (const r of runs) assert.ok(['Pass', 'Fail', 'Err'].includes(r.outcome.result), r.check.id);
-  const harness = new SourceHarness(osBaselineSource, {}, '/');
-  try {
-    const source = await harness.start();
-    await source.snapshot?.();
-    const [event] = harness.eventsNamed(OS_BASELINE_EVENT);
-    assert.ok(event);
-    assert.deepEqual(validator.validateEvent(event).errors, []);
-    assert.equal(event.Payload.length, runs.filter((r) => r.outcome.result !== 'Pass').length);
-  } finally {
-    await harness.stop();
-  }
+  const { event } = await snapshotThroughSource('/');
+  assert.ok(event);
+  assert.deepEqual(validator.validateEvent(event).errors, []);
+  assert.equal(event.Payload.length, runs.filter((r) => r.outcome.result !== 'Pass').length);
 });

@@ -28,14 +28,23 @@ interface Timer {
   fn: () => void;
 }
 
-/** Time moves only when the test says so; advance() runs due timers in order and lets promises settle. */
+/**
+ * Time moves only when the test says so; advance() runs due timers in order and lets promises settle.
+ * Timers run on monotonic time, as Node's do; step() moves the wall clock (now()) alone, as NTP does on
+ * a device without an RTC.
+ */
 export class FakeClock implements Clock {
   private t = Date.parse('2026-11-23T10:00:00.000Z');
+  private wallOffset = 0;
   private timers: Timer[] = [];
   private nextId = 1;
 
   now(): number {
-    return this.t;
+    return this.t + this.wallOffset;
+  }
+
+  step(ms: number): void {
+    this.wallOffset += ms;
   }
 
   setTimeout(fn: () => void, ms: number): unknown {

@@ -81,6 +81,10 @@ export interface NativeAddon {
    * from an addon built before it existed.
    */
   sockDiagDump?(family: number, protocol: number, states: number, maxRecords?: number): SockDiagBuffer;
+  /** madvise(MADV_PAGEOUT) per [start, length] pair, an errno per range (native/memory_trim.c; src/agent/memory-settle.ts). */
+  pageOut?(ranges: number[]): number[];
+  /** glibc malloc_trim(0): true when memory was returned; null where the C library is not glibc. */
+  mallocTrim?(): boolean | null;
 }
 
 export type NativeLoadResult = { addon: NativeAddon; file: string } | { addon?: undefined; reason: string };

@@ -12,6 +12,20 @@ const BUILTIN_HOOKS: Record<string, string> = {
 const VERDICTS: Record<string, string> = { ACCEPT: 'accept', DROP: 'drop', REJECT: 'reject', RETURN: 'return', QUEUE: 'queue', NFQUEUE: 'queue' };
 
 const portText = (v: string): string => v.replace(/:/g, '-');
+const asIs = (v: string): string => v;
+
+type MatchField = 'source' | 'destination' | 'protocol' | 'inInterface' | 'outInterface' | 'destinationPort' | 'sourcePort';
+
+/** Options that set one field of the rule from their value (negated by a `!` before them): option -> [field, how the value reads]. */
+const FIELD_OPTIONS = new Map<string, readonly [MatchField, (value: string) => string]>([
+  ...['-s', '--source', '--src'].map((o) => [o, ['source', asIs]] as const),
+  ...['-d', '--destination', '--dst'].map((o) => [o, ['destination', asIs]] as const),
+  ...['-p', '--protocol'].map((o) => [o, ['protocol', protocolName]] as const),
+  ...['-i', '--in-interface'].map((o) => [o, ['inInterface', asIs]] as const),
+  ...['-o', '--out-interface'].map((o) => [o, ['outInterface', asIs]] as const),
+  ...['--dport', '--dports', '--destination-port', '--destination-ports'].map((o) => [o, ['destinationPort', portText]] as const),
+  ...['--sport', '--sports', '--source-port', '--source-ports'].map((o) => [o, ['sourcePort', portText]] as const),
+]);
 
 /** Applies the words after `-A CHAIN` to `rule`; returns a reason when the rule cannot be read. */
 function applyWords(rule: FirewallRule, words: string[]): string | undefined {
@@ -27,55 +41,14 @@ function applyWords(rule: FirewallRule, words: string[]): string | undefined {
     negate = false;
     const value = take(i + 1);
     const needsValue = (): string | undefined => (value === undefined ? `option ${w} without a value` : undefined);
+    const field = FIELD_OPTIONS.get(w);
+    if (field) {
+      if (needsValue()) return needsValue();
+      rule[field[0]] = not + field[1](value!);
+      i++;
+      continue;
+    }
     switch (w) {
-      case '-s':
-      case '--source':
-      case '--src':
-        if (needsValue()) return needsValue();
-        rule.source = not + value;
-        i++;
-        continue;
-      case '-d':
-      case '--destination':
-      case '--dst':
-        if (needsValue()) return needsValue();
-        rule.destination = not + value;
-        i++;
-        continue;
-      case '-p':
-      case '--protocol':
-        if (needsValue()) return needsValue();
-        rule.protocol = not + protocolName(value!);
-        i++;
-        continue;
-      case '-i':
-      case '--in-interface':
-        if (needsValue()) return needsValue();
-        rule.inInterface = not + value;
-        i++;
-        continue;
-      case '-o':
-      case '--out-interface':
-        if (needsValue()) return needsValue();
-        rule.outInterface = not + value;
-        i++;
-        continue;
-      case '--dport':
-      case '--dports':
-      case '--destination-port':
-      case '--destination-ports':
-        if (needsValue()) return needsValue();
-        rule.destinationPort = not + portText(value!);
-        i++;
-        continue;
-      case '--sport':
-      case '--sports':
-      case '--source-port':
-      case '--source-ports':
-        if (needsValue()) return needsValue();
-        rule.sourcePort = not + portText(value!);
-        i++;
-        continue;
       case '--comment':
         if (needsValue()) return needsValue();
         rule.comment = value;

@@ -61,6 +61,13 @@ interface Owner {
   missing: string[];
 }
 
+/** Ends the payload of a process's act: its command line, the details, what was missing, its container. */
+function withOwner(item: PayloadItem, owner: Owner, extra: Record<string, string>, rec: NetRecord | FileRecord, enrich: SensorEnrichment): PayloadItem {
+  if (owner.commandLine !== undefined) item.CommandLine = owner.commandLine;
+  if (owner.missing.length > 0) extra.MissingFields = owner.missing.join(',');
+  return addExtra(item, { ...extra, ...enrich.container(rec) });
+}
+
 function ownerOf(rec: NetRecord | FileRecord, enrich: SensorEnrichment): Owner {
   const known = enrich.processes.get(rec.pid);
   const missing: string[] = [];
@@ -87,12 +94,10 @@ export function connectionFromNet(rec: NetRecord, enrich: SensorEnrichment): Pay
     UserId: String(rec.uid),
     Executable: owner.executable,
   };
-  if (owner.commandLine !== undefined) item.CommandLine = owner.commandLine;
   const extra: Record<string, string> = {};
   // A non-blocking connect returns EINPROGRESS: the handshake is under way, its outcome not known here.
   if (rec.type === 'connect' && rec.result !== 0) extra.Result = errnoName(rec.result);
-  if (owner.missing.length > 0) extra.MissingFields = owner.missing.join(',');
-  return addExtra(item, { ...extra, ...enrich.container(rec) });
+  return withOwner(item, owner, extra, rec, enrich);
 }
 
 /** PortListen (EdgeGuard's schema) from a listen or bind record. */
@@ -108,11 +113,9 @@ export function portListenFromNet(rec: NetRecord, enrich: SensorEnrichment): Pay
     UserId: String(rec.uid),
     Executable: owner.executable,
   };
-  if (owner.commandLine !== undefined) item.CommandLine = owner.commandLine;
   const extra: Record<string, string> = {};
   if (rec.type === 'listen') extra.Backlog = String(rec.backlog);
-  if (owner.missing.length > 0) extra.MissingFields = owner.missing.join(',');
-  return addExtra(item, { ...extra, ...enrich.container(rec) });
+  return withOwner(item, owner, extra, rec, enrich);
 }
 
 /** FileOperation (EdgeGuard's schema). */
@@ -127,10 +130,8 @@ export function fileOperationPayload(rec: FileRecord, enrich: SensorEnrichment):
     Executable: owner.executable,
   };
   if (rec.targetPath !== undefined) item.TargetPath = rec.targetPath;
-  if (owner.commandLine !== undefined) item.CommandLine = owner.commandLine;
   const extra: Record<string, string> = {};
   if (rec.euid !== rec.uid) extra.EffectiveUserId = String(rec.euid);
   if (rec.pathTruncated) extra.PathTruncated = 'true';
-  if (owner.missing.length > 0) extra.MissingFields = owner.missing.join(',');
-  return addExtra(item, { ...extra, ...enrich.container(rec) });
+  return withOwner(item, owner, extra, rec, enrich);
 }

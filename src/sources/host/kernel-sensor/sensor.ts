@@ -1,6 +1,6 @@
 import { compareCodeUnits } from '../../../core/compare-text';
+import { packagePath } from '../../../core/package-path';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { decodeRecords, type SensorRecord } from './records';
 
 /**
@@ -67,19 +67,9 @@ export interface SensorAddon {
   sensorClose(handle: SensorHandle): void;
 }
 
-function packageRoot(): string | undefined {
-  let dir = __dirname;
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
-}
-
 /** The BPF object built by `npm run build:native` (native/bpf/compile.sh). */
 export function defaultObjectPath(): string {
-  return path.join(packageRoot() ?? '.', 'build', 'Release', 'edgeguard_sensor.bpf.o');
+  return packagePath('build/Release/edgeguard_sensor.bpf.o');
 }
 
 let cachedAddon: { addon: SensorAddon } | { reason: string } | undefined;
@@ -87,7 +77,7 @@ let cachedAddon: { addon: SensorAddon } | { reason: string } | undefined;
 /** build/Release/edgeguard_sensor.node, or why it cannot be loaded (not built, libbpf missing). Never throws. */
 export function loadSensorAddon(): { addon: SensorAddon } | { reason: string } {
   if (cachedAddon) return cachedAddon;
-  const file = path.join(packageRoot() ?? '.', 'build', 'Release', 'edgeguard_sensor.node');
+  const file = packagePath('build/Release/edgeguard_sensor.node');
   if (!existsSync(file)) {
     cachedAddon = { reason: `kernel sensor addon not built (${file} missing; needs clang and libbpf-dev at build time)` };
     return cachedAddon;
