@@ -95,9 +95,10 @@ export function reportedDocument(inputs: ReportInputs): JsonObject {
 
 /** The document without the figures that change all the time: a report is due only when this changes. */
 function significant(doc: JsonObject): string {
-  const status = { ...(doc[STATUS_KEY] as JsonObject) };
-  delete status.pipeline;
-  return JSON.stringify({ ...doc, [STATUS_KEY]: status });
+  // The pipeline figures left out by the replacer: no copy of the document for it.
+  return JSON.stringify(doc, function (this: unknown, key: string, value: unknown) {
+    return key === 'pipeline' && this === doc[STATUS_KEY] ? undefined : value;
+  });
 }
 
 /**
@@ -106,6 +107,8 @@ function significant(doc: JsonObject): string {
  */
 export class PropertyReporter {
   private lastSent?: JsonObject;
+  /** significant(lastSent), kept: the refresh compares against it every 30 s. */
+  private lastSentSignificant = '';
   private debounceTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
   private refreshTimer?: NodeJS.Timeout;
@@ -147,16 +150,19 @@ export class PropertyReporter {
       await this.inFlight;
       return this.flush();
     }
+    const fresh = reportedDocument(this.inputs);
+    const text = significant(fresh);
+    // Nothing but the pipeline figures changed: no report (they go with the next one), and no copy made.
+    if (this.lastSent && text === this.lastSentSignificant) return;
     // A deep copy: the inputs may hand out live objects that change after this report.
-    const doc = JSON.parse(JSON.stringify(reportedDocument(this.inputs))) as JsonObject;
-    if (this.lastSent && significant(doc) === significant(this.lastSent)) return;
-    this.inFlight = this.send(doc).finally(() => {
+    const doc = JSON.parse(JSON.stringify(fresh)) as JsonObject;
+    this.inFlight = this.send(doc, text).finally(() => {
       this.inFlight = undefined;
     });
     return this.inFlight;
   }
 
-  private async send(doc: JsonObject): Promise<void> {
+  private async send(doc: JsonObject, docSignificant: string): Promise<void> {
     try {
       if (!this.lastSent) {
         // First report of this process: clear what an earlier run left (twin patches only merge).
@@ -167,6 +173,7 @@ export class PropertyReporter {
         if (patch) await this.report(patch);
       }
       this.lastSent = doc;
+      this.lastSentSignificant = docSignificant;
       this.retryDelay = this.retryMs;
       this.options.log?.debug('reported properties updated');
     } catch (error) {

@@ -37,7 +37,10 @@ export function confinedHostPath(hostRoot: string, hostAbsolute: string, options
     const next = path.posix.join(resolved, part);
     let isLink: boolean;
     try {
-      isLink = lstatSync(path.join(root, next)).isSymbolicLink();
+      // A missing component is common (a log file a distribution lacks, polled every few seconds): no exception for it.
+      const st = lstatSync(path.join(root, next), { throwIfNoEntry: false });
+      if (!st) return path.join(root, next, ...pending);
+      isLink = st.isSymbolicLink();
     } catch {
       return path.join(root, next, ...pending);
     }

@@ -39,7 +39,8 @@ export const kernelModulesSource: SourceDefinition = {
   async start(ctx: SourceContext): Promise<KernelModulesSource> {
     const file = path.join(resolveProcRoot(ctx.hostRoot), 'modules');
     const warn = rateLimitedWarning(ctx.log);
-    const read = (): KernelModule[] | undefined => {
+    /** The loaded modules; undefined when unreadable, or when `changed` says the text is as last time. */
+    const read = (changed?: (text: string) => boolean): KernelModule[] | undefined => {
       let text: string;
       try {
         text = readRegularPrefix(file, MAX_MODULES_FILE_BYTES).toString('latin1');
@@ -47,6 +48,7 @@ export const kernelModulesSource: SourceDefinition = {
         warn('kernel module list not readable', { file, error: err });
         return undefined;
       }
+      if (changed && !changed(text)) return undefined;
       const parsed = parseProcModules(text);
       if (parsed.malformedLines > 0) warn('malformed lines in the kernel module list skipped', { file, lines: parsed.malformedLines });
       return parsed.modules;
@@ -64,9 +66,15 @@ export const kernelModulesSource: SourceDefinition = {
 
     // Names of the modules loaded at the last read; the first read only learns.
     let known = new Set((read() ?? []).map((m) => m.name));
+    // The file as last parsed: most polls find it unchanged, and then there is nothing to parse.
+    let lastText: string | undefined;
     const poll = (): void => {
       try {
-        const modules = read();
+        const modules = read((text) => {
+          if (text === lastText) return false;
+          lastText = text;
+          return true;
+        });
         if (!modules) return;
         const loaded = modules.filter((m) => !known.has(m.name));
         known = new Set(modules.map((m) => m.name));

@@ -10,6 +10,7 @@ import { inferredExecutable, isLoginRecord, sshdLoginItem, utmpLoginItem } from 
 import { parseSshdLine, type SshdLogin } from './login/sshd-log';
 import { findJournalDirectory } from './login/journal';
 import { JournalFollower } from './login/journal-follower';
+import { QuietFiles } from './login/quiet-files';
 import { existsSync } from 'node:fs';
 import { detectRecordSize, parseUtmpRecords, type UtmpRecord, type UtmpRecordSize } from './login/utmp';
 import { readExecutable, resolveProcRoot } from './common/process-info';
@@ -115,6 +116,10 @@ class LoginCollector implements Source {
   private polling = false;
   private lastStatus = '';
   private savedCursors = '';
+  /** A cursor changed since the last save. */
+  private cursorsChanged = true;
+  /** Files unchanged since their last complete read: a poll skips reading and hashing them. */
+  private readonly quiet = new QuietFiles();
   private stopped = false;
   private readonly redactUnknown: boolean;
   private readonly localNames: LocalAccountNames;
@@ -230,12 +235,15 @@ class LoginCollector implements Source {
           // Resolved on every poll: a symbolic link on the host may change.
           f.file = hostPath(this.ctx.hostRoot, f.hostFile);
           const before = this.cursors[f.hostFile] ?? { ino: 0, offset: 0 };
-          const result = readNew(f.file, before, MAX_BYTES_PER_POLL);
+          const statAt = Date.now();
+          const result = readNew(f.file, before, MAX_BYTES_PER_POLL, (st) => this.quiet.unchanged(f.hostFile, f.file, st));
           if (!result.stat) {
+            this.quiet.forget(f.hostFile);
             problems.push(`${f.hostFile} not found`);
             continue;
           }
           found.add(f.kind);
+          if (result.unchanged) continue;
           for (const note of result.notes) {
             if (note.kind === 'rotated') this.ctx.log.info('login file rotated', { file: f.hostFile, finishedPrevious: note.finishedPrevious });
             else this.ctx.log.warn('login file truncated, reading it from the start', { file: f.hostFile, previousOffset: note.previousOffset, size: note.size });
@@ -246,7 +254,10 @@ class LoginCollector implements Source {
             if (chunk.origin === 'current') cursor = { ...cursor, offset: chunk.position + consumed.bytes, ...(consumed.recordSize ? { recordSize: consumed.recordSize } : {}) };
           }
           this.cursors[f.hostFile] = this.withMarkIfReadable(f, cursor);
+          this.cursorsChanged = true;
+          this.quiet.record(f.hostFile, f.file, result.stat, !result.capped, statAt);
         } catch (err) {
+          this.quiet.forget(f.hostFile);
           const code = readProblem(err);
           problems.push(`${f.hostFile}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code}`);
           const key = onceKey('read', f.hostFile, code);
@@ -261,7 +272,7 @@ class LoginCollector implements Source {
       }
       this.saveCursors();
       if (this.journal) {
-        void this.journal.follower.poll();
+        void this.journal.follower.pollIfChanged();
         // The journal stands in for the missing auth.log: its absence is no problem then.
         if (!this.journalProblem) found.add('authlog');
         else problems.push(this.journalProblem);
@@ -291,11 +302,16 @@ class LoginCollector implements Source {
   }
 
   private saveCursors(): void {
+    if (!this.cursorsChanged) return;
     const text = JSON.stringify(this.cursors);
-    if (text === this.savedCursors) return;
+    if (text === this.savedCursors) {
+      this.cursorsChanged = false;
+      return;
+    }
     try {
       this.store.save(this.cursors);
       this.savedCursors = text;
+      this.cursorsChanged = false;
     } catch (err) {
       const key = onceKey('save', errorCode(err));
       if (!this.warned.has(key)) {

@@ -12,7 +12,7 @@ import { connectionsSource } from '../../../src/sources/host/connections';
 import { EBPF_CONNECTIONS_METHOD } from '../../../src/sources/host/kernel-sensor/connections-method';
 import { fileOperationsSource } from '../../../src/sources/host/kernel-sensor/file-operations';
 import { EBPF_PROCESS_METHOD } from '../../../src/sources/host/kernel-sensor/process-method';
-import { defaultObjectPath, loadSensorAddon } from '../../../src/sources/host/kernel-sensor/sensor';
+import { defaultObjectPath, HEALTH_CHECK_MS, loadSensorAddon } from '../../../src/sources/host/kernel-sensor/sensor';
 import { KERNEL_SENSOR_SETTINGS } from '../../../src/sources/host/kernel-sensor/settings';
 import { NETLINK_METHOD, processEventsSource, type ProcessEventsSource } from '../../../src/sources/host/process-events';
 import type { SourceDefinition } from '../../../src/sources/source';
@@ -410,5 +410,50 @@ test("a source whose sensor load fails does not take the sensor from the others:
   } finally {
     await files.stop();
     await procs.stop();
+  }
+});
+
+test('one health check for every source on the sensor: the figures are read once per check, each source keeps its own status', { skip: SKIP, timeout: 30_000 }, async () => {
+  const loaded = loadSensorAddon();
+  assert.ok(!('reason' in loaded));
+  // The addon's exports are read-only: the cached holder gets a counting stand-in of the same addon.
+  const real = loaded.addon;
+  let reads = 0;
+  loaded.addon = {
+    sensorOpen: (options, onBatch) => real.sensorOpen(options, onBatch),
+    sensorClose: (handle) => real.sensorClose(handle),
+    sensorStats: (handle) => {
+      reads++;
+      return real.sensorStats(handle);
+    },
+  };
+  const procs = harness(processEventsSource, { processEventsMethod: 'ebpf' });
+  const conns = harness(connectionsSource, { connectionsMethod: 'ebpf' });
+  const files = harness(fileOperationsSource, { fileOperationsWatchPaths: [`${tmp}/health/`] });
+  let stopped = false;
+  try {
+    await procs.start();
+    await conns.start();
+    await files.start();
+    assert.equal(reads, 3, 'each source checks once as it starts');
+    await new Promise((resolve) => setTimeout(resolve, HEALTH_CHECK_MS + 1_500));
+    assert.equal(reads, 4, 'then one read serves all three sources');
+    assert.equal(procs.lastStatus()?.method, EBPF_PROCESS_METHOD);
+    assert.equal(conns.lastStatus()?.method, EBPF_CONNECTIONS_METHOD);
+    for (const h of [procs, conns, files]) assert.equal(h.lastStatus()?.state, 'running', JSON.stringify(h.lastStatus()));
+    stopped = true;
+    await files.stop();
+    await conns.stop();
+    await procs.stop();
+    const afterStop = reads;
+    await new Promise((resolve) => setTimeout(resolve, HEALTH_CHECK_MS + 500));
+    assert.equal(reads, afterStop, 'no check left running once the last source stopped');
+  } finally {
+    loaded.addon = real;
+    if (!stopped) {
+      await files.stop();
+      await conns.stop();
+      await procs.stop();
+    }
   }
 });

@@ -44,6 +44,19 @@ test('exec context from a prepared proc tree: parent, ancestors, cwd, tty, conta
   assert.deepEqual(readExecContext(root, 999, 998), {});
 });
 
+test('socket kinds: the unix table is looked at first, but digits of the inode elsewhere in it (a path, a number column) do not make a TCP socket unix', () => {
+  proc(400, 1, { exe: '/usr/bin/sh', fd0: 'socket:[5555]', fd1: 'socket:[5556]', tcpInode: '5555' });
+  writeFileSync(
+    path.join(root, '400', 'net', 'unix'),
+    'Num       RefCount Protocol Flags    Type St Inode Path\n' +
+      '0000000000005555: 00000002 00000000 00010000 0001 01 5556 /run/5555.sock\n' +
+      '0000000000000001: 00000002 00000000 00010000 0001 01 9 /run/user/5555/bus\n',
+  );
+  const ctx = readExecContext(root, 400, 1);
+  assert.equal(ctx.StdinType, 'tcp');
+  assert.equal(ctx.StdoutType, 'unix');
+});
+
 test('tty numbers, fd link kinds, cgroup layouts (and hostile cgroup text stays fast)', () => {
   assert.equal(ttyName(0), undefined);
   assert.equal(ttyName((4 << 8) | 1), 'tty1');

@@ -1,9 +1,9 @@
 import { createEvent } from '../../../core/event';
 import { defineEventType } from '../../../core/event-types';
-import type { SourceContext, SourceStatus } from '../../source';
+import type { SourceContext } from '../../source';
 import { isLoopbackAddress } from '../net/ip-address';
 import { sensorEnrichment } from './context';
-import { lossReport, LossTracker } from './loss';
+import { sensorStatusCheck } from './health-status';
 import { connectionFromNet, portListenFromNet } from './payloads';
 import { RecordType, type NetRecord } from './records';
 import { subscribeKernelSensor, type SensorAddonStats } from './sensor';
@@ -13,7 +13,6 @@ export const EBPF_CONNECTIONS_METHOD = 'eBPF kernel sensor (connect, accept, lis
 export const PORT_LISTEN_EVENT = 'PortListen';
 /** Bind and listen as they happen (ListeningPorts is a periodic snapshot in Microsoft's schema). */
 export const PORT_LISTEN = defineEventType({ name: PORT_LISTEN_EVENT, category: 'Triggered', defaultPriority: 'Low', schema: 'own' });
-const STATUS_CHECK_MS = 10_000;
 
 export interface EbpfConnections {
   stats(): { connections: number; listens: number; sensor?: SensorAddonStats };
@@ -53,35 +52,11 @@ export function startEbpfConnections(ctx: SourceContext, procRoot: string): Ebpf
         ctx.log.error('kernel sensor network record could not be handled', { pid: rec.pid, error: err });
       }
     }
-  });
+  }, sensorStatusCheck(ctx, { method: EBPF_CONNECTIONS_METHOD, types: [RecordType.Connect, RecordType.Accept, RecordType.Listen, RecordType.Bind], records: 'network', advice: 'raise kernelSensorRingBufferBytes' }));
 
-  const loss = new LossTracker([RecordType.Connect, RecordType.Accept, RecordType.Listen, RecordType.Bind]);
-  let last = '';
-  const check = (): void => {
-    try {
-      const s = sub.stats();
-      const report = s ? lossReport(loss, s) : undefined;
-      if (report?.grew) ctx.log.warn('kernel sensor lost network records', { ...report.counts });
-      const lost = sub.lost();
-      const status: SourceStatus = lost
-        ? { state: 'failed', method: EBPF_CONNECTIONS_METHOD, reason: lost }
-        : report?.total
-        ? { state: 'degraded', method: EBPF_CONNECTIONS_METHOD, reason: `${report.text} since start (raise kernelSensorRingBufferBytes)` }
-        : { state: 'running', method: EBPF_CONNECTIONS_METHOD };
-      const key = JSON.stringify(status);
-      if (key !== last) ctx.setStatus(status);
-      last = key;
-    } catch (err) {
-      ctx.log.error('kernel sensor status check failed', { error: err });
-    }
-  };
-  check();
-  const timer = setInterval(check, STATUS_CHECK_MS);
-  timer.unref();
   return {
     stats: () => ({ connections, listens, sensor: sub.stats() }),
     async stop() {
-      clearInterval(timer);
       sub.close();
     },
   };

@@ -1,10 +1,10 @@
 import type { SettingDefinition } from '../../../config/settings';
 import { createEvent } from '../../../core/event';
 import { defineEventType } from '../../../core/event-types';
-import { SourceUnavailableError, type Source, type SourceContext, type SourceDefinition, type SourceStatus } from '../../source';
+import { SourceUnavailableError, type Source, type SourceContext, type SourceDefinition } from '../../source';
 import { resolveProcRoot } from '../common/process-info';
 import { sensorEnrichment } from './context';
-import { lossReport, LossTracker } from './loss';
+import { sensorStatusCheck } from './health-status';
 import { fileOperationPayload } from './payloads';
 import { RecordType } from './records';
 import { subscribeKernelSensor, type SensorAddonStats } from './sensor';
@@ -13,7 +13,6 @@ import { DEFAULT_READ_WATCH, DEFAULT_WATCH_NAMES, DEFAULT_WRITE_WATCH, KERNEL_SE
 export const FILE_OPERATION_EVENT = 'FileOperation';
 export const FILE_OPERATION = defineEventType({ name: FILE_OPERATION_EVENT, category: 'Triggered', defaultPriority: 'High', schema: 'own' });
 export const FILE_OPERATIONS_METHOD = 'eBPF kernel sensor (openat/unlink/rename/truncate/finit_module tracepoints, filtered in the kernel)';
-const STATUS_CHECK_MS = 10_000;
 
 const SETTINGS: readonly SettingDefinition[] = [
   {
@@ -78,40 +77,14 @@ export const fileOperationsSource: SourceDefinition = {
             ctx.log.error('kernel sensor file record could not be handled', { pid: rec.pid, error: err });
           }
         }
-      });
+      }, sensorStatusCheck(ctx, { method: FILE_OPERATIONS_METHOD, types: [RecordType.File], records: 'file', advice: 'raise kernelSensorRingBufferBytes', showSkipped: true }));
     } catch (err) {
       throw new SourceUnavailableError(`eBPF kernel sensor unavailable (${err instanceof Error ? err.message : String(err)}); FileOperations has no other method`);
     }
     const subscription = sub;
-    const loss = new LossTracker([RecordType.File]);
-    let last = '';
-    const check = (): void => {
-      try {
-        const s = subscription.stats();
-        const report = s ? lossReport(loss, s) : undefined;
-        if (report?.grew) ctx.log.warn('kernel sensor lost file records', { ...report.counts });
-        const skipped = s?.skipped.length ? `not on this kernel: ${s.skipped.join(', ')}` : '';
-        const reasons = [report?.total ? `${report.text} since start (raise kernelSensorRingBufferBytes)` : '', skipped].filter(Boolean);
-        const lost = subscription.lost();
-        const status: SourceStatus = lost
-          ? { state: 'failed', method: FILE_OPERATIONS_METHOD, reason: lost }
-          : report?.total
-          ? { state: 'degraded', method: FILE_OPERATIONS_METHOD, reason: reasons.join('; ') }
-          : { state: 'running', method: FILE_OPERATIONS_METHOD, ...(skipped ? { reason: skipped } : {}) };
-        const key = JSON.stringify(status);
-        if (key !== last) ctx.setStatus(status);
-        last = key;
-      } catch (err) {
-        ctx.log.error('kernel sensor status check failed', { error: err });
-      }
-    };
-    check();
-    const timer = setInterval(check, STATUS_CHECK_MS);
-    timer.unref();
     return {
       stats: () => ({ reported, sensor: subscription.stats() }),
       async stop() {
-        clearInterval(timer);
         subscription.close();
       },
     };

@@ -1,8 +1,8 @@
 import { createEvent } from '../../../core/event';
-import type { SourceContext, SourceStatus } from '../../source';
+import type { SourceContext } from '../../source';
 import type { UserNames } from '../process-events/user-names';
 import { sensorEnrichment } from './context';
-import { lossReport, LossTracker } from './loss';
+import { sensorStatusCheck } from './health-status';
 import { readStdioTypes } from '../process-events/exec-context';
 import { processCreateFromExec, processTerminateFromExit } from './payloads';
 import { RecordType } from './records';
@@ -10,7 +10,6 @@ import { subscribeKernelSensor, type SensorAddonStats } from './sensor';
 import { sensorSettings } from './settings';
 
 export const EBPF_PROCESS_METHOD = 'eBPF kernel sensor (sched_process_exec/exit tracepoints)';
-const STATUS_CHECK_MS = 10_000;
 
 export interface EbpfProcessEvents {
   stats(): { creates: number; terminates: number; sensor?: SensorAddonStats };
@@ -47,35 +46,11 @@ export function startEbpfProcessEvents(ctx: SourceContext, procRoot: string, use
         ctx.log.error('kernel sensor process record could not be handled', { pid: rec.pid, error: err });
       }
     }
-  });
+  }, sensorStatusCheck(ctx, { method: EBPF_PROCESS_METHOD, types: [RecordType.Exec, RecordType.Exit], records: 'process', advice: 'ring buffer full or consumer too slow; raise kernelSensorRingBufferBytes' }));
 
-  const loss = new LossTracker([RecordType.Exec, RecordType.Exit]);
-  let last = '';
-  const check = (): void => {
-    try {
-      const s = sub.stats();
-      const report = s ? lossReport(loss, s) : undefined;
-      if (report?.grew) ctx.log.warn('kernel sensor lost process records', { ...report.counts });
-      const lost = sub.lost();
-      const status: SourceStatus = lost
-        ? { state: 'failed', method: EBPF_PROCESS_METHOD, reason: lost }
-        : report?.total
-        ? { state: 'degraded', method: EBPF_PROCESS_METHOD, reason: `${report.text} since start (ring buffer full or consumer too slow; raise kernelSensorRingBufferBytes)` }
-        : { state: 'running', method: EBPF_PROCESS_METHOD };
-      const key = JSON.stringify(status);
-      if (key !== last) ctx.setStatus(status);
-      last = key;
-    } catch (err) {
-      ctx.log.error('kernel sensor status check failed', { error: err });
-    }
-  };
-  check();
-  const timer = setInterval(check, STATUS_CHECK_MS);
-  timer.unref();
   return {
     stats: () => ({ creates, terminates, sensor: sub.stats() }),
     async stop() {
-      clearInterval(timer);
       sub.close();
     },
   };

@@ -116,9 +116,21 @@ export interface Subscription {
   close(): void;
 }
 
+/** How often the subscribers' health checks run: one stats read of the shared sensor for all of them. */
+export const HEALTH_CHECK_MS = 10_000;
+
+/** What a subscriber's health check sees: the shared sensor's figures and, when it is gone, why. */
+export interface SensorHealth {
+  stats: SensorAddonStats | undefined;
+  lost: string | undefined;
+  /** The figures could not be read (never expected): the check logs it and keeps the status it had. */
+  error?: unknown;
+}
+
 interface Subscriber {
   needs: SensorNeeds;
   onRecords: (records: SensorRecord[]) => void;
+  onHealth?: (health: SensorHealth) => void;
 }
 
 class SensorHub {
@@ -133,12 +145,18 @@ class SensorHub {
   /** The options of the last load that worked: what the other subscribers go back to when a newcomer's load fails. */
   private lastGood: SensorAddonOptions | undefined;
 
-  /** Subscribes, (re)loading the sensor when the union of needs grew. Throws with the reason when it cannot load. */
-  subscribe(settings: SensorSettings, needs: SensorNeeds, onRecords: (records: SensorRecord[]) => void): Subscription {
+  /** One timer for the health checks of every subscriber (see checkHealth). */
+  private healthTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Subscribes, (re)loading the sensor when the union of needs grew. Throws with the reason when it
+   * cannot load. `onHealth` runs once now, then every HEALTH_CHECK_MS with the others' (one stats read).
+   */
+  subscribe(settings: SensorSettings, needs: SensorNeeds, onRecords: (records: SensorRecord[]) => void, onHealth?: (health: SensorHealth) => void): Subscription {
     const loaded = loadSensorAddon();
     if ('reason' in loaded) throw new Error(loaded.reason);
     this.addon = loaded.addon;
-    const subscriber: Subscriber = { needs, onRecords };
+    const subscriber: Subscriber = { needs, onRecords, ...(onHealth ? { onHealth } : {}) };
     this.subscribers.add(subscriber);
     try {
       this.reload(settings);
@@ -155,6 +173,11 @@ class SensorHub {
       }
       throw err;
     }
+    if (onHealth) {
+      onHealth(this.health());
+      this.healthTimer ??= setInterval(() => this.checkHealth(), HEALTH_CHECK_MS);
+      this.healthTimer.unref();
+    }
     let closed = false;
     return {
       stats: () => (this.handle && this.addon ? this.addon.sensorStats(this.handle) : undefined),
@@ -163,6 +186,10 @@ class SensorHub {
         if (closed) return;
         closed = true;
         this.subscribers.delete(subscriber);
+        if (![...this.subscribers].some((s) => s.onHealth)) {
+          clearInterval(this.healthTimer);
+          this.healthTimer = undefined;
+        }
         if (this.subscribers.size === 0) {
           this.unload();
           this.lastGood = undefined;
@@ -170,6 +197,26 @@ class SensorHub {
         }
       },
     };
+  }
+
+  private health(): SensorHealth {
+    try {
+      return this.handle && this.addon ? { stats: this.addon.sensorStats(this.handle), lost: undefined } : { stats: undefined, lost: this.lostReason ?? 'kernel sensor not loaded' };
+    } catch (error) {
+      return { stats: undefined, lost: undefined, error };
+    }
+  }
+
+  /** The sources' loss and health checks, with one read of the sensor's figures for all of them. */
+  private checkHealth(): void {
+    const health = this.health();
+    for (const s of this.subscribers) {
+      try {
+        s.onHealth?.(health);
+      } catch {
+        // A subscriber's check catches and logs its own failures; the others still run.
+      }
+    }
   }
 
   private wanted(settings: SensorSettings): SensorAddonOptions {
@@ -233,6 +280,11 @@ class SensorHub {
 const hub = new SensorHub();
 
 /** Subscribes to the shared kernel sensor; throws an Error whose message is the reason it cannot run here. */
-export function subscribeKernelSensor(settings: SensorSettings, needs: SensorNeeds, onRecords: (records: SensorRecord[]) => void): Subscription {
-  return hub.subscribe(settings, needs, onRecords);
+export function subscribeKernelSensor(
+  settings: SensorSettings,
+  needs: SensorNeeds,
+  onRecords: (records: SensorRecord[]) => void,
+  onHealth?: (health: SensorHealth) => void,
+): Subscription {
+  return hub.subscribe(settings, needs, onRecords, onHealth);
 }

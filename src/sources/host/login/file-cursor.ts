@@ -48,13 +48,9 @@ export function readRange(file: string, position: number, length: number): Buffe
 
 /** The stat of a followed file; undefined when missing; UnsafeFileError when it is no regular file (a FIFO, /dev/zero). */
 function statOrUndefined(file: string): Stats | undefined {
-  let st: Stats;
-  try {
-    st = statSync(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  // No exception for a missing file: one is expected on every poll (auth.log or secure, whichever the distribution lacks).
+  const st = statSync(file, { throwIfNoEntry: false });
+  if (!st) return undefined;
   if (!st.isFile()) throw new UnsafeFileError(st.isDirectory() ? 'EISDIR' : 'ENOTREG', `is ${fileKind(st)}, not a regular file`);
   return st;
 }
@@ -65,9 +61,17 @@ function statOrUndefined(file: string): Stats | undefined {
  * truncation (size below the offset: from the start). At most `maxBytes` of the current file per call.
  * The caller advances `cursor.offset` by what it consumed of the 'current' chunk and sets its mark.
  */
-export function readNew(file: string, cursor: FileCursor, maxBytes: number): { chunks: ReadChunk[]; cursor: FileCursor; notes: CursorNote[]; stat?: Stats } {
+export function readNew(
+  file: string,
+  cursor: FileCursor,
+  maxBytes: number,
+  unchanged?: (st: Stats) => boolean,
+): { chunks: ReadChunk[]; cursor: FileCursor; notes: CursorNote[]; stat?: Stats; unchanged?: true; capped?: true } {
   const st = statOrUndefined(file);
   if (!st) return { chunks: [], cursor, notes: [] };
+  // Nothing to read and no mark to check: the file is as it was at the last complete read.
+  if (unchanged?.(st)) return { chunks: [], cursor, notes: [], stat: st, unchanged: true };
+  let capped = false;
   const chunks: ReadChunk[] = [];
   const notes: CursorNote[] = [];
   let next = cursor;
@@ -76,6 +80,7 @@ export function readNew(file: string, cursor: FileCursor, maxBytes: number): { c
     const old = statOrUndefined(rotated);
     const finishedPrevious = old !== undefined && old.ino === cursor.ino;
     if (finishedPrevious && old.size > cursor.offset) {
+      capped ||= old.size - cursor.offset > maxBytes;
       chunks.push({ origin: 'rotated', file: rotated, data: readRange(rotated, cursor.offset, Math.min(old.size - cursor.offset, maxBytes)), position: cursor.offset });
     }
     notes.push({ kind: 'rotated', finishedPrevious });
@@ -87,9 +92,10 @@ export function readNew(file: string, cursor: FileCursor, maxBytes: number): { c
     next = { ino: st.ino, offset: 0, recordSize: cursor.recordSize };
   }
   if (st.size > next.offset) {
+    capped ||= st.size - next.offset > maxBytes;
     chunks.push({ origin: 'current', file, data: readRange(file, next.offset, Math.min(st.size - next.offset, maxBytes)), position: next.offset });
   }
-  return { chunks, cursor: next, notes, stat: st };
+  return { chunks, cursor: next, notes, stat: st, ...(capped ? { capped: true as const } : {}) };
 }
 
 /** Cursors of all followed files, in <stateDir>/<name>; written atomically. */

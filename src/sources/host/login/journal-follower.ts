@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { readJournal, runJournalctl, type JournalctlRunner } from './journal';
+import { journalSignature } from './journal-changes';
 
 /**
  * Follows sshd's entries in a journal directory: one read at a time (never overlapping), the cursor
@@ -53,6 +54,22 @@ export class JournalFollower {
 
   private running?: Promise<void>;
   private queued?: Promise<void>;
+  /** The journal directory as it was before the last read that took everything there was (see journalSignature). */
+  private readSignature?: string;
+  /** The last read ended with nothing left to read and no problem. */
+  private caughtUp = false;
+
+  /**
+   * The timer's read: skipped when the journal files are exactly as they were before the last read
+   * that took everything (no journalctl started for nothing every poll), else as poll().
+   */
+  pollIfChanged(now: number = Date.now()): Promise<void> {
+    if (this.running || this.queued) return this.poll();
+    const signature = journalSignature(this.o.directory, now);
+    if (signature !== undefined && this.caughtUp && signature === this.readSignature) return Promise.resolve();
+    this.readSignature = signature;
+    return this.poll();
+  }
 
   /**
    * Reads what is new. Never two journalctl at once: while one runs, one more read is queued (and
@@ -78,6 +95,7 @@ export class JournalFollower {
   }
 
   private async readSlices(): Promise<void> {
+    this.caughtUp = false;
     try {
       let more = true;
       // A backlog is read in capped slices, one after the other, within this poll.
@@ -100,6 +118,7 @@ export class JournalFollower {
         this.saveCursor();
         more = result.more;
       }
+      this.caughtUp = !more;
     } catch (err) {
       // The state directory full or read-only: the next read starts from the cursor in memory.
       this.o.onProblem(`journal read failed: ${err instanceof Error ? err.message : String(err)}`);

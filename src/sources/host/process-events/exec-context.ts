@@ -65,11 +65,26 @@ export function containerIdFromCgroup(text: string): string | undefined {
   return undefined;
 }
 
-/** Which socket table of the process's network namespace holds an inode. */
-function socketKind(procRoot: string, pid: number, inode: string): string {
-  for (const [table, kind] of [['tcp', 'tcp'], ['tcp6', 'tcp'], ['udp', 'udp'], ['udp6', 'udp'], ['unix', 'unix']] as const) {
-    const text = readSmall(path.join(procRoot, String(pid), 'net', table), MAX_NET_TABLE)?.toString('latin1');
-    if (text === undefined) continue;
+/**
+ * The socket tables, unix first: a socket inode is in one table only, and most stdio sockets are unix
+ * ones (the socketpairs a parent spawns its children with, journald's stream for services), so the
+ * TCP tables — costly for the kernel to list on a busy host — are rarely read.
+ */
+const SOCKET_TABLES = [
+  ['unix', 'unix'],
+  ['tcp', 'tcp'],
+  ['tcp6', 'tcp'],
+  ['udp', 'udp'],
+  ['udp6', 'udp'],
+] as const;
+
+/** Which socket table of the process's network namespace holds an inode; `tables` keeps what was read for the next lookup. */
+function socketKind(procRoot: string, pid: number, inode: string, tables: Map<string, string | undefined>): string {
+  for (const [table, kind] of SOCKET_TABLES) {
+    if (!tables.has(table)) tables.set(table, readSmall(path.join(procRoot, String(pid), 'net', table), MAX_NET_TABLE)?.toString('latin1'));
+    const text = tables.get(table);
+    // Not even the digits anywhere: no need to split the table into columns.
+    if (text === undefined || !text.includes(inode)) continue;
     for (const line of text.split('\n')) {
       const cols = line.trim().split(/\s+/);
       const col = kind === 'unix' ? cols[6] : cols[9];
@@ -129,7 +144,8 @@ export function readExecContext(procRoot: string, pid: number, ppid: number | un
 export function readStdioTypes(procRoot: string, pid: number): ExecContext {
   const ctx: ExecContext = {};
   const dir = path.join(procRoot, String(pid));
-  const lookup = (inode: string): string => socketKind(procRoot, pid, inode);
+  const tables = new Map<string, string | undefined>();
+  const lookup = (inode: string): string => socketKind(procRoot, pid, inode, tables);
   const stdin = fdType(link(path.join(dir, 'fd', '0')), lookup);
   if (stdin !== undefined) ctx.StdinType = stdin;
   const stdout = fdType(link(path.join(dir, 'fd', '1')), lookup);
