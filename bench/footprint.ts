@@ -181,11 +181,18 @@ export async function run(): Promise<void> {
     };
     const agent = node([...flags, main], await agentEnv('agent'), copy());
     const untrimmed = node([...flags, main], await agentEnv('agent-untrimmed', 'off'), copy());
-    // Each flag set beside the image's: none, semi-space only, and the interpreter-only set with Sparkplug
-    // (the baseline compiler, cheap code) kept, or with Sparkplug and Maglev kept; without the memory
-    // trim (they share the node binary), so compare them with the untrimmed agent.
-    const flagSets = [[] as string[], flags.slice(0, 1), flags.filter((f) => f !== '--no-sparkplug'), flags.filter((f) => f !== '--no-sparkplug' && f !== '--no-maglev')];
-    const variantSpecs = flagSets.filter((f, i) => flagSets.findIndex((g) => g.join(' ') === f.join(' ')) === i && f.join(' ') !== flags.join(' ')).map((f) => ({ flags: f, env: agentEnv(`agent${f.length}`, 'off') }));
+    // Each flag set beside the image's: none, semi-space only, the interpreter-only set with Sparkplug
+    // (the baseline compiler, cheap code) kept, or with Sparkplug and Maglev kept, and without
+    // --optimize-for-size; without the memory trim (they share the node binary), so compare them with
+    // the untrimmed agent.
+    const flagSets = [
+      [] as string[],
+      flags.slice(0, 1),
+      flags.filter((f) => f !== '--no-sparkplug'),
+      flags.filter((f) => f !== '--no-sparkplug' && f !== '--no-maglev'),
+      flags.filter((f) => f !== '--optimize-for-size'),
+    ];
+    const variantSpecs = flagSets.filter((f, i) => flagSets.findIndex((g) => g.join(' ') === f.join(' ')) === i && f.join(' ') !== flags.join(' ')).map((f, i) => ({ flags: f, env: agentEnv(`agent-variant${i}`, 'off') }));
     const variants = await Promise.all(variantSpecs.map(async (v) => ({ flags: v.flags, child: node([...v.flags, main], await v.env) })));
     children.push(bare, deps, agent, untrimmed, ...variants.map((v) => v.child));
 

@@ -21,4 +21,4 @@ npm run build:native --silent >/tmp/edgeguard-native-build.log 2>&1 \
   || say "native addon not built (see /tmp/edgeguard-native-build.log): process events will use /proc polling"
 npx tsc -p tsconfig.json >&2 || { say "TypeScript build failed"; exit 1; }
 # The same V8 flags as the image's ENTRYPOINT (memory: see README "Footprint").
-exec node --max-semi-space-size=1 --no-opt --no-maglev --no-sparkplug dist/src/main.js "$@"
+exec node --max-semi-space-size=1 --no-opt --no-maglev --no-sparkplug --optimize-for-size dist/src/main.js "$@"

@@ -1,3 +1,4 @@
+import './agent/lean-modules-install';
 import path from 'node:path';
 import { settingsCatalogue } from './agent/catalogue';
 import { ConfigurationApplier } from './agent/configuration-applier';

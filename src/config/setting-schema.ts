@@ -48,23 +48,50 @@ export function wrappedSettingSchema(def: SettingDefinition): JsonSchema {
   return { type: 'object', properties: { value: settingValueSchema(def) }, required: ['value'] };
 }
 
-/** Validates setting values against their definitions; one compiled validator per setting. */
+/**
+ * Validates setting values against their definitions; one compiled validator per setting, compiled on
+ * the setting's first check (each validator is generated code kept in the heap; most settings are
+ * never set, issue 12). `compileAll()` compiles every one now (tests: a schema ajv refuses fails there).
+ */
 export class SettingValidator {
   private readonly validators = new Map<string, ValidateFunction>();
+  private readonly definitions = new Map<string, SettingDefinition>();
+  private readonly ajv: Ajv;
 
   constructor(catalogue: readonly SettingDefinition[]) {
-    const ajv = new Ajv({ allErrors: false, strict: true });
-    ajv.addFormat(DURATION_FORMAT, { type: 'string', validate: (text: string) => (parseDuration(text) ?? 0) > 0 });
+    // Not validating each schema against JSON Schema's meta-schema on compile: that compiles the
+    // meta-schema itself (~240 KB of heap). Our schemas come from typed definitions; compileAll()
+    // (run by the tests over the whole catalogue) validates them against the meta-schema.
+    this.ajv = new Ajv({ allErrors: false, strict: true, validateSchema: false });
+    this.ajv.addFormat(DURATION_FORMAT, { type: 'string', validate: (text: string) => (parseDuration(text) ?? 0) > 0 });
     for (const def of catalogue) {
       if (def.type === 'integer' && (def.minimum === undefined || def.maximum === undefined)) throw new Error(`integer setting ${def.name} needs a minimum and a maximum`);
       if (def.type === 'duration') durationBounds(def);
-      this.validators.set(def.name, ajv.compile(settingValueSchema(def)));
+      this.definitions.set(def.name, def);
     }
+  }
+
+  /** Validates every setting's schema against the meta-schema and compiles its validator now. */
+  compileAll(): void {
+    for (const [name, def] of this.definitions) {
+      if (!this.ajv.validateSchema(settingValueSchema(def))) throw new Error(`setting ${name}: invalid schema: ${this.ajv.errorsText(this.ajv.errors)}`);
+      this.validator(name);
+    }
+  }
+
+  private validator(name: string): ValidateFunction | undefined {
+    let validate = this.validators.get(name);
+    const def = this.definitions.get(name);
+    if (!validate && def) {
+      validate = this.ajv.compile(settingValueSchema(def));
+      this.validators.set(name, validate);
+    }
+    return validate;
   }
 
   /** Undefined when `value` is a valid value of setting `def`, else why not (never quoting the value). */
   check(def: SettingDefinition, value: unknown): string | undefined {
-    const validate = this.validators.get(def.name);
+    const validate = this.validator(def.name);
     if (!validate) return 'unknown setting';
     if (!validate(value)) return expectation(def);
     if (def.type === 'duration') {
