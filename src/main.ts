@@ -8,7 +8,9 @@ import { startMetrics } from './agent/metrics';
 import { PropertyReporter, reportedDocument, type AgentIdentity, type ReportInputs } from './agent/property-reporter';
 import { SourceManager } from './agent/source-manager';
 import { scheduleMemorySettle } from './agent/memory-settle';
-import { loadAgentId, lockStateDir, resolveStateDir } from './agent/state';
+import { resolveStateDir } from './agent/state';
+import { StateGuard } from './agent/state-guard';
+import { watchStateHealth } from './agent/state-watch';
 import { subscribeComponents } from './agent/subscribers';
 import { createUpstream, selectMode } from './agent/upstream-factory';
 import { ConfigStore } from './config/config-store';
@@ -21,7 +23,7 @@ import { DetectionStage } from './detections/stage';
 import { ALL_SOURCES } from './sources/index';
 import { RateLimiter, SNAPSHOT_METHOD_BURST, SNAPSHOT_METHOD_REFILL_MS } from './agent/rate-limit';
 import { currentSourceScope } from './agent/source-scope';
-import { AGENT_UMASK, tightenStateDir } from './agent/state-permissions';
+import { AGENT_UMASK } from './agent/state-permissions';
 import type { SourceDefinition } from './sources/source';
 import type { Upstream } from './upstream/upstream';
 
@@ -81,9 +83,13 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
 
   process.umask(AGENT_UMASK);
   const stateDir = resolveStateDir(env);
-  tightenStateDir(stateDir, log);
-  const unlockStateDir = lockStateDir(stateDir, log);
-  const agentId = loadAgentId(stateDir, log);
+  const stateGuard = StateGuard.open(stateDir, log);
+  const agentId = stateGuard.agentId;
+  let stopStateWatch = (): void => undefined;
+  const unlockStateDir = (): void => {
+    stopStateWatch();
+    stateGuard.close();
+  };
   const hostRoot = resolveHostRoot(env);
   const version = agentVersion();
   const sources = options.sources ?? ALL_SOURCES;
@@ -95,7 +101,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   const detections = new DetectionStage({ stateDir, log: getLogger('detections') });
   detections.configure(store.current());
   const pipeline = await openPipeline(
-    { agentId, agentVersion: version, eventTypes: EVENT_TYPES, stateDir, transport: upstream.transport, log: getLogger('pipeline'), detections: detections.factory },
+    { agentId, agentVersion: version, eventTypes: EVENT_TYPES, stateDir, stateLockHeld: () => stateGuard.health().lock === 'held', transport: upstream.transport, log: getLogger('pipeline'), detections: detections.factory },
     store.current(),
   );
   let reporter: PropertyReporter | undefined;
@@ -115,6 +121,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
     sources: () => manager.statuses(),
     pipelineStats: () => pipeline.stats(),
     detections: () => detections.status(),
+    stateDirectory: () => stateGuard.status(),
   };
   reporter = new PropertyReporter((patch) => upstream.reportProperties(patch), inputs, { log: getLogger('reported') });
   // edgeHub answers `status` with the reported document (handy when the twin lags) and `snapshot` with {"sources": […]}.
@@ -143,6 +150,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   sourcesStarted = true;
   await manager.apply(store.current());
   reporter.start();
+  stopStateWatch = watchStateHealth(() => ({ ...stateGuard.health(), persisting: pipeline.stats().persistence?.persisting ?? true }), () => reporter?.schedule());
   const metrics = await startMetrics(env, () => ({
     pipeline: pipeline.stats(),
     sources: manager.statuses(),

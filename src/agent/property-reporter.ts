@@ -28,6 +28,8 @@ export interface ReportInputs {
   pipelineStats(): PipelineStats | undefined;
   /** The detections stage's state (rules loaded, a rules-file problem, baseline learning), when there is one. */
   detections?(): JsonObject;
+  /** The state directory at start: writable, lock, agent id (state-guard.ts). */
+  stateDirectory?(): JsonObject;
 }
 
 export interface PropertyReporterOptions {
@@ -79,7 +81,7 @@ export function statusSection(inputs: ReportInputs): JsonObject {
     section.lastSendError = stats.lastSendError ?? '';
     if (stats.persistence) {
       // persisting/lastError change rarely (a report is due); the count changes all the time (in pipeline).
-      section.stateDirectory = { persisting: stats.persistence.persisting, lastError: stats.persistence.lastError };
+      section.stateDirectory = { persisting: stats.persistence.persisting, lastError: stats.persistence.lastError, ...inputs.stateDirectory?.() };
       (section.pipeline as JsonObject).unpersistedEvents = stats.persistence.unpersistedRecords;
     }
   }

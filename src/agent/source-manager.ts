@@ -161,7 +161,12 @@ class SourceRunner {
       },
     };
     try {
-      mkdirSync(stateDir, { recursive: true });
+      try {
+        mkdirSync(stateDir, { recursive: true });
+      } catch (error) {
+        // A full or read-only state directory: the source runs, its own state lives in memory.
+        this.log.warn('source state directory cannot be created', { stateDir, error: (error as NodeJS.ErrnoException).code ?? String(error) });
+      }
       const source = await runInSourceScope(this.scope(generation), () => this.definition.start(ctx));
       if (!current()) {
         await source.stop().catch(() => undefined);

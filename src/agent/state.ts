@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, linkSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../core/logger';
 import { writeFileAtomic } from '../core/atomic-write';
@@ -19,6 +19,14 @@ function writableDir(dir: string): boolean {
   }
 }
 
+function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The state directory (queues, agent id, source cursors), created: EDGEGUARD_STATE_DIR, else
  * /var/lib/edgeguard when writable, else ./.edgeguard-state. Throws when the chosen one cannot be created.
@@ -26,7 +34,8 @@ function writableDir(dir: string): boolean {
 export function resolveStateDir(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
   if (env.EDGEGUARD_STATE_DIR) {
     const dir = path.resolve(cwd, env.EDGEGUARD_STATE_DIR);
-    if (!writableDir(dir)) throw new Error(`state directory ${dir} (EDGEGUARD_STATE_DIR) cannot be created or written`);
+    // An existing directory that cannot be written (full, read-only) is still used: the agent runs from memory (state-guard.ts).
+    if (!writableDir(dir) && !isDirectory(dir)) throw new Error(`state directory ${dir} (EDGEGUARD_STATE_DIR) cannot be created or written`);
     return dir;
   }
   if (writableDir(DEFAULT_STATE_DIR)) return DEFAULT_STATE_DIR;
@@ -35,20 +44,26 @@ export function resolveStateDir(env: NodeJS.ProcessEnv = process.env, cwd = proc
   return fallback;
 }
 
-/** The agent's GUID, kept in <stateDir>/agent-id so it is stable across restarts; a damaged file gets a new one. */
-export function loadAgentId(stateDir: string, log?: Logger): string {
+/**
+ * The agent GUID stored in <stateDir>/agent-id (stable across restarts), when the file holds a valid
+ * one; a damaged file is logged (the caller generates a new id).
+ */
+export function readAgentId(stateDir: string, log?: Logger): string | undefined {
   const file = path.join(stateDir, AGENT_ID_FILE);
-  let text: string | undefined;
+  let text: string;
   try {
     text = readFileSync(file, 'utf8').trim();
   } catch {
-    text = undefined;
+    return undefined;
   }
-  if (text !== undefined && GUID.test(text)) return text.toLowerCase();
-  if (text !== undefined) log?.warn('agent id file is damaged: a new AgentId is generated', { file });
-  const id = randomUUID();
-  writeFileAtomic(file, `${id}\n`);
-  return id;
+  if (GUID.test(text)) return text.toLowerCase();
+  log?.warn('agent id file is damaged: a new AgentId is generated', { file });
+  return undefined;
+}
+
+/** Stores `id` in <stateDir>/agent-id (throws when the directory cannot be written). */
+export function storeAgentId(stateDir: string, id: string): void {
+  writeFileAtomic(path.join(stateDir, AGENT_ID_FILE), `${id}\n`);
 }
 
 const LOCK_FILE = 'agent.lock';
@@ -109,11 +124,53 @@ function liveOtherAgent(lock: { pid: number; token?: string }): boolean {
   }
 }
 
+/** The pid of a live other agent holding <stateDir>/agent.lock, when the lock can be read and names one. */
+export function lockHolder(stateDir: string): number | undefined {
+  let holder: { pid: number; token?: string };
+  try {
+    holder = parseLock(readFileSync(path.join(stateDir, LOCK_FILE), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  return liveOtherAgent(holder) ? holder.pid : undefined;
+}
+
 export class StateDirInUseError extends Error {
   constructor(readonly stateDir: string, readonly pid: number) {
     super(`state directory ${stateDir} is used by another EdgeGuard (pid ${pid}); give each agent its own EDGEGUARD_STATE_DIR`);
     this.name = 'StateDirInUseError';
   }
+}
+
+/**
+ * Creates the lock file whole or not at all (fails with EEXIST when there is one): the text goes to a
+ * private file first, which is then hard-linked to the lock's name. Created in place, a lock would be
+ * empty for a moment, and another agent starting at the same time would read it as stale, remove it
+ * and take one too. On a full disk nothing is left behind. File systems without hard links (EPERM,
+ * ENOTSUP) get an exclusive create, removed again when it cannot be written.
+ */
+function writeLock(file: string, text: string): void {
+  // Unique: agents in two containers sharing a volume can have the same pid.
+  const staged = `${file}.${randomUUID()}.tmp`;
+  try {
+    writeFileSync(staged, text, { mode: 0o600 });
+    linkSync(staged, file);
+    return;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw error;
+  } finally {
+    rmSync(staged, { force: true });
+  }
+  const fd = openSync(file, 'wx', 0o600);
+  try {
+    writeFileSync(fd, text);
+  } catch (error) {
+    closeSync(fd);
+    rmSync(file, { force: true });
+    throw error;
+  }
+  closeSync(fd);
 }
 
 /**
@@ -126,7 +183,7 @@ export function lockStateDir(stateDir: string, log?: Logger): () => void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const token = processToken(process.pid);
-      writeFileSync(file, token ? `${process.pid} ${token}\n` : `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      writeLock(file, token ? `${process.pid} ${token}\n` : `${process.pid}\n`);
       return () => {
         try {
           if (parseLock(readFileSync(file, 'utf8')).pid === process.pid) rmSync(file, { force: true });

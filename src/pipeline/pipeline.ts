@@ -100,7 +100,7 @@ class Pipeline implements EventPipeline {
     this.warnings = new RateLimitedLog(this.log, WARN_EVERY_MS, () => this.clock.now());
     this.env = envelope({ agentId: options.agentId, agentVersion: options.agentVersion });
     const settings = readSettings(config);
-    this.journal = new StateJournal({ dir: path.join(options.stateDir, 'queues'), clock: this.clock, log: this.log });
+    this.journal = new StateJournal({ dir: path.join(options.stateDir, 'queues'), clock: this.clock, log: this.log, lockHeld: options.stateLockHeld });
     this.queues = new PriorityQueues({ journal: this.journal, cacheBytes: settings.cacheBytes, clock: this.clock, log: this.log });
     this.aggregator = new Aggregator({
       clock: this.clock,

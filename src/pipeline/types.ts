@@ -16,6 +16,11 @@ export interface PipelineOptions {
   readonly eventTypes: readonly EventDescriptor[];
   /** The queues' journal lives under `<stateDir>/queues`; events in it survive restarts. */
   readonly stateDir: string;
+  /**
+   * Whether this agent holds the state directory's lock: a journal that could not be created at start
+   * is created later only then (two agents on one directory would corrupt each other's). Default: yes.
+   */
+  readonly stateLockHeld?: () => boolean;
   readonly transport: Transport;
   readonly log?: Logger;
   readonly clock?: Clock;

@@ -9,7 +9,8 @@ import { addLine, deleteLine, hitsLine, replay, windowLine, type HitUpdate, type
  * Replaying every segment in generation order rebuilds the queues and open aggregation windows; a torn
  * or damaged line is skipped with a warning and every intact record around it is kept. Compaction
  * writes the live records to a new generation, syncs it, then deletes the older ones; a crash in
- * between leaves both, and replaying both gives the same state.
+ * between leaves both, and replaying both gives the same state. With no live records the older ones are
+ * deleted first and one no-op record is written (rewrite()).
  */
 
 export interface RecoveryReport {
@@ -50,8 +51,11 @@ export interface JournalHealth {
   lastError: string;
 }
 
+/** What an empty rewrite writes: an update of no aggregation keys, which replay ignores. */
+const PROBE_LINE = hitsLine([]);
+
 /** While writes fail, a full rewrite of the live records is tried at most this often. */
-const RECOVERY_EVERY_MS = 5_000;
+export const RECOVERY_EVERY_MS = 5_000;
 
 /** What the queues need from a journal. */
 export interface QueueJournal {
@@ -62,22 +66,6 @@ export interface QueueJournal {
   appendHits(updates: readonly HitUpdate[]): void;
   flush(liveBytes: number, live: () => Iterable<LiveRecord>): void;
   close(): void;
-}
-
-/** Used when the state directory cannot hold a journal: the queues work, in memory only (logged as an error). */
-export class MemoryOnlyJournal implements QueueJournal {
-  private unpersisted = 0;
-  health(): JournalHealth {
-    return { persisting: false, unpersistedRecords: this.unpersisted, writeFailures: 0, lastError: 'no journal' };
-  }
-  appendAdd(): void {
-    this.unpersisted++;
-  }
-  appendDelete(): void {}
-  appendWindow(): void {}
-  appendHits(): void {}
-  flush(): void {}
-  close(): void {}
 }
 
 export class Journal implements QueueJournal {
@@ -315,8 +303,21 @@ export class Journal implements QueueJournal {
     }
   }
 
-  /** Writes `records` into the (new, empty) active segment, syncs it, then deletes `older` generations. */
+  /**
+   * Writes `records` into the (new, empty) active segment, syncs it, then deletes `older` generations.
+   * With no records the older generations hold nothing live: they are deleted first (on a disk the
+   * journal itself filled, that is what frees the space), then one no-op record is written, because a
+   * rewrite that wrote nothing proves nothing: on a full disk an empty file can still be created, and
+   * the journal would report itself persisting until its next append failed.
+   */
   private rewrite(records: readonly LiveRecord[], older: readonly number[]): void {
+    if (records.length === 0) {
+      this.deleteOlder(older);
+      this.writeAll(PROBE_LINE);
+      this.baseBytes = this.activeBytes;
+      fdatasyncSync(this.fd);
+      return;
+    }
     const chunk: string[] = [];
     let size = 0;
     const write = (): void => {
@@ -333,6 +334,10 @@ export class Journal implements QueueJournal {
     if (chunk.length > 0) write();
     this.baseBytes = this.activeBytes;
     fdatasyncSync(this.fd);
+    this.deleteOlder(older);
+  }
+
+  private deleteOlder(older: readonly number[]): void {
     for (const g of older) {
       if (g === this.generation) continue;
       try {

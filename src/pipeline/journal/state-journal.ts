@@ -1,7 +1,8 @@
 import type { Clock } from '../../core/clock';
 import type { Logger } from '../../core/logger';
 import type { MessagePriority } from '../../core/priority';
-import { Journal, MemoryOnlyJournal, type JournalHealth, type QueueJournal } from './journal';
+import { Journal, type JournalHealth, type QueueJournal } from './journal';
+import { DeferredJournal } from './deferred-journal';
 import type { HitUpdate, JournalRecord, LiveRecord, WindowRecord } from './journal-records';
 
 /** Journal records are written at most this long after the change (the power-cut window). */
@@ -26,6 +27,8 @@ export interface StateJournalOptions {
   readonly dir: string;
   readonly clock: Clock;
   readonly log?: Logger;
+  /** Whether the state directory's lock is held: a deferred journal is created only then (deferred-journal.ts). */
+  readonly lockHeld?: () => boolean;
 }
 
 /**
@@ -48,8 +51,8 @@ export class StateJournal {
     try {
       journal = Journal.create(options.dir, [...recovery.records, ...recovery.windows], options.log);
     } catch (err) {
-      options.log?.error('queue journal unusable: events are kept in memory only and will not survive a restart', { dir: options.dir, error: err });
-      journal = new MemoryOnlyJournal();
+      options.log?.warn('queue journal cannot be created (state directory full or read-only?): events are kept in memory and still sent, but a restart would lose them; retrying every 5 s', { dir: options.dir, error: (err as NodeJS.ErrnoException).code ?? String(err) });
+      journal = new DeferredJournal(options.dir, err, options.log, undefined, options.lockHeld);
     }
     this.journal = journal;
     for (const r of [...recovery.records, ...recovery.windows]) if (r.seq >= this.seq) this.seq = r.seq + 1;

@@ -5,22 +5,30 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { selectMode } from '../../../src/main';
-import { loadAgentId, lockStateDir, processToken, resolveStateDir, StateDirInUseError } from '../../../src/agent/state';
+import { lockStateDir, processToken, resolveStateDir, StateDirInUseError } from '../../../src/agent/state';
+import { StateGuard } from '../../../src/agent/state-guard';
+import type { Logger } from '../../../src/core/logger';
 
 test('AgentId: created once, stable, regenerated (with a warning) when the file is damaged', (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-state-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const id = loadAgentId(dir);
+  // What the agent does at start: StateGuard.open reads the id, else generates and stores one.
+  const agentId = (log?: Logger): string => {
+    const guard = StateGuard.open(dir, log);
+    guard.close();
+    return guard.agentId;
+  };
+  const id = agentId();
   assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-  assert.equal(loadAgentId(dir), id);
+  assert.equal(agentId(), id);
   assert.equal(readFileSync(path.join(dir, 'agent-id'), 'utf8').trim(), id);
   writeFileSync(path.join(dir, 'agent-id'), '\u0000garbage');
   const warnings: string[] = [];
-  const log = { warn: (m: string) => warnings.push(m), error() {}, info() {}, debug() {}, child() { return log; } };
-  const fresh = loadAgentId(dir, log);
+  const log: Logger = { warn: (m) => void warnings.push(m), error() {}, info() {}, debug() {}, child: () => log };
+  const fresh = agentId(log);
   assert.notEqual(fresh, id);
-  assert.equal(warnings.length, 1);
-  assert.equal(loadAgentId(dir), fresh);
+  assert.deepEqual(warnings, ['agent id file is damaged: a new AgentId is generated']);
+  assert.equal(agentId(), fresh);
 });
 
 test('state directory: EDGEGUARD_STATE_DIR created when missing; an unwritable one is a clear error', (t) => {

@@ -84,11 +84,13 @@ test('queued events survive a reopen; acknowledged and dropped ones do not come 
 test('the journal is written on a short timer, before any close', async (t) => {
   const dir = tempDir(t);
   const { clock, queues } = open(dir);
-  queues.push('Low', JSON.stringify({ i: 1 }));
   const file = path.join(dir, segments(dir)[0]!);
-  assert.equal(statSync(file).size, 0, 'batched, not written per event');
+  // An empty journal starts with one no-op record (journal.ts: a rewrite that writes nothing proves nothing).
+  const initial = statSync(file).size;
+  queues.push('Low', JSON.stringify({ i: 1 }));
+  assert.equal(statSync(file).size, initial, 'batched, not written per event');
   await clock.advance(250);
-  assert.ok(statSync(file).size > 0);
+  assert.ok(statSync(file).size > initial);
   // A crash now (no close) would keep it: a fresh reader sees the event.
   const reader = open(dir);
   assert.deepEqual(contents(reader.queues, 'Low'), [JSON.stringify({ i: 1 })]);
@@ -105,7 +107,8 @@ test('a torn tail and a garbage line are skipped with a warning; every intact re
   const text = readFileSync(file, 'utf8');
   const lines = text.split('\n').filter(Boolean);
   // Damage record 2 in the middle (same length, wrong bytes) and tear the last record in half.
-  lines[2] = lines[2]!.replace('"i":2', '"i":7');
+  const second = lines.findIndex((l) => l.includes('"i":2'));
+  lines[second] = lines[second]!.replace('"i":2', '"i":7');
   writeFileSync(file, lines.join('\n') + '\n');
   const size = statSync(file).size;
   truncateSync(file, size - 20);
@@ -159,14 +162,14 @@ test('ranges are encoded compactly', () => {
   assert.equal(encodeRanges([7]), '7');
 });
 
-test('an unusable state directory leaves working in-memory queues and an error in the log', (t) => {
+test('an unusable state directory leaves working in-memory queues and a warning (retrying) in the log', (t) => {
   const dir = tempDir(t);
   const blocker = path.join(dir, 'not-a-directory');
   writeFileSync(blocker, 'x');
   const { queues, log } = open(path.join(blocker, 'queues'));
   assert.equal(queues.push('High', JSON.stringify({ kept: true })), true);
   assert.equal(queues.length('High'), 1);
-  assert.ok(log.lines.some((l) => l.level === 'error' && /memory only/.test(l.message)));
+  assert.ok(log.lines.some((l) => l.level === 'warn' && /cannot be created.*kept in memory.*retrying every 5 s/.test(l.message)));
   queues.flushJournal();
   queues.close();
 });
