@@ -18,12 +18,13 @@ export class SensorEnrichment {
   }
 
   /**
-   * Learns a process from its exec record (every subscriber feeds it, so an owner is known even when
-   * it exits before its connection or file record is handled). Kept after exit, in the bounded table:
-   * a record of a process that has just exited still finds it; a reused pid is overwritten at its exec.
+   * Learns a process from its exec record and its exit (every subscriber feeds it, so an owner is
+   * known even when it exits before its connection or file record is handled). After its exit it
+   * stays readable in the small table of recent exits; a reused pid is overwritten at its exec.
    */
   learn(rec: SensorRecord): void {
     if (rec.type === 'exec') this.processes.set(rec.pid, { executable: rec.executable || undefined, commandLine: rec.argv.join(' ') || undefined, ppid: rec.ppid });
+    else if (rec.type === 'exit') this.processes.exited(rec.pid);
   }
 
   /** ContainerId / ContainerName / CgroupId of a record, as ExtraDetails strings (ContainerName: the IoT Edge module name when it is one). */

@@ -41,6 +41,7 @@ export function startEbpfProcessEvents(ctx: SourceContext, procRoot: string, use
           const executable = enrich.processes.get(rec.pid)?.executable;
           terminates++;
           ctx.emit(createEvent('ProcessTerminate', 'Triggered', [processTerminateFromExit(rec, executable, enrich)]));
+          enrich.learn(rec);
         }
       } catch (err) {
         ctx.log.error('kernel sensor process record could not be handled', { pid: rec.pid, error: err });
