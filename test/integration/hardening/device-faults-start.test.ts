@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -10,41 +8,15 @@ import { processToken } from '../../../src/agent/state';
 import { builtAgentSkipReason } from '../../harness/agent-process';
 import { sleep, StandaloneAgent } from '../../harness/standalone-agent';
 import { RECOVERY_EVERY_MS } from '../../../src/pipeline/journal/journal';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-function scrape(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve(body));
-      })
-      .on('error', reject);
-  });
-}
-
-function metric(text: string, name: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-  return line === undefined ? NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
+import { fillFileSystem, metricValue, scrapeMetrics } from '../../harness/device-faults';
+import { freePort } from '../../harness/free-port';
 
 /** Polls a metric until it has `value` (a metric that can change is never judged on one sample). */
 async function waitForMetric(port: number, name: string, value: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = NaN;
   while (Date.now() < deadline) {
-    last = metric(await scrape(port), name);
+    last = metricValue(await scrapeMetrics(port), name);
     if (last === value) return;
     await sleep(200);
   }
@@ -114,9 +86,9 @@ test('state directory read-only at start: the agent runs from memory with its st
   assert.ok(agent.lines.some((l) => l.includes('state directory cannot be written') && l.includes('EROFS')), 'a clear warning names the cause');
   assert.ok(agent.lines.some((l) => l.includes('queue journal cannot be created')), 'the journal says it runs from memory');
   assert.equal(agent.messages()[0]?.AgentId, STORED_ID, 'the stored agent id is used');
-  const ro = await scrape(port);
-  assert.equal(metric(ro, 'edgeguard_journal_persisting'), 0);
-  assert.ok(metric(ro, 'edgeguard_journal_unpersisted_records_total') > 0, 'events not persisted are counted');
+  const ro = await scrapeMetrics(port);
+  assert.equal(metricValue(ro, 'edgeguard_journal_persisting'), 0);
+  assert.ok(metricValue(ro, 'edgeguard_journal_unpersisted_records_total') > 0, 'events not persisted are counted');
   assert.equal(existsSync(path.join(state, 'queues')), false);
 
   // The directory becomes writable: journal created, queued events persisted, lock taken, status written.
@@ -171,21 +143,6 @@ test('state directory read-only at start with a live agent\'s lock: the start is
   assert.ok(started.lines.some((l) => l.includes(`used by another EdgeGuard (pid ${holder.pid})`)), 'the error names the live holder');
 });
 
-/** Fills the file system holding `dir` until ENOSPC; returns the filler's path. */
-function fill(dir: string): string {
-  const file = path.join(dir, 'filler');
-  const fd = openSync(file, 'w');
-  const chunk = Buffer.alloc(16 * 1024, 0x61);
-  try {
-    for (;;) writeSync(fd, chunk);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-  } finally {
-    closeSync(fd);
-  }
-  return file;
-}
-
 // Full at start, with no agent id stored: a generated id, said in the status, stored once space returns.
 test('state directory full at start (ENOSPC): the agent runs from memory with a generated agent id and stores it, the journal and the lock once space returns', { timeout: 120_000 }, async (t) => {
   const skip = builtAgentSkipReason();
@@ -205,7 +162,7 @@ test('state directory full at start (ENOSPC): the agent runs from memory with a 
     console.error(`SKIP: ${why}`);
     return t.skip(`SKIP: ${why}`);
   }
-  const filler = fill(state);
+  const filler = fillFileSystem(state);
   const port = await freePort();
   const agent = new StandaloneAgent(CONFIG, { dir, env: { EDGEGUARD_METRICS_LISTEN: `127.0.0.1:${port}` } });
   t.after(async () => {
@@ -233,11 +190,11 @@ test('state directory full at start (ENOSPC): the agent runs from memory with a 
   const fullUntil = Date.now() + 2 * RECOVERY_EVERY_MS + 1000;
   const samples: number[] = [];
   while (Date.now() < fullUntil) {
-    samples.push(metric(await scrape(port), 'edgeguard_journal_persisting'));
+    samples.push(metricValue(await scrapeMetrics(port), 'edgeguard_journal_persisting'));
     await sleep(250);
   }
   assert.ok(samples.length > 0 && samples.every((v) => v === 0), `persisting stays 0 while the disk is full: ${samples.join(',')}`);
-  assert.ok(metric(await scrape(port), 'edgeguard_journal_unpersisted_records_total') > 0, 'events not persisted are counted');
+  assert.ok(metricValue(await scrapeMetrics(port), 'edgeguard_journal_unpersisted_records_total') > 0, 'events not persisted are counted');
   const recovered = (l: string): boolean => l.includes('queue journal created') || l.includes('queue journal writable again') || l.includes('state directory writable again');
   assert.deepEqual(agent.lines.filter(recovered), [], 'no recovery while the disk is full');
   assert.equal(agent.lines.filter((l) => l.includes('queue journal cannot be')).length, 1, 'one warning for the episode, not one per retry');
