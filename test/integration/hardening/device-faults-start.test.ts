@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { processToken } from '../../../src/agent/state';
 import { builtAgentSkipReason } from '../../harness/agent-process';
 import { sleep, StandaloneAgent } from '../../harness/standalone-agent';
 import { RECOVERY_EVERY_MS } from '../../../src/pipeline/journal/journal';
-import { fillFileSystem, metricValue, scrapeMetrics } from '../../harness/device-faults';
+import { fillFileSystem, metricValue, scrapeMetrics, tmpfsStateDir, unmountAndRemove } from '../../harness/device-faults';
 import { freePort } from '../../harness/free-port';
 
 /** Polls a metric until it has `value` (a metric that can change is never judged on one sample). */
@@ -52,33 +51,19 @@ const STORED_ID = '0d2a7c1e-5b8f-4a3e-9c6d-1f2e3a4b5c6d';
 test('state directory read-only at start: the agent runs from memory with its stored agent id, says so, and takes over the directory once it is writable', { timeout: 120_000 }, async (t) => {
   const skip = builtAgentSkipReason();
   if (skip) return t.skip(`SKIP: ${skip}`);
-  if (process.getuid?.() !== 0) {
-    console.error('SKIP: not root: cannot mount a tmpfs');
-    return t.skip('SKIP: not root: cannot mount a tmpfs');
+  const staged = tmpfsStateDir('edgeguard-devfault-start-', '1m');
+  if ('skip' in staged) {
+    console.error(`SKIP: ${staged.skip}`);
+    return t.skip(`SKIP: ${staged.skip}`);
   }
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-devfault-start-'));
-  const state = path.join(dir, 'state');
-  mkdirSync(state);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', state], { stdio: 'pipe' });
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    const why = `mount -t tmpfs failed: ${String((error as { stderr?: Buffer }).stderr ?? error).trim()}`;
-    console.error(`SKIP: ${why}`);
-    return t.skip(`SKIP: ${why}`);
-  }
+  const { dir, state } = staged;
   writeFileSync(path.join(state, 'agent-id'), `${STORED_ID}\n`, { mode: 0o600 });
   execFileSync('mount', ['-o', 'remount,ro', state]);
   const port = await freePort();
   const agent = new StandaloneAgent(CONFIG, { dir, env: { EDGEGUARD_METRICS_LISTEN: `127.0.0.1:${port}` } });
   t.after(async () => {
     await agent.stop(true).catch(() => undefined);
-    try {
-      execFileSync('umount', [state]);
-    } catch (error) {
-      console.error(`could not unmount ${state}: ${String(error)}`);
-    }
-    rmSync(dir, { recursive: true, force: true });
+    unmountAndRemove(state, dir);
   });
 
   await agent.waitFor('the first message', () => agent.messages().length > 0, 30_000);
@@ -107,32 +92,18 @@ test('state directory read-only at start: the agent runs from memory with its st
 test('state directory read-only at start with a live agent\'s lock: the start is refused with a clear error', { timeout: 60_000 }, async (t) => {
   const skip = builtAgentSkipReason();
   if (skip) return t.skip(`SKIP: ${skip}`);
-  if (process.getuid?.() !== 0) {
-    console.error('SKIP: not root: cannot mount a tmpfs');
-    return t.skip('SKIP: not root: cannot mount a tmpfs');
+  const staged = tmpfsStateDir('edgeguard-devfault-lock-', '1m');
+  if ('skip' in staged) {
+    console.error(`SKIP: ${staged.skip}`);
+    return t.skip(`SKIP: ${staged.skip}`);
   }
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-devfault-lock-'));
-  const state = path.join(dir, 'state');
-  mkdirSync(state);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', state], { stdio: 'pipe' });
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    const why = `mount -t tmpfs failed: ${String((error as { stderr?: Buffer }).stderr ?? error).trim()}`;
-    console.error(`SKIP: ${why}`);
-    return t.skip(`SKIP: ${why}`);
-  }
+  const { dir, state } = staged;
   const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
   let agent: StandaloneAgent | undefined;
   t.after(async () => {
     holder.kill('SIGKILL');
     await agent?.stop(true).catch(() => undefined);
-    try {
-      execFileSync('umount', [state]);
-    } catch (error) {
-      console.error(`could not unmount ${state}: ${String(error)}`);
-    }
-    rmSync(dir, { recursive: true, force: true });
+    unmountAndRemove(state, dir);
   });
   writeFileSync(path.join(state, 'agent.lock'), `${holder.pid} ${processToken(holder.pid!)}\n`, { mode: 0o600 });
   execFileSync('mount', ['-o', 'remount,ro', state]);
@@ -147,32 +118,18 @@ test('state directory read-only at start with a live agent\'s lock: the start is
 test('state directory full at start (ENOSPC): the agent runs from memory with a generated agent id and stores it, the journal and the lock once space returns', { timeout: 120_000 }, async (t) => {
   const skip = builtAgentSkipReason();
   if (skip) return t.skip(`SKIP: ${skip}`);
-  if (process.getuid?.() !== 0) {
-    console.error('SKIP: not root: cannot mount a tmpfs');
-    return t.skip('SKIP: not root: cannot mount a tmpfs');
+  const staged = tmpfsStateDir('edgeguard-devfault-full-', '1m');
+  if ('skip' in staged) {
+    console.error(`SKIP: ${staged.skip}`);
+    return t.skip(`SKIP: ${staged.skip}`);
   }
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-devfault-full-'));
-  const state = path.join(dir, 'state');
-  mkdirSync(state);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', state], { stdio: 'pipe' });
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    const why = `mount -t tmpfs failed: ${String((error as { stderr?: Buffer }).stderr ?? error).trim()}`;
-    console.error(`SKIP: ${why}`);
-    return t.skip(`SKIP: ${why}`);
-  }
+  const { dir, state } = staged;
   const filler = fillFileSystem(state);
   const port = await freePort();
   const agent = new StandaloneAgent(CONFIG, { dir, env: { EDGEGUARD_METRICS_LISTEN: `127.0.0.1:${port}` } });
   t.after(async () => {
     await agent.stop(true).catch(() => undefined);
-    try {
-      execFileSync('umount', [state]);
-    } catch (error) {
-      console.error(`could not unmount ${state}: ${String(error)}`);
-    }
-    rmSync(dir, { recursive: true, force: true });
+    unmountAndRemove(state, dir);
   });
   await agent.waitFor('the first message', () => agent.messages().length > 0, 30_000);
   assert.ok(agent.process.running, 'a full state directory does not stop the agent');
@@ -219,21 +176,12 @@ test('state directory full at start (ENOSPC): the agent runs from memory with a 
 test('state directory read-only at start shared by two agents: once writable, one takes the lock and only it writes the journal', { timeout: 120_000 }, async (t) => {
   const skip = builtAgentSkipReason();
   if (skip) return t.skip(`SKIP: ${skip}`);
-  if (process.getuid?.() !== 0) {
-    console.error('SKIP: not root: cannot mount a tmpfs');
-    return t.skip('SKIP: not root: cannot mount a tmpfs');
+  const staged = tmpfsStateDir('edgeguard-devfault-two-', '1m');
+  if ('skip' in staged) {
+    console.error(`SKIP: ${staged.skip}`);
+    return t.skip(`SKIP: ${staged.skip}`);
   }
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'edgeguard-devfault-two-'));
-  const state = path.join(dir, 'state');
-  mkdirSync(state);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', state], { stdio: 'pipe' });
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    const why = `mount -t tmpfs failed: ${String((error as { stderr?: Buffer }).stderr ?? error).trim()}`;
-    console.error(`SKIP: ${why}`);
-    return t.skip(`SKIP: ${why}`);
-  }
+  const { dir, state } = staged;
   writeFileSync(path.join(state, 'agent-id'), `${STORED_ID}\n`, { mode: 0o600 });
   execFileSync('mount', ['-o', 'remount,ro', state]);
   const agents = ['a', 'b'].map((name) => {
@@ -243,12 +191,7 @@ test('state directory read-only at start shared by two agents: once writable, on
   });
   t.after(async () => {
     await Promise.all(agents.map((a) => a.stop(true).catch(() => undefined)));
-    try {
-      execFileSync('umount', [state]);
-    } catch (error) {
-      console.error(`could not unmount ${state}: ${String(error)}`);
-    }
-    rmSync(dir, { recursive: true, force: true });
+    unmountAndRemove(state, dir);
   });
   for (const a of agents) await a.waitFor('the first message', () => a.messages().length > 0, 30_000);
 
