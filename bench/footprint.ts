@@ -11,7 +11,7 @@ import { EdgeHubStandIn, edgeHubStandInSkipReason } from '../test/harness/edgehu
 import { childEnvironment } from '../test/harness/iot-environment';
 import { privateNodeCopy } from '../test/harness/private-node';
 import { createRequestFromTemplate } from '../test/harness/template-container';
-import { FIRST_SETTLE_MS } from '../src/agent/memory-settle';
+import { FIRST_SETTLE_MS, memorySample, type MemorySample } from '../src/agent/memory-settle';
 
 /**
  * Footprint of the agent idle and under load (issue 12: <= 64 MB VmRSS, < 1 % of a core idle), in the
@@ -41,16 +41,10 @@ const IMAGE = process.env.EDGEGUARD_E2E_IMAGE ?? 'edgeguard:local-amd64';
 const DEPENDENCIES = ['azure-iot-device', 'azure-iot-device-mqtt', 'dockerode', 'js-yaml', 'ajv', 'winston'];
 const IDLE = 'setInterval(() => {}, 1 << 30);';
 
-interface Sample {
-  vmRss: number;
-  rssAnon: number;
-  rssFile: number;
-}
+type Sample = MemorySample;
 
 function memory(pid: number): Sample {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN) / 1024;
-  return { vmRss: kb('VmRSS'), rssAnon: kb('RssAnon'), rssFile: kb('RssFile') };
+  return memorySample(readFileSync(`/proc/${pid}/status`, 'utf8'));
 }
 
 function cpuTicks(pid: number): number {
